@@ -1,0 +1,113 @@
+#include "base/cosmos_auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <vector>
+
+#include "base/encoding.h"
+
+namespace regionlab {
+
+ResourceAddress ResourceAddressFromPath(std::string_view path) {
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.empty()) return {};
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t slash = path.find('/', start);
+    parts.push_back(path.substr(start, slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  ResourceAddress out;
+  if (parts.size() % 2 == 1) {
+    out.type = std::string(parts.back());
+    size_t cut = path.size() - parts.back().size();
+    out.link = std::string(path.substr(0, cut == 0 ? 0 : cut - 1));
+  } else {
+    out.type = std::string(parts[parts.size() - 2]);
+    out.link = std::string(path);
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::optional<std::string> ComputeMasterSignature(std::string_view key_base64,
+                                                  std::string_view verb,
+                                                  std::string_view resource_type,
+                                                  std::string_view resource_link,
+                                                  std::string_view date) {
+  auto key = Base64Decode(key_base64);
+  if (!key || key->empty()) return std::nullopt;
+  std::string payload;
+  payload.reserve(64 + resource_link.size());
+  payload += ToLower(verb);
+  payload += '\n';
+  payload += ToLower(resource_type);
+  payload += '\n';
+  payload += resource_link;
+  payload += '\n';
+  payload += ToLower(date);
+  payload += "\n\n";
+  return Base64Encode(HmacSha256(*key, payload));
+}
+
+std::optional<std::string> BuildAuthorizationHeader(std::string_view key_base64,
+                                                    std::string_view verb,
+                                                    std::string_view resource_type,
+                                                    std::string_view resource_link,
+                                                    std::string_view date) {
+  auto sig = ComputeMasterSignature(key_base64, verb, resource_type, resource_link, date);
+  if (!sig) return std::nullopt;
+  return PercentEncodeComponent("type=master&ver=1.0&sig=" + *sig);
+}
+
+std::optional<ParsedAuthorization> ParseAuthorizationHeader(std::string_view header) {
+  std::string decoded = PercentDecode(header);
+  ParsedAuthorization out;
+  size_t sig = decoded.find("sig=");
+  if (sig == std::string::npos) return std::nullopt;
+  out.signature = decoded.substr(sig + 4);
+  std::string head = decoded.substr(0, sig);
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t amp = head.find('&', pos);
+    std::string kv = head.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) {
+      std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+      if (k == "type") out.type = v;
+      if (k == "ver") out.version = v;
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  if (out.signature.empty()) return std::nullopt;
+  return out;
+}
+
+bool SignaturesEqual(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace regionlab
+
+namespace regionlab {
+std::string Sha256(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+}  // namespace regionlab

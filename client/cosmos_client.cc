@@ -1,0 +1,383 @@
+#include "client/cosmos_client.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "base/encoding.h"
+
+namespace regionlab::client {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kPartitionKeyHeader = "x-ms-documentdb-partitionkey";
+
+// Serializes without throwing on invalid UTF-8 (replaced by U+FFFD).
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string DbPath(std::string_view db) { return "/dbs/" + std::string(db); }
+std::string CollPath(std::string_view db, std::string_view coll) {
+  return DbPath(db) + "/colls/" + std::string(coll);
+}
+std::string DocsPath(std::string_view db, std::string_view coll) {
+  return CollPath(db, coll) + "/docs";
+}
+std::string DocPath(std::string_view db, std::string_view coll, std::string_view id) {
+  return DocsPath(db, coll) + "/" + std::string(id);
+}
+
+void AddRequestOptions(const RequestOptions& opts, HttpHeaders* h) {
+  if (!opts.if_match.empty()) h->emplace_back("If-Match", opts.if_match);
+  if (!opts.if_none_match.empty()) h->emplace_back("If-None-Match", opts.if_none_match);
+  if (!opts.session_token.empty()) h->emplace_back("x-ms-session-token", opts.session_token);
+  h->insert(h->end(), opts.extra_headers.begin(), opts.extra_headers.end());
+}
+
+void AddPartitionKey(std::string_view pk, HttpHeaders* h) {
+  if (!pk.empty()) h->emplace_back(std::string(kPartitionKeyHeader), std::string(pk));
+}
+
+void AddFeedOptions(const FeedOptions& opts, HttpHeaders* h) {
+  if (opts.max_item_count > 0) {
+    h->emplace_back("x-ms-max-item-count", std::to_string(opts.max_item_count));
+  }
+  if (!opts.continuation.empty()) h->emplace_back("x-ms-continuation", opts.continuation);
+  if (opts.partition_key) AddPartitionKey(*opts.partition_key, h);
+  if (!opts.session_token.empty()) h->emplace_back("x-ms-session-token", opts.session_token);
+  h->insert(h->end(), opts.extra_headers.begin(), opts.extra_headers.end());
+}
+
+CosmosResponse ToCosmosResponse(HttpClientResponse http) {
+  CosmosResponse out;
+  out.status = http.status;
+  out.body = std::move(http.body);
+  out.headers = std::move(http.headers);
+  if (const auto* v = out.Header("etag")) out.etag = *v;
+  if (const auto* v = out.Header("x-ms-continuation")) out.continuation = *v;
+  if (const auto* v = out.Header("x-ms-session-token")) out.session_token = *v;
+  if (const auto* v = out.Header("x-ms-request-charge")) {
+    out.request_charge = std::strtod(v->c_str(), nullptr);
+  }
+  if (const auto* v = out.Header("x-ms-substatus")) {
+    out.substatus = static_cast<int>(std::strtol(v->c_str(), nullptr, 10));
+  }
+  return out;
+}
+
+}  // namespace
+
+CosmosClient::CosmosClient(CosmosClientOptions options) : options_(std::move(options)) {
+  auto endpoint = ParseHttpEndpoint(options_.endpoint);
+  if (!endpoint.ok()) {
+    init_status_ = endpoint.status();
+    return;
+  }
+  auto key = Base64Decode(options_.key);
+  if (!key || key->empty()) {
+    init_status_ = Status::BadRequest("the account key is not base64");
+    return;
+  }
+  HttpClientOptions http_options;
+  http_options.request_timeout = options_.timeout;
+  http_options.connect_timeout = std::min(options_.timeout, std::chrono::milliseconds(5000));
+  http_ = std::make_unique<HttpClient>(std::move(endpoint).value(), http_options);
+}
+
+CosmosClient::~CosmosClient() = default;
+
+void CosmosClient::CloseConnection() {
+  if (http_) http_->Close();
+}
+
+int CosmosClient::connections_opened() const { return http_ ? http_->connections_opened() : 0; }
+
+Result<CosmosResponse> CosmosClient::Send(std::string_view method, std::string_view path,
+                                          std::string_view query, std::string_view body,
+                                          HttpHeaders headers,
+                                          const std::optional<ResourceAddress>& sign_as,
+                                          bool json_body) {
+  if (!init_status_.ok()) return init_status_;
+  std::string full_path(path);
+  if (full_path.empty() || full_path.front() != '/') full_path.insert(0, 1, '/');
+
+  // Caller-supplied headers win over the defaults below; a caller-supplied
+  // x-ms-date is also the one signed.
+  HttpHeaders all;
+  auto add_default = [&](std::string name, std::string value) {
+    if (!FindHeader(headers, name)) all.emplace_back(std::move(name), std::move(value));
+  };
+  std::string date;
+  if (const auto* d = FindHeader(headers, "x-ms-date")) {
+    date = *d;
+  } else {
+    const Clock& clock = options_.clock ? *options_.clock : SystemClock::Instance();
+    date = FormatHttpDate(clock.NowSeconds());
+    all.emplace_back("x-ms-date", date);
+  }
+  if (!FindHeader(headers, "authorization")) {
+    ResourceAddress addr = sign_as ? *sign_as : ResourceAddressFromPath(full_path);
+    auto auth = BuildAuthorizationHeader(options_.key, method, addr.type, addr.link, date);
+    if (!auth) return Status::BadRequest("the account key is not base64");
+    all.emplace_back("authorization", std::move(*auth));
+  }
+  add_default("x-ms-version", std::string(kApiVersion));
+  add_default("Accept", "application/json");
+  add_default("User-Agent", options_.user_agent);
+  if (!options_.consistency_level.empty()) {
+    add_default("x-ms-consistency-level", options_.consistency_level);
+  }
+  if (json_body && !body.empty()) add_default("Content-Type", "application/json");
+  for (auto& h : headers) all.push_back(std::move(h));
+
+  std::string target = PercentEncodePath(full_path);
+  if (!query.empty()) {
+    target += '?';
+    target += query;
+  }
+  auto http = http_->Send(method, target, all, body);
+  if (!http.ok()) return http.status();
+  return ToCosmosResponse(std::move(http).value());
+}
+
+Result<CosmosResponse> CosmosClient::Request(std::string_view method, std::string_view path,
+                                             std::string_view body, const HttpHeaders& headers,
+                                             std::optional<ResourceAddress> sign_as) {
+  std::string_view query;
+  size_t q = path.find('?');
+  if (q != std::string_view::npos) {
+    query = path.substr(q + 1);
+    path = path.substr(0, q);
+  }
+  return Send(method, path, query, body, headers, sign_as, /*json_body=*/true);
+}
+
+// --- Account and databases ---------------------------------------------------
+
+Result<CosmosResponse> CosmosClient::GetAccount() {
+  return Send("GET", "/", {}, {}, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::CreateDatabase(std::string_view id) {
+  json body = {{"id", std::string(id)}};
+  return Send("POST", "/dbs", {}, Dump(body), {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ReadDatabase(std::string_view id) {
+  return Send("GET", DbPath(id), {}, {}, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ListDatabases() {
+  return Send("GET", "/dbs", {}, {}, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::DeleteDatabase(std::string_view id) {
+  return Send("DELETE", DbPath(id), {}, {}, {}, std::nullopt, true);
+}
+
+// --- Containers ---------------------------------------------------------------
+
+Result<CosmosResponse> CosmosClient::CreateContainer(std::string_view db,
+                                                     std::string_view body_json) {
+  return Send("POST", DbPath(db) + "/colls", {}, body_json, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ReadContainer(std::string_view db, std::string_view id) {
+  return Send("GET", CollPath(db, id), {}, {}, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ListContainers(std::string_view db) {
+  return Send("GET", DbPath(db) + "/colls", {}, {}, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ReplaceContainer(std::string_view db, std::string_view id,
+                                                      std::string_view body_json) {
+  return Send("PUT", CollPath(db, id), {}, body_json, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::DeleteContainer(std::string_view db, std::string_view id) {
+  return Send("DELETE", CollPath(db, id), {}, {}, {}, std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ReadPartitionKeyRanges(std::string_view db,
+                                                            std::string_view coll) {
+  return Send("GET", CollPath(db, coll) + "/pkranges", {}, {}, {}, std::nullopt, true);
+}
+
+// --- Documents ------------------------------------------------------------------
+
+Result<CosmosResponse> CosmosClient::CreateDocument(std::string_view db, std::string_view coll,
+                                                    std::string_view partition_key_json,
+                                                    std::string_view body_json,
+                                                    const RequestOptions& opts) {
+  HttpHeaders h;
+  AddPartitionKey(partition_key_json, &h);
+  AddRequestOptions(opts, &h);
+  return Send("POST", DocsPath(db, coll), {}, body_json, std::move(h), std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::UpsertDocument(std::string_view db, std::string_view coll,
+                                                    std::string_view partition_key_json,
+                                                    std::string_view body_json,
+                                                    const RequestOptions& opts) {
+  HttpHeaders h;
+  AddPartitionKey(partition_key_json, &h);
+  h.emplace_back("x-ms-documentdb-is-upsert", "true");
+  AddRequestOptions(opts, &h);
+  return Send("POST", DocsPath(db, coll), {}, body_json, std::move(h), std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ReadDocument(std::string_view db, std::string_view coll,
+                                                  std::string_view id,
+                                                  std::string_view partition_key_json,
+                                                  const RequestOptions& opts) {
+  HttpHeaders h;
+  AddPartitionKey(partition_key_json, &h);
+  AddRequestOptions(opts, &h);
+  return Send("GET", DocPath(db, coll, id), {}, {}, std::move(h), std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::ReplaceDocument(std::string_view db, std::string_view coll,
+                                                     std::string_view id,
+                                                     std::string_view partition_key_json,
+                                                     std::string_view body_json,
+                                                     const RequestOptions& opts) {
+  HttpHeaders h;
+  AddPartitionKey(partition_key_json, &h);
+  AddRequestOptions(opts, &h);
+  return Send("PUT", DocPath(db, coll, id), {}, body_json, std::move(h), std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::DeleteDocument(std::string_view db, std::string_view coll,
+                                                    std::string_view id,
+                                                    std::string_view partition_key_json,
+                                                    const RequestOptions& opts) {
+  HttpHeaders h;
+  AddPartitionKey(partition_key_json, &h);
+  AddRequestOptions(opts, &h);
+  return Send("DELETE", DocPath(db, coll, id), {}, {}, std::move(h), std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::PatchDocument(std::string_view db, std::string_view coll,
+                                                   std::string_view id,
+                                                   std::string_view partition_key_json,
+                                                   std::string_view ops_json,
+                                                   const RequestOptions& opts) {
+  HttpHeaders h;
+  AddPartitionKey(partition_key_json, &h);
+  AddRequestOptions(opts, &h);
+  // Like the JS SDK: no Content-Type on PATCH.
+  return Send("PATCH", DocPath(db, coll, id), {}, ops_json, std::move(h), std::nullopt,
+              /*json_body=*/false);
+}
+
+Result<CosmosResponse> CosmosClient::ReadFeed(std::string_view db, std::string_view coll,
+                                              const FeedOptions& opts) {
+  HttpHeaders h;
+  AddFeedOptions(opts, &h);
+  return Send("GET", DocsPath(db, coll), {}, {}, std::move(h), std::nullopt, true);
+}
+
+Result<CosmosResponse> CosmosClient::Query(std::string_view db, std::string_view coll,
+                                           std::string_view query_json, const FeedOptions& opts) {
+  HttpHeaders h;
+  h.emplace_back("x-ms-documentdb-isquery", "true");
+  h.emplace_back("Content-Type", "application/query+json");
+  h.emplace_back("x-ms-documentdb-query-enablecrosspartition", "true");
+  AddFeedOptions(opts, &h);
+  return Send("POST", DocsPath(db, coll), {}, query_json, std::move(h), std::nullopt, false);
+}
+
+Result<std::string> CosmosClient::ReadAllDocuments(std::string_view db, std::string_view coll,
+                                                   std::optional<std::string> partition_key_json) {
+  json all = json::array();
+  FeedOptions opts;
+  opts.partition_key = std::move(partition_key_json);
+  while (true) {
+    auto page = ReadFeed(db, coll, opts);
+    if (!page.ok()) return page.status();
+    if (page->status >= 300) return StatusFromResponse(*page);
+    json body = json::parse(page->body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      return Status::Internal("read feed of " + DocsPath(db, coll) +
+                              ": the page is not a JSON object");
+    }
+    auto docs = body.find("Documents");
+    if (docs != body.end()) {
+      if (!docs->is_array()) {
+        return Status::Internal("read feed of " + DocsPath(db, coll) +
+                                ": Documents is not an array");
+      }
+      for (auto& d : *docs) all.push_back(std::move(d));
+    }
+    if (page->continuation.empty()) break;
+    if (page->continuation == opts.continuation) {
+      return Status::Internal("read feed of " + DocsPath(db, coll) +
+                              ": the continuation did not advance");
+    }
+    opts.continuation = page->continuation;
+  }
+  return Dump(all);
+}
+
+// --- Free functions -----------------------------------------------------------------
+
+Status StatusFromResponse(const CosmosResponse& r) {
+  if (r.status >= 200 && r.status < 300) return Status::Ok();
+  if (r.status == 304) return Status::NotModified();
+  std::string message;
+  json body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_object()) {
+    auto m = body.find("message");
+    if (m != body.end() && m->is_string()) message = m->get<std::string>();
+  }
+  if (message.empty()) message = r.body.empty() ? "HTTP " + std::to_string(r.status) : r.body;
+  StatusCode code;
+  switch (r.status) {
+    case 400:
+      code = StatusCode::kBadRequest;
+      break;
+    case 401:
+      code = StatusCode::kUnauthorized;
+      break;
+    case 403:
+      code = StatusCode::kForbidden;
+      break;
+    case 404:
+      code = StatusCode::kNotFound;
+      break;
+    case 409:
+      code = StatusCode::kConflict;
+      break;
+    case 412:
+      code = StatusCode::kPreconditionFailed;
+      break;
+    case 413:
+      code = StatusCode::kTooLarge;
+      break;
+    case 429:
+      code = StatusCode::kTooManyRequests;
+      break;
+    case 503:
+      code = StatusCode::kUnavailable;
+      break;
+    default:
+      code = StatusCode::kInternal;
+      message = "HTTP " + std::to_string(r.status) + ": " + message;
+  }
+  return Status(code, std::move(message), r.substatus);
+}
+
+std::string MakeQueryBody(std::string_view sql,
+                          const std::vector<std::pair<std::string, std::string>>& parameters_json) {
+  json params = json::array();
+  for (const auto& [name, value] : parameters_json) {
+    json v = json::parse(value, nullptr, /*allow_exceptions=*/false);
+    if (v.is_discarded()) v = value;
+    params.push_back({{"name", name}, {"value", std::move(v)}});
+  }
+  return Dump({{"query", std::string(sql)}, {"parameters", std::move(params)}});
+}
+
+}  // namespace regionlab::client

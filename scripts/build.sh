@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Configures and builds regionlab into ./build (Release with debug info, ninja, ccache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+cmake --build build -j "$(nproc)" >&2

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything regionlab needs to build, run and test on Debian 12.
+# Idempotent: safe to run again; it installs only what is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build ccache pkg-config git
+  librocksdb-dev
+  libboost-dev libboost-system-dev
+  libprotobuf-dev protobuf-compiler
+  libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  nlohmann-json3-dev
+  libcli11-dev
+  libssl-dev
+  duktape-dev
+  nodejs
+  curl procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -y >&2
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >&2
+fi
+
+# npm ships with nodejs from some repositories and separately in Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -y >&2
+  $SUDO apt-get install -y --no-install-recommends npm >&2
+fi
+echo "install-deps: ok" >&2

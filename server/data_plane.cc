@@ -1,0 +1,273 @@
+#include "server/data_plane.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <random>
+
+#include "base/cosmos_auth.h"
+#include "base/encoding.h"
+#include "server/errors.h"
+#include "server/handlers.h"
+
+namespace regionlab::server {
+namespace {
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string NewActivityId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", uint32_t(a >> 32),
+                uint32_t((a >> 16) & 0xffff), uint32_t(a & 0xfff),
+                uint32_t(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+// Verifies the master-key signature and the date. OK or 401.
+Status Authenticate(const RegionContext& region, const HttpRequest& req) {
+  const std::string* auth = req.Header("authorization");
+  if (!auth || auth->empty()) {
+    return Status::Unauthorized("Required Header authorization is missing.");
+  }
+  const std::string* date = req.Header("x-ms-date");
+  if (!date || date->empty()) date = req.Header("date");
+  if (!date || date->empty()) {
+    return Status::Unauthorized("Required Header x-ms-date is missing.");
+  }
+  auto when = ParseHttpDate(*date);
+  if (!when) return Status::Unauthorized("The x-ms-date header '" + *date + "' is not a valid date.");
+  int64_t now = region.clock->NowSeconds();
+  if (*when < now - region.max_clock_drift_seconds || *when > now + region.max_clock_drift_seconds) {
+    return Status::Unauthorized("The request time '" + *date +
+                                "' is more than 15 minutes away from the server time; check the "
+                                "client clock.");
+  }
+  auto parsed = ParseAuthorizationHeader(*auth);
+  if (!parsed || ToLower(parsed->type) != "master") {
+    return Status::Unauthorized(
+        "The authorization header is malformed; expected type=master&ver=1.0&sig=...");
+  }
+  ResourceAddress addr = ResourceAddressFromPath(req.path);
+  // The JS SDK reads one conflict as .../conflicts/{id}/conflicts signed as
+  // type "users" with the conflict's link (see cosmos-wire-notes.md).
+  std::vector<ResourceAddress> candidates = {addr};
+  if (addr.type == "conflicts") {
+    auto segs = SplitPath(req.path);
+    if (segs.size() == 7 && segs[4] == "conflicts") {
+      std::string link;
+      for (size_t i = 0; i < 6; ++i) link += (i ? "/" : "") + segs[i];
+      candidates.push_back({"users", link});
+    }
+  }
+  for (const auto& c : candidates) {
+    auto expected = ComputeMasterSignature(region.account_key, req.method, c.type, c.link, *date);
+    if (expected && SignaturesEqual(*expected, parsed->signature)) return Status::Ok();
+  }
+  return Status::Unauthorized(
+      "The input authorization token can't serve the request. The wrong key is being used or "
+      "the expected payload is not built as per the protocol. Server used the following "
+      "payload to sign: '" +
+      ToLower(req.method) + "\\n" + ToLower(addr.type) + "\\n" + addr.link + "\\n" +
+      ToLower(*date) + "\\n\\n'");
+}
+
+bool IsWrite(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+HttpResponse Route(RequestContext& ctx) {
+  const auto& s = ctx.segments;
+  if (s.empty()) {
+    if (ctx.request.method != "GET") return ErrorResponse(Status::BadRequest("Use GET / for the account."));
+    return HandleAccount(ctx);
+  }
+  if (s[0] == "dbs") {
+    if (s.size() <= 2) return HandleDatabases(ctx);
+    if (s[2] == "colls") {
+      if (s.size() <= 4 || (s.size() == 5 && s[4] == "pkranges")) return HandleContainers(ctx);
+      if (s[4] == "docs" && s.size() <= 6) return HandleDocuments(ctx);
+    }
+  }
+  return ErrorResponse(Status::NotFound("Resource Not Found: no route for " + ctx.request.method + " /" +
+                                        ctx.request.path.substr(ctx.request.path.starts_with("/") ? 1 : 0)));
+}
+
+}  // namespace
+
+Result<Json> ParseJsonBody(std::string_view body) {
+  if (body.empty()) return Status::BadRequest("The request body is empty; a JSON document was expected.");
+  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    // Re-parse with exceptions to get the position for the message.
+    try {
+      Json ignored = Json::parse(body);
+      (void)ignored;
+    } catch (const nlohmann::json::parse_error& e) {
+      return Status::BadRequest(std::string("The request body is not valid JSON: ") + e.what());
+    }
+    return Status::BadRequest("The request body is not valid JSON.");
+  }
+  return j;
+}
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse RecordResponse(int status, const storage::Record& rec) {
+  HttpResponse r = JsonResponse(status, rec.body);
+  r.SetHeader("etag", rec.etag);
+  return r;
+}
+
+Status ValidateResourceId(std::string_view id, std::string_view what) {
+  if (id.empty()) return Status::BadRequest(std::string(what) + " id must not be empty.");
+  if (id.size() > 255) {
+    return Status::BadRequest(std::string(what) + " id is longer than 255 characters.");
+  }
+  for (char c : id) {
+    if (c == '/' || c == '\\' || c == '?' || c == '#') {
+      return Status::BadRequest(std::string(what) + " id '" + std::string(id) +
+                                "' contains an invalid character: ids must not contain '/', "
+                                "'\\\\', '?' or '#'.");
+    }
+  }
+  if (id.back() == ' ') {
+    return Status::BadRequest(std::string(what) + " id must not end with a space.");
+  }
+  return Status::Ok();
+}
+
+std::string DatabaseRid(std::string_view db_id) {
+  std::string h = Sha256("db\0" + std::string(db_id));
+  return h.substr(0, 4);
+}
+std::string ContainerRid(std::string_view db_rid, std::string_view coll_id) {
+  std::string h = Sha256("coll\0" + std::string(db_rid) + std::string(coll_id));
+  std::string rid(db_rid);
+  rid += h.substr(0, 4);
+  rid[4] = static_cast<char>(static_cast<uint8_t>(rid[4]) | 0x80);  // never all-zero
+  return rid;
+}
+std::string DocumentRid(std::string_view coll_rid, std::string_view pk, std::string_view id) {
+  std::string input = "doc";
+  input.push_back('\0');
+  input += pk;
+  input.push_back('\0');
+  input += id;
+  std::string rid(coll_rid);
+  rid += Sha256(input).substr(0, 8);
+  return rid;
+}
+std::string RidText(std::string_view rid_bytes) {
+  std::string t = Base64Encode(rid_bytes);
+  for (char& c : t) {
+    if (c == '/') c = '-';
+  }
+  return t;
+}
+std::optional<std::string> RidBytes(std::string_view rid_text) { return Base64Decode(rid_text); }
+
+std::string MakeEtag(uint32_t region_id, uint64_t lsn) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "\"%08x-0000-0000-%04x-%012llx\"", region_id,
+                unsigned((lsn >> 48) & 0xffff),
+                static_cast<unsigned long long>(lsn & 0xffffffffffffULL));
+  return buf;
+}
+
+storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
+                                   const storage::WriteContext& wctx) {
+  storage::VersionVector v;
+  if (previous) v = previous->version;
+  v[wctx.region_id] = wctx.lsn;
+  return v;
+}
+
+std::string SessionToken(const RegionContext& region, uint64_t lsn) {
+  // <pkRangeId>:<version>#<globalLsn>#<regionId>=<lsn>#... with every region
+  // of the account, so tokens from any region merge in the SDK.
+  std::string t = "0:1#" + std::to_string(lsn);
+  for (const auto& r : region.account_regions) {
+    t += "#" + std::to_string(r.id) + "=" + std::to_string(r.id == region.self.id ? lsn : 0);
+  }
+  return t;
+}
+
+HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request) {
+  HttpResponse resp;
+  try {
+    std::string_view path = request.path;
+    if (request.method == "GET" && (path == "/health/deep" || path == "/health/deep/")) {
+      RegionState st = region.state.load();
+      if (st != RegionState::kOnline) {
+        resp = ErrorResponse(Status::Unavailable("region " + region.self.name + " is offline"));
+      } else {
+        int64_t t0 = MonotonicMicros();
+        Status s = region.store->Probe();
+        int64_t took = MonotonicMicros() - t0;
+        if (!s.ok()) {
+          resp = ErrorResponse(Status::Unavailable("store check failed: " + s.message()));
+        } else {
+          nlohmann::json j = {{"status", "ok"},
+                              {"region", region.self.name},
+                              {"storeWriteReadMicros", took},
+                              {"lastLsn", region.store->last_lsn()}};
+          resp = JsonResponse(200, j.dump());
+        }
+      }
+    } else if (Status auth = Authenticate(region, request); !auth.ok()) {
+      resp = ErrorResponse(auth);
+    } else {
+      RegionState st = region.state.load();
+      if (st == RegionState::kOffline503) {
+        resp = ErrorResponse(Status::Unavailable("Region " + region.self.display_name +
+                                                 " is offline (fault injected)."));
+      } else if (st == RegionState::kOffline403 && IsWrite(request.method) &&
+                 !(request.method == "POST" && request.Header("x-ms-documentdb-isquery"))) {
+        resp = ErrorResponse(Status::Forbidden(
+            "Region " + region.self.display_name + " does not accept writes (fault injected).", 3));
+      } else {
+        RequestContext ctx{region, request, SplitPath(request.path), {}, {}, 0, 1.0};
+        resp = Route(ctx);
+        if (!ctx.container_rid.empty()) {
+          resp.SetHeader("x-ms-content-path", ctx.container_rid);
+          resp.SetHeader("x-ms-alt-content-path", ctx.container_link);
+        }
+        if (ctx.session_lsn > 0 || !ctx.container_rid.empty()) {
+          uint64_t lsn = ctx.session_lsn ? ctx.session_lsn : region.store->last_lsn();
+          resp.SetHeader("x-ms-session-token", SessionToken(region, lsn));
+        }
+        char charge[32];
+        std::snprintf(charge, sizeof charge, "%.2f", ctx.request_charge);
+        resp.SetHeader("x-ms-request-charge", charge);
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {} {} failed: {}", region.self.name, request.method, request.target, e.what());
+    resp = ErrorResponse(Status::Internal(std::string("internal error: ") + e.what()));
+  }
+  resp.SetHeader("x-ms-activity-id", NewActivityId());
+  resp.SetHeader("x-ms-gatewayversion", "2.0.0");
+  resp.SetHeader("x-ms-serviceversion", "version=2.14.0.0");
+  resp.SetHeader("x-ms-regionlab-region", region.self.name);
+  return resp;
+}
+
+}  // namespace regionlab::server

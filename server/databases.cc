@@ -1,0 +1,450 @@
+// Databases and containers: create, read, list, replace (containers), delete
+// (cascading), and a container's partition key ranges (always one range).
+#include <spdlog/spdlog.h>
+
+#include "base/encoding.h"
+#include "server/errors.h"
+#include "server/handlers.h"
+#include "storage/keys.h"
+
+namespace regionlab::server {
+namespace {
+
+namespace keys = storage::keys;
+using storage::Record;
+using storage::RecordKind;
+
+std::string ListBody(const char* array_name, const std::string& rid,
+                     const std::vector<std::string>& bodies) {
+  std::string out = "{\"_rid\":" + Json(rid).dump() + ",\"" + array_name + "\":[";
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    if (i) out += ',';
+    out += bodies[i];
+  }
+  out += "],\"_count\":" + std::to_string(bodies.size()) + "}";
+  return out;
+}
+
+Result<std::optional<Record>> LiveRecord(storage::Store& store, const std::string& key) {
+  auto got = store.Get(key);
+  if (!got.ok()) return got.status();
+  if (!got->has_value() || (*got)->tombstone) return std::optional<Record>();
+  return got;
+}
+
+Record NewRecord(RecordKind kind, const std::string& id, const std::string& rid,
+                 const storage::WriteContext& w, const std::optional<Record>& previous) {
+  Record r;
+  r.kind = kind;
+  r.id = id;
+  r.rid = rid;
+  r.etag = MakeEtag(w.region_id, w.lsn);
+  r.ts = w.now_micros / 1000000;
+  r.version = NextVersion(previous, w);
+  r.origin_region = w.region_id;
+  r.origin_lsn = w.lsn;
+  r.write_micros = w.now_micros;
+  return r;
+}
+
+// Tombstones for a container and erasure of everything inside it.
+void DropContainer(const Record& container, const storage::WriteContext& w, storage::WriteSet* set,
+                   const std::string& key) {
+  Record tomb = NewRecord(RecordKind::kContainer, container.id, container.rid, w, container);
+  tomb.tombstone = true;
+  tomb.parent = container.parent;
+  set->puts.emplace_back(key, std::move(tomb));
+  auto rid = RidBytes(container.rid).value_or("");
+  std::string docs = keys::DocumentPrefix(rid);
+  set->erase_ranges.emplace_back(docs, keys::PrefixEnd(docs));
+  std::string sprocs = keys::StoredProcedurePrefix(rid);
+  set->erase_ranges.emplace_back(sprocs, keys::PrefixEnd(sprocs));
+}
+
+// ---- databases ----
+
+HttpResponse CreateDatabase(RequestContext& ctx) {
+  auto body = ParseJsonBody(ctx.request.body);
+  if (!body.ok()) return ErrorResponse(body.status());
+  if (!body->is_object() || !body->contains("id") || !(*body)["id"].is_string()) {
+    return ErrorResponse(Status::BadRequest("The database body must be an object with a string 'id'."));
+  }
+  std::string id = (*body)["id"];
+  if (Status s = ValidateResourceId(id, "Database"); !s.ok()) return ErrorResponse(s);
+  std::string key = keys::Database(id);
+  std::string rid_bytes = DatabaseRid(id);
+  std::string rid = RidText(rid_bytes);
+  Record created;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (cur->has_value() && !(*cur)->tombstone) {
+      return Status::Conflict("Entity with the specified id already exists in the system. Database '" + id + "'.");
+    }
+    Record r = NewRecord(RecordKind::kDatabase, id, rid, w, *cur);
+    Json doc = {{"id", id},         {"_rid", rid},        {"_self", "dbs/" + rid + "/"},
+                {"_etag", r.etag},  {"_colls", "colls/"}, {"_users", "users/"},
+                {"_ts", r.ts}};
+    r.body = doc.dump();
+    created = r;
+    storage::WriteSet set;
+    set.puts.emplace_back(key, std::move(r));
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.request_charge = 5;
+  return RecordResponse(201, created);
+}
+
+// One page of the live records under `prefix`, honouring x-ms-max-item-count
+// and x-ms-continuation (the base64 of the last key returned).
+HttpResponse ListPage(RequestContext& ctx, const std::string& prefix, const char* array_name,
+                      const std::string& rid) {
+  long max_items = 1L << 30;
+  if (const std::string* m = ctx.request.Header("x-ms-max-item-count")) {
+    try {
+      max_items = std::stol(*m);
+    } catch (...) {
+      return ErrorResponse(Status::BadRequest("x-ms-max-item-count must be an integer, not '" + *m + "'."));
+    }
+    if (max_items <= 0) max_items = 1L << 30;
+  }
+  std::string start_after;
+  if (const std::string* c = ctx.request.Header("x-ms-continuation"); c && !c->empty()) {
+    auto decoded = Base64Decode(*c);
+    if (!decoded || decoded->compare(0, prefix.size(), prefix) != 0) {
+      return ErrorResponse(Status::BadRequest("The continuation token '" + *c + "' is malformed."));
+    }
+    start_after = *decoded;
+  }
+  std::vector<std::string> bodies;
+  std::string last_key;
+  bool more = false;
+  Status s = ctx.region.store->Scan(prefix, start_after, false, [&](std::string_view key, Record&& r) {
+    if (static_cast<long>(bodies.size()) >= max_items) {
+      more = true;
+      return false;
+    }
+    bodies.push_back(std::move(r.body));
+    last_key.assign(key);
+    return true;
+  });
+  if (!s.ok()) return ErrorResponse(s);
+  HttpResponse resp = JsonResponse(200, ListBody(array_name, rid, bodies));
+  resp.SetHeader("x-ms-item-count", std::to_string(bodies.size()));
+  if (more) resp.SetHeader("x-ms-continuation", Base64Encode(last_key));
+  return resp;
+}
+
+HttpResponse DeleteDatabase(RequestContext& ctx, const std::string& id) {
+  std::string key = keys::Database(id);
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = LiveRecord(*ctx.region.store, key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value()) return Status::NotFound("Resource Not Found. Database '" + id + "' does not exist.");
+    storage::WriteSet set;
+    Record tomb = NewRecord(RecordKind::kDatabase, id, (*cur)->rid, w, *cur);
+    tomb.tombstone = true;
+    set.puts.emplace_back(key, std::move(tomb));
+    std::vector<std::pair<std::string, Record>> containers;
+    Status s = ctx.region.store->Scan(keys::ContainerPrefix(id), "", false,
+                                      [&](std::string_view k, Record&& r) {
+                                        containers.emplace_back(std::string(k), std::move(r));
+                                        return true;
+                                      });
+    if (!s.ok()) return s;
+    for (const auto& [k, c] : containers) DropContainer(c, w, &set, k);
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  return JsonResponse(204, "");
+}
+
+// ---- containers ----
+
+Status NormalizeContainer(Json& body, const std::optional<Json>& existing) {
+  if (!body.is_object()) return Status::BadRequest("The container body must be a JSON object.");
+  if (!body.contains("id") || !body["id"].is_string()) {
+    return Status::BadRequest("The container body must have a string 'id'.");
+  }
+  RL_RETURN_IF_ERROR(ValidateResourceId(body["id"].get<std::string>(), "Container"));
+
+  // Partition key.
+  Json pk;
+  if (body.contains("partitionKey") && !body["partitionKey"].is_null()) {
+    pk = body["partitionKey"];
+    if (pk.is_string()) pk = Json{{"paths", Json::array({pk})}};
+    if (!pk.is_object() || !pk.contains("paths") || !pk["paths"].is_array() || pk["paths"].empty()) {
+      return Status::BadRequest("partitionKey must be an object with a non-empty 'paths' array.");
+    }
+    for (const auto& p : pk["paths"]) {
+      if (!p.is_string() || p.get<std::string>().size() < 2 || p.get<std::string>()[0] != '/') {
+        return Status::BadRequest("Each partition key path must be a string like '/pk'.");
+      }
+    }
+    std::string kind = pk.value("kind", pk["paths"].size() > 1 ? "MultiHash" : "Hash");
+    if (kind != "Hash" && kind != "MultiHash") {
+      return Status::BadRequest("partitionKey.kind must be 'Hash' or 'MultiHash', not '" + kind + "'.");
+    }
+    if (kind == "Hash" && pk["paths"].size() != 1) {
+      return Status::BadRequest("A 'Hash' partition key has exactly one path; use 'MultiHash' for hierarchical keys.");
+    }
+    if (pk["paths"].size() > 3) {
+      return Status::BadRequest("A hierarchical partition key has at most three paths.");
+    }
+    pk["kind"] = kind;
+    if (!pk.contains("version")) pk["version"] = 2;
+  } else if (existing) {
+    pk = (*existing)["partitionKey"];
+  } else {
+    pk = Json{{"paths", Json::array({"/_partitionKey"})}, {"kind", "Hash"}, {"version", 2}};
+  }
+  body["partitionKey"] = pk;
+
+  // Conflict resolution policy.
+  Json policy = body.contains("conflictResolutionPolicy") ? body["conflictResolutionPolicy"] : Json();
+  if (policy.is_null()) {
+    policy = existing ? (*existing)["conflictResolutionPolicy"] : Json::object();
+  }
+  if (!policy.is_object()) return Status::BadRequest("conflictResolutionPolicy must be an object.");
+  std::string mode = policy.value("mode", "LastWriterWins");
+  if (ToLower(mode) == "lastwriterwins") {
+    mode = "LastWriterWins";
+  } else if (ToLower(mode) == "custom") {
+    mode = "Custom";
+  } else {
+    return Status::BadRequest("conflictResolutionPolicy.mode must be 'LastWriterWins' or 'Custom', not '" + mode + "'.");
+  }
+  policy["mode"] = mode;
+  if (mode == "LastWriterWins") {
+    std::string path = policy.value("conflictResolutionPath", "");
+    if (path.empty()) path = "/_ts";
+    if (path[0] != '/') return Status::BadRequest("conflictResolutionPath must start with '/'.");
+    policy["conflictResolutionPath"] = path;
+    if (!policy.contains("conflictResolutionProcedure")) policy["conflictResolutionProcedure"] = "";
+  } else {
+    if (!policy.contains("conflictResolutionPath")) policy["conflictResolutionPath"] = "";
+    if (!policy.contains("conflictResolutionProcedure")) policy["conflictResolutionProcedure"] = "";
+    if (!policy["conflictResolutionProcedure"].is_string()) {
+      return Status::BadRequest("conflictResolutionProcedure must be a string.");
+    }
+  }
+  if (policy.contains("recordLosers") && !policy["recordLosers"].is_boolean()) {
+    return Status::BadRequest("conflictResolutionPolicy.recordLosers must be true or false.");
+  }
+  body["conflictResolutionPolicy"] = policy;
+
+  if (body.contains("defaultTtl") && !body["defaultTtl"].is_null()) {
+    const Json& ttl = body["defaultTtl"];
+    if (!ttl.is_number_integer() || (ttl.get<int64_t>() < 1 && ttl.get<int64_t>() != -1)) {
+      return Status::BadRequest("defaultTtl must be -1 or a positive number of seconds.");
+    }
+  }
+  if (!body.contains("indexingPolicy") || body["indexingPolicy"].is_null()) {
+    body["indexingPolicy"] = existing && existing->contains("indexingPolicy")
+                                 ? (*existing)["indexingPolicy"]
+                                 : Json{{"indexingMode", "consistent"},
+                                        {"automatic", true},
+                                        {"includedPaths", Json::array({Json{{"path", "/*"}}})},
+                                        {"excludedPaths", Json::array({Json{{"path", "/\"_etag\"/?"}}})}};
+  }
+  if (!body.contains("geospatialConfig")) body["geospatialConfig"] = Json{{"type", "Geography"}};
+  // System properties are ours to set.
+  for (const char* p : {"_rid", "_self", "_etag", "_ts", "_docs", "_sprocs", "_triggers", "_udfs", "_conflicts"}) {
+    body.erase(p);
+  }
+  return Status::Ok();
+}
+
+void RenderContainer(Json& body, const std::string& db_rid, const Record& r) {
+  body["_rid"] = r.rid;
+  body["_ts"] = r.ts;
+  body["_self"] = "dbs/" + db_rid + "/colls/" + r.rid + "/";
+  body["_etag"] = r.etag;
+  body["_docs"] = "docs/";
+  body["_sprocs"] = "sprocs/";
+  body["_triggers"] = "triggers/";
+  body["_udfs"] = "udfs/";
+  body["_conflicts"] = "conflicts/";
+}
+
+HttpResponse CreateContainer(RequestContext& ctx, const std::string& db_id) {
+  auto body = ParseJsonBody(ctx.request.body);
+  if (!body.ok()) return ErrorResponse(body.status());
+  if (Status s = NormalizeContainer(*body, std::nullopt); !s.ok()) return ErrorResponse(s);
+  std::string id = (*body)["id"];
+  std::string key = keys::Container(db_id, id);
+  Record created;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto db = LiveRecord(*ctx.region.store, keys::Database(db_id));
+    if (!db.ok()) return db.status();
+    if (!db->has_value()) return Status::NotFound("Resource Not Found. Database '" + db_id + "' does not exist.");
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (cur->has_value() && !(*cur)->tombstone) {
+      return Status::Conflict("Entity with the specified id already exists in the system. Container '" + id + "'.");
+    }
+    std::string db_rid_bytes = RidBytes((*db)->rid).value_or("");
+    Record r = NewRecord(RecordKind::kContainer, id, RidText(ContainerRid(db_rid_bytes, id)), w, *cur);
+    r.parent = db_id;
+    Json doc = *body;
+    RenderContainer(doc, (*db)->rid, r);
+    r.body = doc.dump();
+    created = r;
+    storage::WriteSet set;
+    set.puts.emplace_back(key, std::move(r));
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.request_charge = 5;
+  return RecordResponse(201, created);
+}
+
+HttpResponse ReplaceContainer(RequestContext& ctx, const std::string& db_id, const std::string& id) {
+  auto body = ParseJsonBody(ctx.request.body);
+  if (!body.ok()) return ErrorResponse(body.status());
+  if (body->is_object() && body->contains("id") && (*body)["id"] != id) {
+    return ErrorResponse(Status::BadRequest("The id in the body ('" + (*body)["id"].dump() +
+                                            "') does not match the container in the URL ('" + id + "')."));
+  }
+  std::string key = keys::Container(db_id, id);
+  Record replaced;
+  const std::string* if_match = ctx.request.Header("if-match");
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = LiveRecord(*ctx.region.store, key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value()) return Status::NotFound("Resource Not Found. Container '" + id + "' does not exist.");
+    if (if_match && *if_match != "*" && *if_match != (*cur)->etag) {
+      return Status::PreconditionFailed("Operation cannot be performed because one of the specified precondition is not met.");
+    }
+    Json existing = Json::parse((*cur)->body);
+    Json doc = *body;
+    RL_RETURN_IF_ERROR(NormalizeContainer(doc, existing));
+    if (doc["partitionKey"] != existing["partitionKey"]) {
+      return Status::BadRequest("The partition key of a container cannot be changed.");
+    }
+    if (doc["conflictResolutionPolicy"] != existing["conflictResolutionPolicy"]) {
+      return Status::BadRequest("The conflict resolution policy of a container cannot be changed after creation.");
+    }
+    Record r = NewRecord(RecordKind::kContainer, id, (*cur)->rid, w, *cur);
+    r.parent = db_id;
+    std::string db_rid = existing["_self"].get<std::string>().substr(4, 8);
+    RenderContainer(doc, db_rid, r);
+    r.body = doc.dump();
+    replaced = r;
+    storage::WriteSet set;
+    set.puts.emplace_back(key, std::move(r));
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.request_charge = 5;
+  return RecordResponse(200, replaced);
+}
+
+HttpResponse DeleteContainer(RequestContext& ctx, const std::string& db_id, const std::string& id) {
+  std::string key = keys::Container(db_id, id);
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = LiveRecord(*ctx.region.store, key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value()) return Status::NotFound("Resource Not Found. Container '" + id + "' does not exist.");
+    storage::WriteSet set;
+    DropContainer(**cur, w, &set, key);
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  return JsonResponse(204, "");
+}
+
+HttpResponse PartitionKeyRanges(RequestContext& ctx, const ContainerInfo& info) {
+  Json range = {{"_rid", info.record.rid + "AgAAAAAAAAA="},
+                {"id", "0"},
+                {"_etag", info.record.etag},
+                {"minInclusive", ""},
+                {"maxExclusive", "FF"},
+                {"ridPrefix", 0},
+                {"_self", "dbs/x/colls/" + info.record.rid + "/pkranges/0/"},
+                {"throughputFraction", 1},
+                {"status", "online"},
+                {"parents", Json::array()},
+                {"_ts", info.record.ts},
+                {"_lsn", 1}};
+  HttpResponse resp = JsonResponse(200, ListBody("PartitionKeyRanges", info.record.rid, {range.dump()}));
+  resp.SetHeader("etag", info.record.etag);
+  resp.SetHeader("x-ms-item-count", "1");
+  return resp;
+}
+
+}  // namespace
+
+Result<ContainerInfo> LoadContainer(RequestContext& ctx, const std::string& db_id,
+                                    const std::string& coll_id) {
+  auto rec = LiveRecord(*ctx.region.store, keys::Container(db_id, coll_id));
+  if (!rec.ok()) return rec.status();
+  if (!rec->has_value()) {
+    return Status::NotFound("Resource Not Found. Container '" + coll_id + "' in database '" + db_id +
+                            "' does not exist.");
+  }
+  ContainerInfo info;
+  info.record = std::move(**rec);
+  info.doc = Json::parse(info.record.body);
+  for (const auto& p : info.doc["partitionKey"]["paths"]) info.pk_paths.push_back(p.get<std::string>());
+  ctx.container_rid = info.record.rid;
+  ctx.container_link = "dbs/" + db_id + "/colls/" + coll_id;
+  return info;
+}
+
+HttpResponse HandleDatabases(RequestContext& ctx) {
+  const auto& s = ctx.segments;
+  const std::string& m = ctx.request.method;
+  if (s.size() == 1) {
+    if (m == "POST") return CreateDatabase(ctx);
+    if (m == "GET") return ListPage(ctx, keys::DatabasePrefix(), "Databases", "");
+  } else {
+    if (m == "GET") {
+      auto rec = LiveRecord(*ctx.region.store, keys::Database(s[1]));
+      if (!rec.ok()) return ErrorResponse(rec.status());
+      if (!rec->has_value()) {
+        return ErrorResponse(Status::NotFound("Resource Not Found. Database '" + s[1] + "' does not exist."));
+      }
+      const std::string* inm = ctx.request.Header("if-none-match");
+      if (inm && *inm == (*rec)->etag) return ErrorResponse(Status::NotModified());
+      return RecordResponse(200, **rec);
+    }
+    if (m == "DELETE") return DeleteDatabase(ctx, s[1]);
+  }
+  return ErrorResponse(Status::BadRequest("Method " + m + " is not supported on this resource."));
+}
+
+HttpResponse HandleContainers(RequestContext& ctx) {
+  const auto& s = ctx.segments;
+  const std::string& m = ctx.request.method;
+  const std::string& db = s[1];
+  if (s.size() == 3) {
+    if (m == "POST") return CreateContainer(ctx, db);
+    if (m == "GET") {
+      auto dbrec = LiveRecord(*ctx.region.store, keys::Database(db));
+      if (!dbrec.ok()) return ErrorResponse(dbrec.status());
+      if (!dbrec->has_value()) {
+        return ErrorResponse(Status::NotFound("Resource Not Found. Database '" + db + "' does not exist."));
+      }
+      return ListPage(ctx, keys::ContainerPrefix(db), "DocumentCollections", (*dbrec)->rid);
+    }
+  } else if (s.size() == 4) {
+    if (m == "GET") {
+      auto info = LoadContainer(ctx, db, s[3]);
+      if (!info.ok()) return ErrorResponse(info.status());
+      const std::string* inm = ctx.request.Header("if-none-match");
+      if (inm && *inm == info->record.etag) return ErrorResponse(Status::NotModified());
+      return RecordResponse(200, info->record);
+    }
+    if (m == "PUT") return ReplaceContainer(ctx, db, s[3]);
+    if (m == "DELETE") return DeleteContainer(ctx, db, s[3]);
+  } else if (s.size() == 5 && m == "GET") {
+    auto info = LoadContainer(ctx, db, s[3]);
+    if (!info.ok()) return ErrorResponse(info.status());
+    return PartitionKeyRanges(ctx, *info);
+  }
+  return ErrorResponse(Status::BadRequest("Method " + m + " is not supported on this resource."));
+}
+
+}  // namespace regionlab::server

@@ -1,0 +1,385 @@
+// Documents: create, upsert, read, replace, patch, delete, read feed, and the
+// queries the SDK sends for items.readAll(). Every write is one Store::Write:
+// read the current version, check preconditions, render the new version with
+// its system properties, commit.
+#include <regex>
+
+#include "server/errors.h"
+#include "base/encoding.h"
+#include "server/handlers.h"
+#include "storage/keys.h"
+
+namespace regionlab::server {
+namespace {
+
+namespace keys = storage::keys;
+using storage::Record;
+using storage::RecordKind;
+
+constexpr size_t kMaxDocumentBytes = 2 * 1024 * 1024;
+constexpr size_t kMaxPageBytes = 4 * 1024 * 1024;
+constexpr const char* kSystemProperties[] = {"_rid", "_self", "_etag", "_attachments", "_ts"};
+
+Status PreconditionFailed() {
+  return Status::PreconditionFailed(
+      "Operation cannot be performed because one of the specified precondition is not met.");
+}
+
+Status DocumentNotFound(const std::string& id) {
+  return Status::NotFound("Entity with the specified id does not exist in the system. Document '" + id + "'.");
+}
+
+// The partition key for a point operation: the header, canonicalised. The
+// SDKs always send it; without it Cosmos answers 400.
+Result<std::string> HeaderPartitionKey(const RequestContext& ctx, const ContainerInfo& info) {
+  const std::string* h = ctx.request.Header("x-ms-documentdb-partitionkey");
+  if (!h) {
+    return Status::BadRequest(
+        "PartitionKey value must be supplied for this operation (header x-ms-documentdb-partitionkey).");
+  }
+  return CanonicalPartitionKey(*h, info.pk_paths.size());
+}
+
+// Renders `doc` as the stored version: system properties replaced by ours.
+Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
+                      const storage::WriteContext& w, const std::optional<Record>& previous) {
+  for (const char* p : kSystemProperties) doc.erase(p);
+  std::string coll_rid = RidBytes(info.record.rid).value_or("");
+  Record r;
+  r.kind = RecordKind::kDocument;
+  r.id = id;
+  r.partition_key = pk;
+  r.rid = RidText(DocumentRid(coll_rid, pk, id));
+  r.etag = MakeEtag(w.region_id, w.lsn);
+  r.ts = w.now_micros / 1000000;
+  r.version = NextVersion(previous, w);
+  r.origin_region = w.region_id;
+  r.origin_lsn = w.lsn;
+  r.write_micros = w.now_micros;
+  r.parent = coll_rid;
+  std::string self = info.doc["_self"].get<std::string>() + "docs/" + r.rid + "/";
+  doc["_rid"] = r.rid;
+  doc["_self"] = self;
+  doc["_etag"] = r.etag;
+  doc["_attachments"] = "attachments/";
+  doc["_ts"] = r.ts;
+  r.body = doc.dump();
+  return r;
+}
+
+// Validates a document body for create/upsert/replace and returns its id and
+// partition key.
+struct DocumentInput {
+  Json doc;
+  std::string id;
+  std::string pk;
+};
+Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const ContainerInfo& info) {
+  if (ctx.request.body.size() > kMaxDocumentBytes) {
+    return Status::TooLarge("Request size is too large: the document is " +
+                            std::to_string(ctx.request.body.size()) + " bytes, the limit is 2 MB.");
+  }
+  auto parsed = ParseJsonBody(ctx.request.body);
+  if (!parsed.ok()) return parsed.status();
+  DocumentInput in;
+  in.doc = std::move(*parsed);
+  if (!in.doc.is_object()) return Status::BadRequest("The document must be a JSON object.");
+  auto id_it = in.doc.find("id");
+  if (id_it == in.doc.end()) {
+    return Status::BadRequest("The input content is invalid because the required properties - 'id; ' - are missing.");
+  }
+  if (!id_it->is_string()) return Status::BadRequest("The document's 'id' must be a string.");
+  in.id = id_it->get<std::string>();
+  RL_RETURN_IF_ERROR(ValidateResourceId(in.id, "Document"));
+  in.pk = ExtractPartitionKey(in.doc, info.pk_paths);
+  if (const std::string* h = ctx.request.Header("x-ms-documentdb-partitionkey")) {
+    auto given = CanonicalPartitionKey(*h, info.pk_paths.size());
+    if (!given.ok()) return given.status();
+    if (*given != in.pk) {
+      return Status::BadRequest("PartitionKey extracted from document doesn't match the one specified in the header: "
+                                "the document has " + in.pk + ", the header says " + *given + ".");
+    }
+  }
+  return in;
+}
+
+bool EtagMatches(const std::string* condition, const Record& current) {
+  return condition == nullptr || *condition == "*" || *condition == current.etag;
+}
+
+HttpResponse WriteResponse(const RequestContext& ctx, int status, const Record& rec, uint64_t lsn) {
+  HttpResponse resp = RecordResponse(status, rec);
+  const std::string* prefer = ctx.request.Header("prefer");
+  if (prefer && prefer->find("return=minimal") != std::string::npos) resp.body.clear();
+  return resp;
+}
+
+HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
+  auto in = ReadDocumentInput(ctx, info);
+  if (!in.ok()) return ErrorResponse(in.status());
+  bool upsert = ToLower(ctx.request.HeaderOr("x-ms-documentdb-is-upsert", "")) == "true";
+  const std::string* if_match = ctx.request.Header("if-match");
+  std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, in->id);
+  Record written;
+  bool existed = false;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    existed = cur->has_value() && !(*cur)->tombstone;
+    if (existed && !upsert) {
+      return Status::Conflict("Entity with the specified id already exists in the system. Document '" + in->id + "'.");
+    }
+    if (if_match && (!existed || !EtagMatches(if_match, **cur))) return PreconditionFailed();
+    written = RenderDocument(in->doc, info, in->pk, in->id, w, *cur);
+    storage::WriteSet set;
+    set.puts.emplace_back(key, written);
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.session_lsn = commit->lsn;
+  ctx.request_charge = 5.71;
+  return WriteResponse(ctx, existed ? 200 : 201, written, commit->lsn);
+}
+
+HttpResponse ReadDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
+  auto pk = HeaderPartitionKey(ctx, info);
+  if (!pk.ok()) return ErrorResponse(pk.status());
+  auto rec = ctx.region.store->Get(keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id));
+  if (!rec.ok()) return ErrorResponse(rec.status());
+  if (!rec->has_value() || (*rec)->tombstone) return ErrorResponse(DocumentNotFound(id));
+  const std::string* inm = ctx.request.Header("if-none-match");
+  if (inm && (*inm == (*rec)->etag || *inm == "*")) {
+    HttpResponse resp = ErrorResponse(Status::NotModified());
+    resp.SetHeader("etag", (*rec)->etag);
+    return resp;
+  }
+  return RecordResponse(200, **rec);
+}
+
+HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
+  auto in = ReadDocumentInput(ctx, info);
+  if (!in.ok()) return ErrorResponse(in.status());
+  if (in->id != id) {
+    return ErrorResponse(Status::BadRequest("The id in the body ('" + in->id +
+                                            "') does not match the document in the URL ('" + id + "')."));
+  }
+  const std::string* if_match = ctx.request.Header("if-match");
+  std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, id);
+  Record written;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
+    if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
+    written = RenderDocument(in->doc, info, in->pk, id, w, *cur);
+    storage::WriteSet set;
+    set.puts.emplace_back(key, written);
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.session_lsn = commit->lsn;
+  ctx.request_charge = 10.29;
+  return WriteResponse(ctx, 200, written, commit->lsn);
+}
+
+HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
+  auto pk = HeaderPartitionKey(ctx, info);
+  if (!pk.ok()) return ErrorResponse(pk.status());
+  auto body = ParseJsonBody(ctx.request.body);
+  if (!body.ok()) return ErrorResponse(body.status());
+  Json ops;
+  if (body->is_array()) {
+    ops = *body;
+  } else if (body->is_object() && body->contains("operations")) {
+    if (body->contains("condition") && !(*body)["condition"].is_null()) {
+      return ErrorResponse(Status::BadRequest(
+          "Conditional patch (a 'condition' such as \"FROM c WHERE ...\") is not supported yet: "
+          "regionlab's query engine does not evaluate filters so far. Send the patch without a condition."));
+    }
+    ops = (*body)["operations"];
+  } else {
+    return ErrorResponse(Status::BadRequest(
+        "A patch body must be an array of operations or an object with an 'operations' array."));
+  }
+  const std::string* if_match = ctx.request.Header("if-match");
+  std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id);
+  Record written;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
+    if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
+    Json doc = Json::parse((*cur)->body);
+    RL_RETURN_IF_ERROR(ApplyPatch(doc, ops, info.pk_paths));
+    for (const char* p : kSystemProperties) doc.erase(p);
+    if (doc.dump().size() > kMaxDocumentBytes) {
+      return Status::TooLarge("The patched document would exceed the 2 MB limit.");
+    }
+    written = RenderDocument(std::move(doc), info, *pk, id, w, *cur);
+    storage::WriteSet set;
+    set.puts.emplace_back(key, written);
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.session_lsn = commit->lsn;
+  ctx.request_charge = 10.29;
+  return WriteResponse(ctx, 200, written, commit->lsn);
+}
+
+HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
+  auto pk = HeaderPartitionKey(ctx, info);
+  if (!pk.ok()) return ErrorResponse(pk.status());
+  const std::string* if_match = ctx.request.Header("if-match");
+  std::string coll_rid = RidBytes(info.record.rid).value_or("");
+  std::string key = keys::Document(coll_rid, *pk, id);
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
+    if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
+    Record tomb;
+    tomb.kind = RecordKind::kDocument;
+    tomb.id = id;
+    tomb.partition_key = *pk;
+    tomb.rid = (*cur)->rid;
+    tomb.etag = MakeEtag(w.region_id, w.lsn);
+    tomb.ts = w.now_micros / 1000000;
+    tomb.tombstone = true;
+    tomb.version = NextVersion(*cur, w);
+    tomb.origin_region = w.region_id;
+    tomb.origin_lsn = w.lsn;
+    tomb.write_micros = w.now_micros;
+    tomb.parent = coll_rid;
+    storage::WriteSet set;
+    set.puts.emplace_back(key, std::move(tomb));
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.session_lsn = commit->lsn;
+  ctx.request_charge = 5.71;
+  return JsonResponse(204, "");
+}
+
+// One page of documents in key order, optionally within one partition key.
+// The continuation is the last key returned, base64: it names a position in
+// the container's key space, so it means the same thing on every region.
+HttpResponse DocumentPage(RequestContext& ctx, const ContainerInfo& info, const std::string* pk_header) {
+  std::string coll_rid = RidBytes(info.record.rid).value_or("");
+  std::string prefix = keys::DocumentPrefix(coll_rid);
+  if (pk_header) {
+    auto pk = CanonicalPartitionKey(*pk_header, info.pk_paths.size());
+    if (!pk.ok()) return ErrorResponse(pk.status());
+    prefix = keys::PartitionPrefix(coll_rid, *pk);
+  }
+  long max_items = 100;
+  if (const std::string* m = ctx.request.Header("x-ms-max-item-count")) {
+    try {
+      max_items = std::stol(*m);
+    } catch (...) {
+      return ErrorResponse(Status::BadRequest("x-ms-max-item-count must be an integer, not '" + *m + "'."));
+    }
+    if (max_items <= 0) max_items = 1L << 30;  // -1: as many as fit in a page
+  }
+  std::string start_after;
+  if (const std::string* c = ctx.request.Header("x-ms-continuation"); c && !c->empty()) {
+    auto decoded = Base64Decode(*c);
+    if (!decoded || decoded->compare(0, prefix.size(), prefix) != 0) {
+      return ErrorResponse(Status::BadRequest("The continuation token '" + *c + "' is malformed or belongs to another scope."));
+    }
+    start_after = *decoded;
+  }
+  std::string out = "{\"_rid\":\"" + info.record.rid + "\",\"Documents\":[";
+  long count = 0;
+  std::string last_key;
+  bool more = false;
+  Status s = ctx.region.store->Scan(prefix, start_after, false, [&](std::string_view key, Record&& r) {
+    if (count >= max_items || (count > 0 && out.size() + r.body.size() > kMaxPageBytes)) {
+      more = true;
+      return false;
+    }
+    if (count) out += ',';
+    out += r.body;
+    ++count;
+    last_key.assign(key);
+    return true;
+  });
+  if (!s.ok()) return ErrorResponse(s);
+  out += "],\"_count\":" + std::to_string(count) + "}";
+  HttpResponse resp = JsonResponse(200, std::move(out));
+  resp.SetHeader("x-ms-item-count", std::to_string(count));
+  if (more) resp.SetHeader("x-ms-continuation", Base64Encode(last_key));
+  ctx.request_charge = 1 + count * 0.1;
+  return resp;
+}
+
+HttpResponse QueryPlan() {
+  Json plan = {{"partitionedQueryExecutionInfoVersion", 2},
+               {"queryInfo",
+                {{"distinctType", "None"},
+                 {"top", nullptr},
+                 {"offset", nullptr},
+                 {"limit", nullptr},
+                 {"orderBy", Json::array()},
+                 {"orderByExpressions", Json::array()},
+                 {"groupByExpressions", Json::array()},
+                 {"groupByAliases", Json::array()},
+                 {"aggregates", Json::array()},
+                 {"groupByAliasToAggregateType", Json::object()},
+                 {"rewrittenQuery", ""},
+                 {"hasSelectValue", false},
+                 {"hasNonStreamingOrderBy", false},
+                 {"dCountInfo", nullptr}}},
+               {"queryRanges",
+                Json::array({{{"min", ""}, {"max", "FF"}, {"isMinInclusive", true}, {"isMaxInclusive", false}}})}};
+  return JsonResponse(200, plan.dump());
+}
+
+HttpResponse Query(RequestContext& ctx, const ContainerInfo& info) {
+  auto body = ParseJsonBody(ctx.request.body);
+  if (!body.ok()) return ErrorResponse(body.status());
+  std::string text;
+  if (body->is_object() && body->contains("query") && (*body)["query"].is_string()) {
+    text = (*body)["query"];
+  } else {
+    return ErrorResponse(Status::BadRequest("A query body must be an object with a string 'query'."));
+  }
+  static const std::regex kSelectAll(R"(^\s*select\s+\*\s+from\s+[A-Za-z_][A-Za-z0-9_]*\s*$)",
+                                     std::regex::icase | std::regex::optimize);
+  if (!std::regex_match(text, kSelectAll)) {
+    return ErrorResponse(Status::BadRequest(
+        "regionlab does not evaluate this query yet: so far only 'SELECT * FROM c' (optionally "
+        "scoped by a partition key) is supported. Query: " + text));
+  }
+  return DocumentPage(ctx, info, ctx.request.Header("x-ms-documentdb-partitionkey"));
+}
+
+}  // namespace
+
+HttpResponse HandleDocuments(RequestContext& ctx) {
+  const auto& s = ctx.segments;
+  const std::string& m = ctx.request.method;
+  auto info = LoadContainer(ctx, s[1], s[3]);
+  if (!info.ok()) return ErrorResponse(info.status());
+  if (s.size() == 5) {
+    if (m == "POST") {
+      if (ToLower(ctx.request.HeaderOr("x-ms-cosmos-is-query-plan-request", "")) == "true") return QueryPlan();
+      if (ToLower(ctx.request.HeaderOr("x-ms-documentdb-isquery", "")) == "true") return Query(ctx, *info);
+      return CreateOrUpsert(ctx, *info);
+    }
+    if (m == "GET") {
+      if (ctx.request.Header("a-im")) {
+        return ErrorResponse(Status::BadRequest("The change feed (A-IM) is not supported by this regionlab build yet."));
+      }
+      return DocumentPage(ctx, *info, ctx.request.Header("x-ms-documentdb-partitionkey"));
+    }
+  } else {
+    const std::string& id = s[5];
+    if (m == "GET") return ReadDocument(ctx, *info, id);
+    if (m == "PUT") return ReplaceDocument(ctx, *info, id);
+    if (m == "PATCH") return PatchDocument(ctx, *info, id);
+    if (m == "DELETE") return DeleteDocument(ctx, *info, id);
+  }
+  return ErrorResponse(Status::BadRequest("Method " + m + " is not supported on this resource."));
+}
+
+}  // namespace regionlab::server

@@ -1,0 +1,14 @@
+// The one place where a Status becomes an HTTP response in the Cosmos shape:
+// {"code": "NotFound", "message": "..."} with the matching HTTP status and,
+// where Cosmos has one, the x-ms-substatus header.
+#pragma once
+
+#include "base/status.h"
+#include "server/http_types.h"
+
+namespace regionlab::server {
+
+int HttpStatusFor(StatusCode code);
+HttpResponse ErrorResponse(const Status& status);
+
+}  // namespace regionlab::server

@@ -1,0 +1,85 @@
+// Internal to the server module: the pieces of the data plane, shared by its
+// .cc files. Includes nlohmann/json; never include it from a public header.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "server/http_types.h"
+#include "server/region_context.h"
+#include "storage/types.h"
+
+namespace regionlab::server {
+
+// Documents keep their property order, as Cosmos does.
+using Json = nlohmann::ordered_json;
+
+// One request on its way through the data plane.
+struct RequestContext {
+  RegionContext& region;
+  HttpRequest& request;
+  std::vector<std::string> segments;  // decoded path split on '/', no empties
+  // Filled by handlers; the dispatcher adds the common headers.
+  std::string container_rid;      // text form, for x-ms-content-path
+  std::string container_link;     // "dbs/d/colls/c", for x-ms-alt-content-path
+  uint64_t session_lsn = 0;       // lsn to report in the session token
+  double request_charge = 1.0;
+};
+
+// Parses a JSON body; 400 with a clear message when malformed.
+Result<Json> ParseJsonBody(std::string_view body);
+
+HttpResponse JsonResponse(int status, std::string body);
+HttpResponse RecordResponse(int status, const storage::Record& rec);
+
+// Resource ids: non-empty, at most 255 characters, none of / \ ? #, no
+// trailing space.
+Status ValidateResourceId(std::string_view id, std::string_view what);
+
+// _rid helpers. Rids are derived from names by hashing, so every region
+// computes the same _rid for the same database/container/document.
+std::string DatabaseRid(std::string_view db_id);                          // 4 bytes
+std::string ContainerRid(std::string_view db_rid, std::string_view coll_id);  // 8 bytes
+std::string DocumentRid(std::string_view coll_rid, std::string_view pk, std::string_view id);
+std::string RidText(std::string_view rid_bytes);  // base64, '/' -> '-'
+std::optional<std::string> RidBytes(std::string_view rid_text);
+std::string MakeEtag(uint32_t region_id, uint64_t lsn);
+
+// Version vector of a new local write that replaces `previous`.
+storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
+                                   const storage::WriteContext& ctx);
+
+// Session token for responses: "0:1#<lsn>#<region>=<lsn>..." (vector form).
+std::string SessionToken(const RegionContext& region, uint64_t lsn);
+
+// Handlers. Each returns a complete response (errors included).
+HttpResponse HandleAccount(RequestContext& ctx);
+HttpResponse HandleDatabases(RequestContext& ctx);   // dbs, dbs/{id}
+HttpResponse HandleContainers(RequestContext& ctx);  // dbs/{db}/colls[/{id}[/pkranges]]
+HttpResponse HandleDocuments(RequestContext& ctx);   // dbs/{db}/colls/{c}/docs[/{id}]
+
+// Looks up a live container; fills ctx.container_rid/link. 404 if absent.
+struct ContainerInfo {
+  storage::Record record;
+  Json doc;                                // the container's JSON
+  std::vector<std::string> pk_paths;       // "/pk", "/tenant", ...
+};
+Result<ContainerInfo> LoadContainer(RequestContext& ctx, const std::string& db_id,
+                                    const std::string& coll_id);
+
+// Extracts the partition key of `doc` for `paths` as a canonical JSON array.
+// A missing value is {} ("none"), as the SDK sends it.
+std::string ExtractPartitionKey(const Json& doc, const std::vector<std::string>& paths);
+// Canonicalises a partition key header value; 400 if not a JSON array.
+Result<std::string> CanonicalPartitionKey(std::string_view header, size_t path_count);
+
+// Applies Cosmos patch operations to `doc`. Refuses to touch `id`, system
+// properties and the partition key paths.
+Status ApplyPatch(Json& doc, const Json& operations, const std::vector<std::string>& pk_paths);
+
+}  // namespace regionlab::server

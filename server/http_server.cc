@@ -1,0 +1,601 @@
+// HttpServer, after Boost.Beast's example/http/server/async (boost-1.74.0).
+//
+// Shape:
+//   Listener  owns the acceptor (on its own strand) and accepts connections;
+//             each accepted socket gets a new strand and becomes a Session.
+//   Session   one connection: read a request, call the handler, write the
+//             response, repeat while keep-alive. All of its work runs on its
+//             strand; it keeps itself alive with shared_from_this() in every
+//             pending completion handler, as in the Beast example.
+//   ServerState  what the Listener and the Sessions share: the handler, the
+//             options, the stopped flag and the registry of live sessions
+//             (weak_ptrs, guarded by a mutex) that Stop() walks to close them.
+//             Held by shared_ptr, so it outlives the HttpServer object while any
+//             connection is still open.
+//
+// A session's life on its strand (phase_):
+//   kReading    waiting for a request header, then its body
+//   kContinue   writing "100 Continue" for a request that asked for it
+//   kWriting    writing a response
+//   kLingering  after a response that ends the connection: our side is shut
+//               down for sending and what the client still sends is read and
+//               dropped for a short while, so a client still uploading (e.g. an
+//               oversized body) reads our 413 instead of a connection reset
+//   kClosed     the socket is closed; the session dies with its last handler
+// Stop() closes a session at once when it is reading or lingering; a session
+// writing a response closes when the write ends.
+//
+// Errors are error_codes; nothing here throws into the io_context: the handler
+// is called inside try/catch, and a throwing handler yields a 500.
+#include "server/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/encoding.h"
+
+namespace regionlab::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// Largest request header accepted (Beast's default is 8 KiB; Cosmos session
+// and continuation tokens travel in headers and can be long).
+constexpr uint32_t kHeaderLimit = 64 * 1024;
+// How long, and how much, a closing connection keeps reading and dropping what
+// the client still sends (see kLingering above).
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr size_t kLingerMaxBytes = 4 * 1024 * 1024;
+constexpr size_t kLingerChunk = 64 * 1024;
+// Pause before accepting again after an accept error such as EMFILE.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
+
+std::string ToUpper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = char(c - 'a' + 'A');
+  }
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return ToLower(a) == ToLower(b); }
+
+std::string EndpointString(const tcp::endpoint& ep) {
+  const auto addr = ep.address();
+  if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(ep.port());
+  return addr.to_string() + ":" + std::to_string(ep.port());
+}
+
+std::string HostPortString(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::string JsonEscape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// A JSON error response in the Cosmos shape: {"code":...,"message":...}.
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = "{\"code\":\"" + JsonEscape(code) + "\",\"message\":\"" + JsonEscape(message) + "\"}";
+  r.content_type = "application/json";
+  return r;
+}
+
+// A header name or value that would break the framing of the response.
+bool SafeHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (c <= ' ' || c == ':' || c == 0x7f) return false;
+  }
+  return true;
+}
+bool SafeHeaderValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+HttpRequest ToHttpRequest(http::request<http::string_body>&& msg, const std::string& remote) {
+  HttpRequest r;
+  r.method = ToUpper(ToStd(msg.method_string()));
+  const std::string_view target = ToStd(msg.target());
+  r.target = std::string(target);
+  const size_t q = target.find('?');
+  r.path = PercentDecode(target.substr(0, q));
+  if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
+  r.headers.reserve(std::distance(msg.begin(), msg.end()));
+  for (const auto& field : msg) {
+    r.headers.emplace_back(ToLower(ToStd(field.name_string())), std::string(ToStd(field.value())));
+  }
+  r.body = std::move(msg.body());
+  r.remote = remote;
+  return r;
+}
+
+class Session;
+
+struct ServerState {
+  ServerState(HttpHandler h, HttpServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
+
+  // Adds a live session; false (and nothing added) once the server is stopped.
+  bool Register(const std::shared_ptr<Session>& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopped.load()) return false;
+    sessions.emplace(s.get(), s);
+    return true;
+  }
+  void Unregister(const Session* s) {
+    std::lock_guard<std::mutex> lock(mu);
+    sessions.erase(s);
+  }
+
+  const HttpHandler handler;
+  const HttpServerOptions options;
+
+  std::mutex mu;
+  // Set once, under mu; read without it on the I/O paths.
+  std::atomic<bool> stopped{false};
+  std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
+      : stream_(std::move(socket)), state_(std::move(state)) {
+    beast::error_code ec;
+    const tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
+    remote_ = ec ? std::string("unknown") : EndpointString(ep);
+  }
+
+  ~Session() { state_->Unregister(this); }
+
+  // Called once, right after construction (on the listener's strand; no
+  // operation of this session is pending yet).
+  void Run() {
+    if (!state_->Register(shared_from_this())) {
+      CloseSocket();
+      return;
+    }
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+  }
+
+  // Asks the session to close (see the file comment). Thread-safe.
+  void Close() {
+    net::post(stream_.get_executor(),
+              beast::bind_front_handler(&Session::OnStop, shared_from_this()));
+  }
+
+ private:
+  enum class Phase { kStarting, kReading, kContinue, kWriting, kLingering, kClosed };
+
+  std::chrono::seconds IdleTimeout() const {
+    return std::chrono::seconds(std::max(1, state_->options.idle_timeout_seconds));
+  }
+
+  void DoRead() {
+    if (state_->stopped.load()) return CloseSocket();
+    phase_ = Phase::kReading;
+    parser_.emplace();
+    parser_->body_limit(static_cast<uint64_t>(state_->options.body_limit));
+    parser_->header_limit(kHeaderLimit);
+    stream_.expires_after(IdleTimeout());
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
+  }
+
+  void OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
+    if (ec) return OnReadError(ec);
+    const auto& req = parser_->get();
+    if (req.version() >= 11 && EqualsIgnoreCase(ToStd(req[http::field::expect]), "100-continue")) {
+      phase_ = Phase::kContinue;
+      continue_res_ = {};
+      continue_res_.result(http::status::continue_);
+      continue_res_.version(req.version());
+      stream_.expires_after(IdleTimeout());
+      http::async_write(stream_, continue_res_,
+                        beast::bind_front_handler(&Session::OnContinueWritten, shared_from_this()));
+      return;
+    }
+    ReadBody();
+  }
+
+  void OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
+    if (ec || state_->stopped.load()) return CloseSocket();
+    ReadBody();
+  }
+
+  void ReadBody() {
+    phase_ = Phase::kReading;
+    stream_.expires_after(IdleTimeout());
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t /*bytes*/) {
+    if (ec) return OnReadError(ec);
+    // No handler call starts once Stop() has returned.
+    if (state_->stopped.load()) return CloseSocket();
+
+    const auto started = std::chrono::steady_clock::now();
+    http::request<http::string_body> msg = parser_->release();
+    const unsigned version = msg.version();
+    const bool keep_alive = msg.keep_alive();
+    const bool head = msg.method() == http::verb::head;
+    HttpRequest req = ToHttpRequest(std::move(msg), remote_);
+    std::string method = req.method;
+    std::string target = req.target;
+
+    HttpResponse res = CallHandler(req, method, target);
+
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+    spdlog::debug("http {} {} {} -> {} ({} bytes, {} us)", remote_, method, target, res.status,
+                  res.body.size(), micros);
+    Respond(std::move(res), version, head, keep_alive);
+  }
+
+  HttpResponse CallHandler(HttpRequest& req, const std::string& method,
+                           const std::string& target) noexcept {
+    try {
+      try {
+        return state_->handler(req);
+      } catch (const std::exception& e) {
+        spdlog::error("http handler failed on {} {} from {}: {}", method, target, remote_,
+                      e.what());
+        return ErrorResponse(500, "InternalServerError",
+                             std::string("internal error: ") + e.what());
+      } catch (...) {
+        spdlog::error("http handler failed on {} {} from {}: unknown exception", method, target,
+                      remote_);
+        return ErrorResponse(500, "InternalServerError", "internal error: unknown exception");
+      }
+    } catch (...) {
+      // Logging or building the error response failed (e.g. out of memory).
+      HttpResponse r;
+      r.status = 500;
+      r.close = true;
+      return r;
+    }
+  }
+
+  // Read failures: the peer went away, the timer fired, Stop() closed the
+  // socket, or the request is bad (answered, then the connection is closed).
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+        ec == net::error::operation_aborted || ec == beast::error::timeout ||
+        state_->stopped.load()) {
+      return CloseSocket();
+    }
+    const unsigned version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+    if (ec == http::error::body_limit) {
+      spdlog::debug("http {}: request body over the limit of {} bytes", remote_,
+                    state_->options.body_limit);
+      return Respond(ErrorResponse(413, "RequestEntityTooLarge",
+                                   "request body exceeds the limit of " +
+                                       std::to_string(state_->options.body_limit) + " bytes"),
+                     version, /*head=*/false, /*keep_alive=*/false);
+    }
+    if (ec == http::error::header_limit) {
+      spdlog::debug("http {}: request header over the limit of {} bytes", remote_, kHeaderLimit);
+      return Respond(ErrorResponse(431, "RequestHeaderFieldsTooLarge",
+                                   "request header exceeds the limit of " +
+                                       std::to_string(kHeaderLimit) + " bytes"),
+                     version, /*head=*/false, /*keep_alive=*/false);
+    }
+    if (&ec.category() == &http::make_error_code(http::error::bad_method).category()) {
+      spdlog::debug("http {}: malformed request: {}", remote_, ec.message());
+      return Respond(ErrorResponse(400, "BadRequest", "malformed HTTP request: " + ec.message()),
+                     version, /*head=*/false, /*keep_alive=*/false);
+    }
+    spdlog::debug("http {}: read failed: {}", remote_, ec.message());
+    CloseSocket();
+  }
+
+  // Turns `hr` into res_ and writes it. The connection stays open only if the
+  // client wants keep-alive, the handler did not ask to close, and the server
+  // is not stopping.
+  void Respond(HttpResponse hr, unsigned version, bool head, bool keep_alive) {
+    if (hr.status < 200 || hr.status > 599) {
+      spdlog::error("http handler returned invalid status {} to {}", hr.status, remote_);
+      hr = ErrorResponse(500, "InternalServerError",
+                         "handler returned invalid status " + std::to_string(hr.status));
+    }
+    res_ = {};
+    res_.version(version);
+    res_.result(static_cast<unsigned>(hr.status));
+
+    bool close = hr.close;
+    bool has_content_type = false;
+    bool has_server = false;
+    for (const auto& [name, value] : hr.headers) {
+      if (!SafeHeaderName(name) || !SafeHeaderValue(value)) {
+        spdlog::warn("http response to {}: dropped malformed header '{}'", remote_, name);
+        continue;
+      }
+      const std::string lower = ToLower(name);
+      if (lower == "content-length" || lower == "transfer-encoding") continue;  // we frame
+      if (lower == "connection") {
+        if (EqualsIgnoreCase(value, "close")) close = true;
+        continue;
+      }
+      if (lower == "content-type") has_content_type = true;
+      if (lower == "server") has_server = true;
+      res_.insert(name, value);
+    }
+    if (!has_server) res_.set(http::field::server, state_->options.server_name);
+
+    const bool bodyless_status = hr.status == 204 || hr.status == 304;
+    if (bodyless_status) {
+      // No body and no Content-Length (RFC 9110 8.6; for 304 a length would
+      // have to be that of the full representation, which we do not know).
+      if (has_content_type) res_.erase(http::field::content_type);
+    } else {
+      if (!hr.body.empty() && !has_content_type && !hr.content_type.empty()) {
+        res_.set(http::field::content_type, hr.content_type);
+      }
+      res_.content_length(hr.body.size());
+      if (!head) res_.body() = std::move(hr.body);  // HEAD: the length, not the bytes
+    }
+    res_.keep_alive(keep_alive && !close && !state_->stopped.load());
+
+    phase_ = Phase::kWriting;
+    stream_.expires_after(IdleTimeout());
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t /*bytes*/) {
+    if (ec) {
+      spdlog::debug("http {}: write failed: {}", remote_, ec.message());
+      return CloseSocket();
+    }
+    if (state_->stopped.load()) return CloseSocket();
+    if (res_.need_eof()) return Linger();
+    res_ = {};
+    DoRead();  // the next request may already be in buffer_ (pipelining)
+  }
+
+  void Linger() {
+    phase_ = Phase::kLingering;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return CloseSocket();
+    buffer_.consume(buffer_.size());
+    lingered_ = 0;
+    stream_.expires_after(kLingerTimeout);
+    DoDrain();
+  }
+
+  void DoDrain() {
+    stream_.async_read_some(buffer_.prepare(kLingerChunk),
+                            beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
+  }
+
+  void OnDrain(beast::error_code ec, size_t bytes) {
+    lingered_ += bytes;
+    if (ec || lingered_ >= kLingerMaxBytes || state_->stopped.load()) return CloseSocket();
+    DoDrain();
+  }
+
+  // Posted by Close(); runs on the strand.
+  void OnStop() {
+    if (phase_ == Phase::kReading || phase_ == Phase::kLingering) CloseSocket();
+    // kStarting: DoRead sees the stopped flag. kContinue / kWriting: the write
+    // completion sees it. kClosed: nothing to do.
+  }
+
+  void CloseSocket() {
+    phase_ = Phase::kClosed;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<ServerState> state_;
+  std::string remote_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::empty_body> continue_res_;
+  http::response<http::string_body> res_;
+  Phase phase_ = Phase::kStarting;
+  size_t lingered_ = 0;
+};
+
+}  // namespace
+
+class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Listener> {
+ public:
+  Listener(net::io_context& io, std::shared_ptr<ServerState> state)
+      : io_(io),
+        acceptor_(net::make_strand(io)),
+        retry_timer_(acceptor_.get_executor()),
+        state_(std::move(state)) {}
+
+  // Opens, binds and listens; synchronous, before any asynchronous operation.
+  Status Open(const std::string& host, uint16_t port) {
+    const std::string where = HostPortString(host, port);
+    beast::error_code ec;
+    tcp::endpoint endpoint;
+    const net::ip::address addr = net::ip::make_address(host, ec);
+    if (!ec) {
+      endpoint = tcp::endpoint(addr, port);
+    } else {
+      tcp::resolver resolver(io_);
+      const auto results = resolver.resolve(host, std::to_string(port), ec);
+      if (ec || results.empty()) {
+        return Status::Unavailable("cannot listen on " + where +
+                                   ": resolve: " + (ec ? ec.message() : std::string("no address")));
+      }
+      endpoint = results.begin()->endpoint();
+      for (const auto& r : results) {  // prefer IPv4, as clients of "localhost" usually try it
+        if (r.endpoint().address().is_v4()) {
+          endpoint = r.endpoint();
+          break;
+        }
+      }
+    }
+    auto fail = [&](const char* what) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      return Status::Unavailable("cannot listen on " + where + ": " + what + ": " + ec.message());
+    };
+    acceptor_.open(endpoint.protocol(), ec);
+    if (ec) return fail("open");
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (ec) return fail("set_option");
+    acceptor_.bind(endpoint, ec);
+    if (ec) return fail("bind");
+    acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return fail("listen");
+    const tcp::endpoint local = acceptor_.local_endpoint(ec);
+    if (ec) return fail("local_endpoint");
+    port_ = local.port();
+    spdlog::debug("http listening on {}", EndpointString(local));
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Run() {
+    net::dispatch(acceptor_.get_executor(),
+                  beast::bind_front_handler(&Listener::DoAccept, shared_from_this()));
+  }
+
+  void Stop() {
+    std::vector<std::weak_ptr<Session>> sessions;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      if (state_->stopped.load()) return;
+      state_->stopped.store(true);
+      sessions.reserve(state_->sessions.size());
+      for (const auto& [ptr, weak] : state_->sessions) sessions.push_back(weak);
+    }
+    net::post(acceptor_.get_executor(),
+              beast::bind_front_handler(&Listener::OnStop, shared_from_this()));
+    for (const auto& weak : sessions) {
+      if (auto s = weak.lock()) s->Close();
+    }
+  }
+
+ private:
+  void DoAccept() {
+    if (state_->stopped.load()) return;
+    // Each connection gets its own strand.
+    acceptor_.async_accept(net::make_strand(io_),
+                           beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
+  }
+
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (state_->stopped.load() || ec == net::error::operation_aborted) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    if (ec) {
+      if (ec == net::error::connection_aborted) return DoAccept();
+      spdlog::warn("http accept on port {} failed: {}; retrying", port_, ec.message());
+      retry_timer_.expires_after(kAcceptRetryDelay);
+      retry_timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+        if (!wait_ec) self->DoAccept();
+      });
+      return;
+    }
+    beast::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    std::make_shared<Session>(std::move(socket), state_)->Run();
+    DoAccept();
+  }
+
+  void OnStop() {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    try {
+      retry_timer_.cancel();
+    } catch (...) {  // cancel() reports failure by exception; nothing to do about it
+    }
+  }
+
+  net::io_context& io_;
+  tcp::acceptor acceptor_;
+  net::steady_timer retry_timer_;
+  std::shared_ptr<ServerState> state_;
+  uint16_t port_ = 0;
+};
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(boost::asio::io_context& io,
+                                                      const std::string& host, uint16_t port,
+                                                      HttpHandler handler,
+                                                      HttpServerOptions options) {
+  auto state = std::make_shared<ServerState>(std::move(handler), std::move(options));
+  auto listener = std::make_shared<Listener>(io, std::move(state));
+  Status st = listener->Open(host, port);
+  if (!st.ok()) return st;
+  listener->Run();
+  const uint16_t bound = listener->port();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(listener), bound));
+}
+
+HttpServer::HttpServer(std::shared_ptr<Listener> listener, uint16_t port)
+    : listener_(std::move(listener)), port_(port) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Stop() { listener_->Stop(); }
+
+}  // namespace regionlab::server

@@ -1,0 +1,92 @@
+// HttpServer: the HTTP/1.1 transport of a region's endpoint and of the admin API.
+//
+// It accepts TCP connections on an io_context the caller owns and runs, parses
+// requests with Boost.Beast, hands each one to an HttpHandler as a plain
+// HttpRequest, and writes the returned HttpResponse back. It knows nothing of
+// Cosmos or of statuses; the handler decides everything about the reply.
+//
+// Model (Boost.Beast example/http/server/async): one io_context run by N
+// threads, a strand per connection, one request at a time per connection
+// (pipelined requests are read in order), errors as error_code. The handler is
+// called on the connection's strand, so it runs on one of the io_context
+// threads and must be thread-safe: different connections call it concurrently.
+// No exception escapes into the io_context: a handler that throws yields a 500.
+//
+// Lifetime: the server's shared state outlives the HttpServer object while
+// connections are still open, so destroying a stopped server while the
+// io_context keeps running is safe. The HttpServer must be destroyed before the
+// io_context. A handler call already in progress when Stop() runs may finish
+// after Stop() returns; no new handler call starts once Stop() has returned. A
+// caller that destroys what the handler uses must first stop (or join) the
+// io_context threads.
+//
+// Beast and Asio stay out of this header.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "server/http_types.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace regionlab::server {
+
+struct HttpServerOptions {
+  // Largest request body accepted, in bytes. A larger body (announced by
+  // Content-Length or reached while reading a chunked body) is answered with
+  // 413 and a JSON body {"code":"RequestEntityTooLarge","message":...}, and the
+  // connection is closed. Default: 16 MiB.
+  size_t body_limit = 16 * 1024 * 1024;
+
+  // Value of the Server header of every response. Default: "regionlab".
+  std::string server_name = "regionlab";
+
+  // A connection that sends nothing for this long while the server waits for a
+  // request (or that takes longer than this to send one request, or to accept
+  // one response) is closed. Default: 300 seconds.
+  int idle_timeout_seconds = 300;
+};
+
+class HttpServer {
+ public:
+  // Binds host:port (port 0 = pick a free port) and starts accepting on `io`.
+  // `host` is an IP address ("127.0.0.1", "0.0.0.0", "::") or a name that
+  // resolves to one ("localhost"). Does not run `io`; the caller runs it on its
+  // threads. Returns an error Status naming host:port if resolving, binding or
+  // listening fails (e.g. the address is in use).
+  static Result<std::unique_ptr<HttpServer>> Start(boost::asio::io_context& io,
+                                                   const std::string& host, uint16_t port,
+                                                   HttpHandler handler,
+                                                   HttpServerOptions options = {});
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Stops (see Stop()).
+  ~HttpServer();
+
+  // The bound port (the one picked when Start was given port 0).
+  uint16_t port() const { return port_; }
+
+  // Stops accepting and closes every open connection: idle ones at once, one
+  // whose response is being written once the write ends. In-flight handler
+  // calls may finish. Returns without waiting for the closes, which run on the
+  // io_context. Thread-safe and idempotent.
+  void Stop();
+
+ private:
+  class Listener;  // the acceptor and the state shared with the connections
+
+  HttpServer(std::shared_ptr<Listener> listener, uint16_t port);
+
+  std::shared_ptr<Listener> listener_;
+  uint16_t port_;
+};
+
+}  // namespace regionlab::server

@@ -1,0 +1,53 @@
+// Plain HTTP request/response values. Handlers are functions from HttpRequest
+// to HttpResponse, testable without a socket; server/http_server.cc converts
+// from and to Boost.Beast messages. No Beast here.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace regionlab::server {
+
+struct HttpRequest {
+  std::string method;        // upper-case: "GET", "POST", ...
+  std::string target;        // raw request target as received: "/dbs/a%20b/colls?x=1"
+  std::string path;          // target without the query, percent-decoded once
+  std::string query;         // the raw query string after '?', may be empty
+  // Header names are stored lower-cased; values verbatim. Lookup is by lower-case name.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote;        // "127.0.0.1:54321", for logs
+
+  // Returns the first value of the header `lower_name`, or nullptr.
+  const std::string* Header(std::string_view lower_name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == lower_name) return &v;
+    }
+    return nullptr;
+  }
+  std::string HeaderOr(std::string_view lower_name, std::string_view fallback) const {
+    const std::string* v = Header(lower_name);
+    return v ? *v : std::string(fallback);
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // name as sent
+  std::string body;
+  // Content-Type is sent only when the body is non-empty.
+  std::string content_type = "application/json";
+  bool close = false;  // close the connection after this response
+
+  HttpResponse& SetHeader(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
+
+}  // namespace regionlab::server

@@ -1,0 +1,86 @@
+#include "storage/codec.h"
+
+#include "storage/record.pb.h"
+
+namespace regionlab::storage {
+namespace {
+
+void ToProto(const Record& rec, pb::Record* p) {
+  p->set_kind(static_cast<uint32_t>(rec.kind));
+  p->set_id(rec.id);
+  p->set_partition_key(rec.partition_key);
+  p->set_rid(rec.rid);
+  p->set_etag(rec.etag);
+  p->set_ts(rec.ts);
+  p->set_tombstone(rec.tombstone);
+  for (const auto& [region, counter] : rec.version) {
+    auto* e = p->add_version();
+    e->set_region(region);
+    e->set_counter(counter);
+  }
+  p->set_origin_region(rec.origin_region);
+  p->set_origin_lsn(rec.origin_lsn);
+  p->set_write_micros(rec.write_micros);
+  p->set_body(rec.body);
+  p->set_parent(rec.parent);
+}
+
+void FromProto(pb::Record&& p, Record* rec) {
+  rec->kind = static_cast<RecordKind>(p.kind());
+  rec->id = std::move(*p.mutable_id());
+  rec->partition_key = std::move(*p.mutable_partition_key());
+  rec->rid = std::move(*p.mutable_rid());
+  rec->etag = std::move(*p.mutable_etag());
+  rec->ts = p.ts();
+  rec->tombstone = p.tombstone();
+  rec->version.clear();
+  for (const auto& e : p.version()) rec->version[e.region()] = e.counter();
+  rec->origin_region = p.origin_region();
+  rec->origin_lsn = p.origin_lsn();
+  rec->write_micros = p.write_micros();
+  rec->body = std::move(*p.mutable_body());
+  rec->parent = std::move(*p.mutable_parent());
+}
+
+}  // namespace
+
+void EncodeRecord(const Record& rec, std::string* out) {
+  pb::Record p;
+  ToProto(rec, &p);
+  p.AppendToString(out);
+}
+
+bool DecodeRecord(std::string_view bytes, Record* rec) {
+  pb::Record p;
+  if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  FromProto(std::move(p), rec);
+  return true;
+}
+
+void EncodeLogEntry(const LogEntry& entry, std::string* out) {
+  pb::LogEntry p;
+  p.set_lsn(entry.lsn);
+  p.set_write_micros(entry.write_micros);
+  for (const auto& [key, rec] : entry.records) {
+    p.add_keys(key);
+    ToProto(rec, p.add_records());
+  }
+  p.AppendToString(out);
+}
+
+bool DecodeLogEntry(std::string_view bytes, LogEntry* entry) {
+  pb::LogEntry p;
+  if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  if (p.keys_size() != p.records_size()) return false;
+  entry->lsn = p.lsn();
+  entry->write_micros = p.write_micros();
+  entry->records.clear();
+  for (int i = 0; i < p.records_size(); ++i) {
+    Record rec;
+    FromProto(std::move(*p.mutable_records(i)), &rec);
+    entry->records.emplace_back(std::move(*p.mutable_keys(i)), std::move(rec));
+  }
+  return true;
+}
+
+}  // namespace regionlab::storage

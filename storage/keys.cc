@@ -1,0 +1,89 @@
+#include "storage/keys.h"
+
+namespace regionlab::storage::keys {
+
+void PutLengthPrefixed(std::string* dst, std::string_view value) {
+  uint32_t v = static_cast<uint32_t>(value.size());
+  while (v >= 0x80) {
+    dst->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  dst->push_back(static_cast<char>(v));
+  dst->append(value);
+}
+
+bool GetLengthPrefixed(std::string_view* input, std::string_view* value) {
+  uint32_t len = 0;
+  int shift = 0;
+  size_t i = 0;
+  while (true) {
+    if (i >= input->size() || shift > 28) return false;
+    uint8_t b = static_cast<uint8_t>((*input)[i++]);
+    len |= uint32_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+    shift += 7;
+  }
+  if (input->size() - i < len) return false;
+  *value = input->substr(i, len);
+  input->remove_prefix(i + len);
+  return true;
+}
+
+std::string Database(std::string_view db_id) { return "D" + std::string(db_id); }
+std::string DatabasePrefix() { return "D"; }
+
+std::string Container(std::string_view db_id, std::string_view coll_id) {
+  std::string k = ContainerPrefix(db_id);
+  k.append(coll_id);
+  return k;
+}
+std::string ContainerPrefix(std::string_view db_id) {
+  std::string k = "C";
+  PutLengthPrefixed(&k, db_id);
+  return k;
+}
+
+std::string DocumentPrefix(std::string_view coll_rid) { return "d" + std::string(coll_rid); }
+std::string PartitionPrefix(std::string_view coll_rid, std::string_view pk) {
+  std::string k = DocumentPrefix(coll_rid);
+  PutLengthPrefixed(&k, pk);
+  return k;
+}
+std::string Document(std::string_view coll_rid, std::string_view pk, std::string_view doc_id) {
+  std::string k = PartitionPrefix(coll_rid, pk);
+  k.append(doc_id);
+  return k;
+}
+
+std::string StoredProcedure(std::string_view coll_rid, std::string_view sproc_id) {
+  return StoredProcedurePrefix(coll_rid) + std::string(sproc_id);
+}
+std::string StoredProcedurePrefix(std::string_view coll_rid) { return "s" + std::string(coll_rid); }
+
+std::string Log(uint64_t lsn) {
+  std::string k = "L";
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>((lsn >> (8 * i)) & 0xff));
+  return k;
+}
+
+std::optional<uint64_t> LogSequence(std::string_view key) {
+  if (key.size() != 9 || key[0] != 'L') return std::nullopt;
+  uint64_t v = 0;
+  for (int i = 1; i < 9; ++i) v = (v << 8) | static_cast<uint8_t>(key[i]);
+  return v;
+}
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& c = end.back();
+    if (static_cast<uint8_t>(c) != 0xff) {
+      c = static_cast<char>(static_cast<uint8_t>(c) + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\xff');  // unreachable for our prefixes
+}
+
+}  // namespace regionlab::storage::keys

@@ -1,0 +1,53 @@
+// Key encodings of a region's RocksDB store.
+//
+// Column families and their keys:
+//
+//   default     metadata
+//     "format"                      -> "1"            store format version
+//     "region"                      -> region id, as decimal text
+//
+//   resources   the current version (or tombstone) of every resource
+//     resource_key  := database_key | container_key | document_key | sproc_key
+//     database_key  := 'D' db_id
+//     container_key := 'C' lp(db_id) coll_id
+//     document_key  := 'd' coll_rid pk_part doc_id
+//     sproc_key     := 's' coll_rid sproc_id
+//     pk_part       := lp(partition_key)        canonical JSON array, e.g. ["a",5]
+//     coll_rid      := 8 bytes                  the container's binary _rid
+//     lp(x)         := varint32(len(x)) x
+//   So the documents of one container are contiguous, and within them the
+//   documents of one partition key: a partition-key scan is a prefix scan.
+//
+//   log         the replication log, in commit order
+//     log_key       := 'L' fixed64_be(lsn)      -> pb::LogEntry
+//
+// Values are pb::Record (resources) and pb::LogEntry (log), see record.proto.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace regionlab::storage::keys {
+
+std::string Database(std::string_view db_id);
+std::string DatabasePrefix();  // every database
+std::string Container(std::string_view db_id, std::string_view coll_id);
+std::string ContainerPrefix(std::string_view db_id);  // containers of one database
+std::string Document(std::string_view coll_rid, std::string_view pk, std::string_view doc_id);
+std::string DocumentPrefix(std::string_view coll_rid);  // documents of a container
+std::string PartitionPrefix(std::string_view coll_rid, std::string_view pk);
+std::string StoredProcedure(std::string_view coll_rid, std::string_view sproc_id);
+std::string StoredProcedurePrefix(std::string_view coll_rid);
+std::string Log(uint64_t lsn);
+std::optional<uint64_t> LogSequence(std::string_view log_key);
+
+// The smallest key greater than every key with `prefix` (for range ends).
+std::string PrefixEnd(std::string_view prefix);
+
+void PutLengthPrefixed(std::string* dst, std::string_view value);
+// Reads lp(x) from the front of *input, advancing it.
+bool GetLengthPrefixed(std::string_view* input, std::string_view* value);
+
+}  // namespace regionlab::storage::keys

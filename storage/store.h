@@ -1,0 +1,88 @@
+// Store: one region's durable state in RocksDB.
+//
+// Resources (databases, containers, documents, ...) live in the `resources`
+// column family under the keys of storage/keys.h; every logical write also
+// appends one entry to the `log` family in the same atomic WriteBatch, so a
+// resource and its log entry are never seen apart, even after a crash.
+//
+// Thread-safety: reads may run concurrently from any thread. Writes are
+// serialized by the store (one writer at a time), which is what gives the log
+// its order and lets a write read-modify-write without races.
+//
+// Durability: a write returns after RocksDB has appended it to its WAL. With
+// `sync` off (the default) the WAL is in the OS page cache, which survives the
+// process being killed (kill -9), not the machine losing power.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "storage/types.h"
+
+namespace regionlab::storage {
+
+struct StoreOptions {
+  // Directory of the RocksDB database; created if missing. Ignored when
+  // `in_memory` is set.
+  std::string path;
+  // Keep everything in memory (RocksDB's MemEnv); nothing survives Close.
+  // Default: false.
+  bool in_memory = false;
+  // This region's id, recorded at first open. Opening the same directory with
+  // another id fails: a directory belongs to one region. Default: 0.
+  uint32_t region_id = 0;
+  // fsync the WAL on every write. Default: false (see the header comment).
+  bool sync = false;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the store. `clock` must outlive the store.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const Clock& clock);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  uint32_t region_id() const;
+
+  // The record at `key`, tombstones included; nullopt if there is none.
+  Result<std::optional<Record>> Get(std::string_view key) const;
+
+  // Calls `fn(key, record)` for each record whose key starts with `prefix`,
+  // in key order, beginning after `start_after` (empty: from the start).
+  // Tombstones are skipped unless `include_tombstones`. `fn` returns false to
+  // stop early.
+  using ScanFn = std::function<bool(std::string_view key, Record&& record)>;
+  Status Scan(std::string_view prefix, std::string_view start_after, bool include_tombstones,
+              const ScanFn& fn) const;
+
+  // Runs `build` under the write lock and commits what it returns, plus a log
+  // entry holding every put, as one atomic batch. `build` may read through
+  // this store (no other write can interleave). A non-OK result from `build`
+  // aborts the write and is returned; an empty WriteSet commits nothing and
+  // returns lsn 0.
+  using BuildFn = std::function<Result<WriteSet>(const WriteContext& ctx)>;
+  Result<CommitInfo> Write(const BuildFn& build);
+
+  // Up to `max` log entries with lsn >= `from_lsn`, in order.
+  Result<std::vector<LogEntry>> ReadLog(uint64_t from_lsn, size_t max) const;
+  // The lsn of the last committed write (0 if none).
+  uint64_t last_lsn() const;
+
+  // Deep health: writes and reads back a probe record.
+  Status Probe();
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace regionlab::storage

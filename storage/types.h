@@ -1,0 +1,69 @@
+// Plain value types of the storage module, free of RocksDB and Protobuf.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace regionlab::storage {
+
+// What a Record describes. Persisted as a number: values are never reused.
+enum class RecordKind : uint32_t {
+  kDatabase = 1,
+  kContainer = 2,
+  kDocument = 3,
+  kStoredProcedure = 4,
+};
+
+// region id -> that region's counter. Absent entries are 0.
+using VersionVector = std::map<uint32_t, uint64_t>;
+
+struct Record {
+  RecordKind kind = RecordKind::kDocument;
+  std::string id;
+  std::string partition_key;  // canonical JSON array; documents only
+  std::string rid;
+  std::string etag;
+  int64_t ts = 0;
+  bool tombstone = false;
+  VersionVector version;
+  uint32_t origin_region = 0;
+  uint64_t origin_lsn = 0;
+  int64_t write_micros = 0;
+  std::string body;    // rendered JSON including system properties
+  std::string parent;  // see record.proto
+};
+
+// Handed to a write under the store's write lock.
+struct WriteContext {
+  uint64_t lsn = 0;          // the sequence number this write will get
+  uint32_t region_id = 0;    // this store's region
+  int64_t now_micros = 0;    // this region's clock
+};
+
+// A batch of changes that commit atomically, with one log entry.
+struct WriteSet {
+  // key -> new record. The record is written to the resource family and
+  // appended to the log entry.
+  std::vector<std::pair<std::string, Record>> puts;
+  // [begin, end) ranges of resource keys removed without a log record
+  // (e.g. the documents of a dropped container; the container's own
+  // tombstone in `puts` is what replicates).
+  std::vector<std::pair<std::string, std::string>> erase_ranges;
+  bool empty() const { return puts.empty() && erase_ranges.empty(); }
+};
+
+struct CommitInfo {
+  uint64_t lsn = 0;
+  int64_t write_micros = 0;
+};
+
+struct LogEntry {
+  uint64_t lsn = 0;
+  int64_t write_micros = 0;
+  std::vector<std::pair<std::string, Record>> records;
+};
+
+}  // namespace regionlab::storage

@@ -1,0 +1,607 @@
+// HttpServer over real loopback sockets. The server's io_context runs on two
+// threads; the test's client is Beast on its own io_context, driven to
+// completion for each operation under a deadline (no sleeps).
+#include "server/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace regionlab::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr auto kDeadline = std::chrono::seconds(10);
+
+using Response = http::response<http::string_body>;
+
+// A blocking HTTP client: each call runs one asynchronous Beast operation on a
+// private io_context until it completes or the deadline closes the stream
+// (then the call returns beast::error::timeout).
+class Client {
+ public:
+  beast::error_code Connect(uint16_t port) {
+    return RunOp([&](auto done) {
+      stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
+                            [done](beast::error_code ec) mutable { done(ec, 0); });
+    });
+  }
+
+  beast::error_code Send(http::request<http::string_body> req) {
+    if (req.find(http::field::host) == req.end()) req.set(http::field::host, "127.0.0.1");
+    req.prepare_payload();
+    request_ = std::move(req);
+    return RunOp([&](auto done) { http::async_write(stream_, request_, done); });
+  }
+
+  beast::error_code SendRaw(std::string data) {
+    raw_ = std::move(data);
+    return RunOp([&](auto done) { net::async_write(stream_, net::buffer(raw_), done); });
+  }
+
+  beast::error_code Receive(Response& res) {
+    res = {};
+    return RunOp([&](auto done) { http::async_read(stream_, buffer_, res, done); });
+  }
+
+  // Reads raw bytes until the server closes the connection.
+  beast::error_code ReadToEof(std::string& out) {
+    out = beast::buffers_to_string(buffer_.data());  // what an earlier read left over
+    buffer_.consume(buffer_.size());
+    beast::error_code ec = RunOp([&](auto done) {
+      net::async_read(stream_, net::dynamic_buffer(out), net::transfer_all(), done);
+    });
+    return ec == net::error::eof ? beast::error_code() : ec;
+  }
+
+  // Send + Receive; returns the first error.
+  beast::error_code RoundTrip(http::request<http::string_body> req, Response& res) {
+    if (auto ec = Send(std::move(req))) return ec;
+    return Receive(res);
+  }
+
+  std::string LocalEndpoint() const {
+    const auto ep = stream_.socket().local_endpoint();
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+ private:
+  template <class Start>
+  beast::error_code RunOp(Start start) {
+    beast::error_code result = net::error::would_block;
+    stream_.expires_after(kDeadline);
+    start([&result](beast::error_code ec, size_t) { result = ec; });
+    ioc_.restart();
+    ioc_.run();
+    return result;
+  }
+
+  net::io_context ioc_;
+  beast::tcp_stream stream_{ioc_};
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  std::string raw_;
+};
+
+http::request<http::string_body> Get(std::string target, unsigned version = 11) {
+  return http::request<http::string_body>(http::verb::get, target, version);
+}
+
+http::request<http::string_body> Post(std::string target, std::string body) {
+  http::request<http::string_body> req(http::verb::post, target, 11);
+  req.body() = std::move(body);
+  return req;
+}
+
+// Answers 200 with the request path as the body.
+HttpResponse EchoPath(HttpRequest& req) {
+  HttpResponse res;
+  res.body = req.path;
+  res.content_type = "text/plain";
+  return res;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    server_.reset();  // destroyed while the io_context still runs
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+  void StartServer(HttpHandler handler, HttpServerOptions options = {}) {
+    auto started = HttpServer::Start(io_, "127.0.0.1", 0, std::move(handler), std::move(options));
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    server_ = std::move(started).value();
+  }
+
+  net::io_context io_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{
+      net::make_work_guard(io_)};
+  std::vector<std::thread> threads_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, DeliversRequestFieldsToTheHandler) {
+  std::mutex mu;
+  std::optional<HttpRequest> seen;
+  StartServer([&](HttpRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen = req;
+    HttpResponse res;
+    res.body = "{}";
+    return res;
+  });
+
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  auto req = Post("/docs/a%20b%C3%BC?x=1&y=%20z", R"({"id":"a b"})");
+  req.set("X-Ms-Date", "Tue, 01 Nov 1994 08:12:31 GMT");
+  req.set(http::field::content_type, "application/json");
+  Response res;
+  ASSERT_FALSE(client.RoundTrip(req, res));
+  EXPECT_EQ(res.result_int(), 200);
+
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->method, "POST");
+  EXPECT_EQ(seen->target, "/docs/a%20b%C3%BC?x=1&y=%20z");
+  EXPECT_EQ(seen->path, "/docs/a b\xC3\xBC");
+  EXPECT_EQ(seen->query, "x=1&y=%20z");
+  EXPECT_EQ(seen->body, R"({"id":"a b"})");
+  EXPECT_EQ(seen->HeaderOr("x-ms-date", ""), "Tue, 01 Nov 1994 08:12:31 GMT");
+  EXPECT_EQ(seen->HeaderOr("content-type", ""), "application/json");
+  EXPECT_EQ(seen->HeaderOr("content-length", ""), "12");
+  for (const auto& [name, value] : seen->headers) {
+    for (char c : name) EXPECT_FALSE(c >= 'A' && c <= 'Z') << name;
+  }
+  EXPECT_EQ(seen->remote, client.LocalEndpoint());
+}
+
+TEST_F(HttpServerTest, PathWithoutQueryHasEmptyQuery) {
+  std::mutex mu;
+  std::string query = "unset";
+  std::string method;
+  StartServer([&](HttpRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    query = req.query;
+    method = req.method;
+    return HttpResponse{};
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(
+      client.RoundTrip(http::request<http::string_body>(http::verb::delete_, "/x", 11), res));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(query, "");
+  EXPECT_EQ(method, "DELETE");
+}
+
+TEST_F(HttpServerTest, WritesStatusHeadersAndFraming) {
+  StartServer([](HttpRequest& req) {
+    HttpResponse res;
+    if (req.path == "/empty") {
+      res.status = 202;
+      res.SetHeader("x-ms-activity-id", "abc");
+      return res;
+    }
+    res.status = 201;
+    res.body = R"({"id":"1"})";
+    res.SetHeader("etag", "\"0001\"");
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+
+  Response res;
+  ASSERT_FALSE(client.RoundTrip(Get("/full"), res));
+  EXPECT_EQ(res.result_int(), 201);
+  EXPECT_EQ(res.body(), R"({"id":"1"})");
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res[http::field::content_length], "10");
+  EXPECT_EQ(res[http::field::server], "regionlab");
+  EXPECT_EQ(res[http::field::etag], "\"0001\"");
+  EXPECT_TRUE(res.keep_alive());
+
+  ASSERT_FALSE(client.RoundTrip(Get("/empty"), res));
+  EXPECT_EQ(res.result_int(), 202);
+  EXPECT_EQ(res.body(), "");
+  EXPECT_EQ(res[http::field::content_length], "0");
+  EXPECT_EQ(res.find(http::field::content_type), res.end());
+  EXPECT_EQ(res["x-ms-activity-id"], "abc");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  std::mutex mu;
+  std::vector<std::string> remotes;
+  StartServer([&](HttpRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    remotes.push_back(req.remote);
+    return EchoPath(req);
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(client.RoundTrip(Get("/one"), res));
+  EXPECT_EQ(res.body(), "/one");
+  EXPECT_TRUE(res.keep_alive());
+  ASSERT_FALSE(client.RoundTrip(Get("/two"), res));
+  EXPECT_EQ(res.body(), "/two");
+
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(remotes.size(), 2u);
+  EXPECT_EQ(remotes[0], remotes[1]);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  StartServer(EchoPath);
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(
+      client.SendRaw("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                     "GET /c HTTP/1.1\r\nHost: x\r\n\r\n"));
+  for (const char* want : {"/a", "/b", "/c"}) {
+    Response res;
+    ASSERT_FALSE(client.Receive(res));
+    EXPECT_EQ(res.body(), want);
+  }
+}
+
+TEST_F(HttpServerTest, BodyOverTheLimitGets413AndTheConnectionCloses) {
+  std::atomic<int> calls{0};
+  HttpServerOptions options;
+  options.body_limit = 1024;
+  StartServer(
+      [&](HttpRequest& req) {
+        ++calls;
+        return EchoPath(req);
+      },
+      options);
+
+  {  // exactly at the limit: served
+    Client client;
+    ASSERT_FALSE(client.Connect(server_->port()));
+    Response res;
+    ASSERT_FALSE(client.RoundTrip(Post("/ok", std::string(1024, 'x')), res));
+    EXPECT_EQ(res.result_int(), 200);
+  }
+  {  // over it, announced by Content-Length
+    Client client;
+    ASSERT_FALSE(client.Connect(server_->port()));
+    Response res;
+    ASSERT_FALSE(client.RoundTrip(Post("/big", std::string(2048, 'x')), res));
+    EXPECT_EQ(res.result_int(), 413);
+    EXPECT_EQ(res[http::field::content_type], "application/json");
+    EXPECT_NE(res.body().find(R"("code":"RequestEntityTooLarge")"), std::string::npos)
+        << res.body();
+    EXPECT_NE(res.body().find(R"("message":")"), std::string::npos) << res.body();
+    EXPECT_FALSE(res.keep_alive());
+    Response next;
+    EXPECT_EQ(client.Receive(next), http::error::end_of_stream);
+  }
+  {  // far over it: the client is still sending when the 413 is written, and
+     // must read the 413 rather than a connection reset
+    Client client;
+    ASSERT_FALSE(client.Connect(server_->port()));
+    Response res;
+    ASSERT_FALSE(client.RoundTrip(Post("/huge", std::string(2 * 1024 * 1024, 'z')), res));
+    EXPECT_EQ(res.result_int(), 413);
+  }
+  {  // over it, in a chunked body
+    Client client;
+    ASSERT_FALSE(client.Connect(server_->port()));
+    const std::string chunk(800, 'y');
+    ASSERT_FALSE(
+        client.SendRaw("POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "320\r\n" +
+                       chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n"));
+    Response res;
+    ASSERT_FALSE(client.Receive(res));
+    EXPECT_EQ(res.result_int(), 413);
+    EXPECT_NE(res.body().find("RequestEntityTooLarge"), std::string::npos);
+  }
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(HttpServerTest, ThrowingHandlerGets500AndTheServerKeepsServing) {
+  StartServer([](HttpRequest& req) -> HttpResponse {
+    if (req.path == "/throw") throw std::runtime_error("boom \"quoted\"");
+    if (req.path == "/throw-int") throw 42;
+    return EchoPath(req);
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(client.RoundTrip(Get("/throw"), res));
+  EXPECT_EQ(res.result_int(), 500);
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_NE(res.body().find(R"("code":"InternalServerError")"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find(R"(boom \"quoted\")"), std::string::npos) << res.body();
+
+  ASSERT_FALSE(client.RoundTrip(Get("/throw-int"), res));
+  EXPECT_EQ(res.result_int(), 500);
+
+  ASSERT_FALSE(client.RoundTrip(Get("/after"), res));  // same connection
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "/after");
+
+  Client other;
+  ASSERT_FALSE(other.Connect(server_->port()));
+  ASSERT_FALSE(other.RoundTrip(Get("/other"), res));
+  EXPECT_EQ(res.body(), "/other");
+}
+
+TEST_F(HttpServerTest, NoBodyOn204And304) {
+  StartServer([](HttpRequest& req) {
+    HttpResponse res;
+    res.status = req.path == "/204" ? 204 : 304;
+    res.body = "must-not-be-sent";
+    res.SetHeader("etag", "\"e\"");
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(
+      client.SendRaw("DELETE /204 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "GET /304 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string raw;
+  ASSERT_FALSE(client.ReadToEof(raw));
+  EXPECT_EQ(raw.find("must-not-be-sent"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("Content-Length"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("Content-Type"), std::string::npos) << raw;
+  const size_t second = raw.find("HTTP/1.1 304");
+  ASSERT_NE(second, std::string::npos) << raw;
+  EXPECT_EQ(raw.rfind("HTTP/1.1 204", 0), 0u) << raw;
+  EXPECT_EQ(raw.substr(second - 4, 4), "\r\n\r\n") << raw;   // 204 ends at its header
+  EXPECT_EQ(raw.substr(raw.size() - 4), "\r\n\r\n") << raw;  // and so does 304
+}
+
+TEST_F(HttpServerTest, HeadGetsTheLengthButNoBody) {
+  StartServer(EchoPath);
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(client.SendRaw("HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string raw;
+  ASSERT_FALSE(client.ReadToEof(raw));
+  EXPECT_NE(raw.find("Content-Length: 6\r\n"), std::string::npos) << raw;
+  EXPECT_EQ(raw.substr(raw.size() - 4), "\r\n\r\n") << raw;
+}
+
+TEST_F(HttpServerTest, ClientConnectionCloseAndHttp10AreHonoured) {
+  StartServer(EchoPath);
+  {
+    Client client;
+    ASSERT_FALSE(client.Connect(server_->port()));
+    auto req = Get("/close");
+    req.keep_alive(false);
+    Response res;
+    ASSERT_FALSE(client.RoundTrip(req, res));
+    EXPECT_FALSE(res.keep_alive());
+    EXPECT_EQ(client.Receive(res), http::error::end_of_stream);
+  }
+  {  // HTTP/1.0 closes by default
+    Client client;
+    ASSERT_FALSE(client.Connect(server_->port()));
+    Response res;
+    ASSERT_FALSE(client.RoundTrip(Get("/ten", 10), res));
+    EXPECT_EQ(res.version(), 10u);
+    EXPECT_EQ(res.body(), "/ten");
+    EXPECT_EQ(client.Receive(res), http::error::end_of_stream);
+  }
+  {  // HTTP/1.0 with Connection: keep-alive stays open
+    Client client;
+    ASSERT_FALSE(client.Connect(server_->port()));
+    auto req = Get("/ten-ka", 10);
+    req.keep_alive(true);
+    Response res;
+    ASSERT_FALSE(client.RoundTrip(req, res));
+    EXPECT_TRUE(res.keep_alive());
+    ASSERT_FALSE(client.RoundTrip(req, res));
+    EXPECT_EQ(res.body(), "/ten-ka");
+  }
+}
+
+TEST_F(HttpServerTest, HandlerCloseEndsTheConnection) {
+  StartServer([](HttpRequest& req) {
+    HttpResponse res = EchoPath(req);
+    res.close = true;
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(client.RoundTrip(Get("/bye"), res));
+  EXPECT_EQ(res.body(), "/bye");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_EQ(client.Receive(res), http::error::end_of_stream);
+}
+
+TEST_F(HttpServerTest, ExpectContinueGets100BeforeTheBody) {
+  std::mutex mu;
+  std::string body;
+  StartServer([&](HttpRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    body = req.body;
+    return EchoPath(req);
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(client.SendRaw(
+      "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  Response interim;
+  ASSERT_FALSE(client.Receive(interim));
+  EXPECT_EQ(interim.result_int(), 100);
+  ASSERT_FALSE(client.SendRaw("hello"));
+  Response res;
+  ASSERT_FALSE(client.Receive(res));
+  EXPECT_EQ(res.result_int(), 200);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(body, "hello");
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400) {
+  std::atomic<int> calls{0};
+  StartServer([&](HttpRequest& req) {
+    ++calls;
+    return EchoPath(req);
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(client.SendRaw("GET /x HTTP/9\r\n\r\n"));
+  Response res;
+  ASSERT_FALSE(client.Receive(res));
+  EXPECT_EQ(res.result_int(), 400);
+  EXPECT_NE(res.body().find(R"("code":"BadRequest")"), std::string::npos) << res.body();
+  EXPECT_EQ(client.Receive(res), http::error::end_of_stream);
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_F(HttpServerTest, PortZeroPicksAFreePort) {
+  StartServer(EchoPath);
+  EXPECT_NE(server_->port(), 0);
+  auto second = HttpServer::Start(io_, "127.0.0.1", 0, EchoPath);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_NE((*second)->port(), 0);
+  EXPECT_NE((*second)->port(), server_->port());
+  for (uint16_t port : {server_->port(), (*second)->port()}) {
+    Client client;
+    ASSERT_FALSE(client.Connect(port));
+    Response res;
+    ASSERT_FALSE(client.RoundTrip(Get("/p"), res));
+    EXPECT_EQ(res.body(), "/p");
+  }
+}
+
+TEST_F(HttpServerTest, PortInUseIsAnError) {
+  StartServer(EchoPath);
+  auto second = HttpServer::Start(io_, "127.0.0.1", server_->port(), EchoPath);
+  ASSERT_FALSE(second.ok());
+  const std::string where = "127.0.0.1:" + std::to_string(server_->port());
+  EXPECT_NE(second.status().message().find(where), std::string::npos) << second.status().ToString();
+}
+
+TEST_F(HttpServerTest, UnresolvableHostIsAnError) {
+  auto started = HttpServer::Start(io_, "no-such-host.invalid", 0, EchoPath);
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.status().message().find("no-such-host.invalid:0"), std::string::npos)
+      << started.status().ToString();
+}
+
+TEST_F(HttpServerTest, StopClosesIdleKeepAliveConnectionsAndStopsAccepting) {
+  std::atomic<int> calls{0};
+  StartServer([&](HttpRequest& req) {
+    ++calls;
+    return EchoPath(req);
+  });
+  const uint16_t port = server_->port();
+  Client idle;
+  ASSERT_FALSE(idle.Connect(port));
+  Response res;
+  ASSERT_FALSE(idle.RoundTrip(Get("/before"), res));
+  EXPECT_TRUE(res.keep_alive());
+
+  server_->Stop();
+  server_->Stop();  // idempotent
+  EXPECT_EQ(idle.Receive(res), http::error::end_of_stream);
+
+  // Not served any more: either the connection is refused or it is closed
+  // without an answer.
+  Client late;
+  if (!late.Connect(port)) {
+    EXPECT_TRUE(late.RoundTrip(Get("/after"), res));
+  }
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(HttpServerTest, DestroyingTheServerClosesConnections) {
+  StartServer(EchoPath);
+  Client idle;
+  ASSERT_FALSE(idle.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(idle.RoundTrip(Get("/x"), res));
+  server_.reset();  // the io_context keeps running
+  EXPECT_EQ(idle.Receive(res), http::error::end_of_stream);
+}
+
+TEST_F(HttpServerTest, StopFromManyThreadsIsSafe) {
+  StartServer(EchoPath);
+  std::vector<Client> clients(4);
+  for (auto& c : clients) ASSERT_FALSE(c.Connect(server_->port()));
+  std::vector<std::thread> stoppers;
+  for (int i = 0; i < 4; ++i) stoppers.emplace_back([this] { server_->Stop(); });
+  for (auto& t : stoppers) t.join();
+  for (auto& c : clients) {
+    Response res;
+    EXPECT_TRUE(c.Receive(res));  // closed: end_of_stream, or a reset
+  }
+}
+
+TEST_F(HttpServerTest, IdleConnectionsTimeOut) {
+  HttpServerOptions options;
+  options.idle_timeout_seconds = 1;
+  StartServer(EchoPath, options);
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(client.RoundTrip(Get("/x"), res));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(client.Receive(res), http::error::end_of_stream);  // within kDeadline
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+}
+
+TEST_F(HttpServerTest, ServesConcurrentClients) {
+  std::atomic<int> calls{0};
+  StartServer([&](HttpRequest& req) {
+    ++calls;
+    HttpResponse res;
+    res.body = req.body;
+    return res;
+  });
+  constexpr int kClients = 8;
+  constexpr int kRequests = 25;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      Client client;
+      if (client.Connect(server_->port())) return;
+      for (int i = 0; i < kRequests; ++i) {
+        const std::string body = std::to_string(c) + "/" + std::to_string(i);
+        Response res;
+        if (client.RoundTrip(Post("/echo", body), res)) return;
+        if (res.body() == body) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kClients * kRequests);
+  EXPECT_EQ(calls.load(), kClients * kRequests);
+}
+
+}  // namespace
+}  // namespace regionlab::server
