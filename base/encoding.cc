@@ -11,8 +11,8 @@ int B64Value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
   if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;  // '-' is Cosmos's rid alphabet for '/'
-  if (c == '/' || c == '_') return 63;
+  if (c == '+') return 62;
+  if (c == '/' || c == '-' || c == '_') return 63;  // '-': Cosmos's _rid alphabet for '/'
   return -1;
 }
 
@@ -147,6 +147,8 @@ std::optional<int64_t> ParseHttpDate(std::string_view text) {
   for (int i = 0; i < 12; ++i) {
     if (ToLower(mon) == ToLower(kMonths[i])) month = i;
   }
+  std::string z = ToLower(zone);
+  if (!z.empty() && z != "gmt" && z != "utc" && z != "z") return std::nullopt;
   if (month < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 1970) {
     return std::nullopt;
   }

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "replication/replicator.h"
+#include "server/digest.h"
 #include "server/errors.h"
 
 namespace regionlab::server {
@@ -45,6 +47,94 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
                            {"clockSkewMs", skew}});
       }
       return Json200({{"seed", admin.seed}, {"regions", regions}});
+    }
+    if (path == "/links" && request.method == "GET") {
+      json links = json::array();
+      for (const RegionContext* from : admin.regions) {
+        if (!from->replicator) continue;
+        for (uint32_t peer : from->replicator->peers()) {
+          auto out = from->replicator->Outbound(peer);
+          json link = {{"from", from->self.name},
+                       {"to", from->account_regions[peer].name},
+                       {"connected", out.connected},
+                       {"ownLsn", out.own_lsn},
+                       {"sentLsn", out.sent},
+                       {"ackedLsn", out.acked},
+                       {"queue", out.own_lsn - std::min(out.own_lsn, out.acked)},
+                       {"framesSent", out.frames_sent},
+                       {"entriesSent", out.entries_sent},
+                       {"retransmitted", out.retransmits},
+                       {"snapshots", out.snapshots},
+                       {"lagMs", out.lag_micros / 1000.0}};
+          for (const RegionContext* to : admin.regions) {
+            if (to->self.id != peer || !to->replicator) continue;
+            auto in = to->replicator->Inbound(from->self.id);
+            link["appliedLsn"] = in.applied;
+            link["entriesApplied"] = in.entries_applied;
+            link["duplicatesSkipped"] = in.duplicates;
+            link["gaps"] = in.gaps;
+            link["conflicts"] = in.conflicts;
+            link["lastApplyLagMs"] = in.last_lag_micros / 1000.0;
+          }
+          links.push_back(link);
+        }
+      }
+      return Json200({{"links", links}});
+    }
+    if (path == "/digest" && request.method == "GET") {
+      json regions = json::array();
+      for (const RegionContext* r : admin.regions) {
+        auto digest = ComputeDigest(*r->store);
+        if (!digest.ok()) return ErrorResponse(digest.status());
+        json containers = json::array();
+        for (const auto& d : *digest) {
+          containers.push_back({{"database", d.database}, {"container", d.container}, {"count", d.count}, {"hash", d.hash}});
+        }
+        regions.push_back({{"name", r->self.name}, {"containers", containers}});
+      }
+      return Json200({{"regions", regions}});
+    }
+    if (path == "/metrics" && request.method == "GET") {
+      std::string m;
+      m += "# HELP regionlab_requests_total Data-plane requests by kind.\n# TYPE regionlab_requests_total counter\n";
+      for (const RegionContext* r : admin.regions) {
+        m += "regionlab_requests_total{region=\"" + r->self.name + "\",kind=\"read\"} " + std::to_string(r->metrics.reads.load()) + "\n";
+        m += "regionlab_requests_total{region=\"" + r->self.name + "\",kind=\"write\"} " + std::to_string(r->metrics.writes.load()) + "\n";
+        m += "regionlab_requests_total{region=\"" + r->self.name + "\",kind=\"error\"} " + std::to_string(r->metrics.errors.load()) + "\n";
+      }
+      m += "# HELP regionlab_request_duration_seconds Data-plane request latency.\n# TYPE regionlab_request_duration_seconds histogram\n";
+      for (const RegionContext* r : admin.regions) {
+        uint64_t cumulative = 0;
+        for (int i = 0; i < RegionMetrics::kBuckets; ++i) {
+          cumulative += r->metrics.latency_buckets[i].load();
+          std::string le = i == RegionMetrics::kBuckets - 1 ? "+Inf" : std::to_string(RegionMetrics::kBoundsMicros[i] / 1e6);
+          m += "regionlab_request_duration_seconds_bucket{region=\"" + r->self.name + "\",le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+        }
+        m += "regionlab_request_duration_seconds_sum{region=\"" + r->self.name + "\"} " + std::to_string(r->metrics.latency_sum_micros.load() / 1e6) + "\n";
+        m += "regionlab_request_duration_seconds_count{region=\"" + r->self.name + "\"} " + std::to_string(cumulative) + "\n";
+      }
+      m += "# HELP regionlab_replication_lag_seconds Age of the oldest write not yet acknowledged on a link.\n# TYPE regionlab_replication_lag_seconds gauge\n";
+      std::string sent = "# HELP regionlab_replication_entries_sent_total Log entries shipped on a link.\n# TYPE regionlab_replication_entries_sent_total counter\n";
+      std::string retrans = "# HELP regionlab_replication_retransmits_total Resends on a link.\n# TYPE regionlab_replication_retransmits_total counter\n";
+      std::string conflicts = "# HELP regionlab_conflicts_total Concurrent versions met when applying a link's writes.\n# TYPE regionlab_conflicts_total counter\n";
+      for (const RegionContext* r : admin.regions) {
+        if (!r->replicator) continue;
+        for (uint32_t peer : r->replicator->peers()) {
+          auto out = r->replicator->Outbound(peer);
+          auto in = r->replicator->Inbound(peer);
+          std::string to = r->account_regions[peer].name;
+          std::string lbl = "{from=\"" + r->self.name + "\",to=\"" + to + "\"}";
+          std::string in_lbl = "{from=\"" + to + "\",to=\"" + r->self.name + "\"}";
+          m += "regionlab_replication_lag_seconds" + lbl + " " + std::to_string(out.lag_micros / 1e6) + "\n";
+          sent += "regionlab_replication_entries_sent_total" + lbl + " " + std::to_string(out.entries_sent) + "\n";
+          retrans += "regionlab_replication_retransmits_total" + lbl + " " + std::to_string(out.retransmits) + "\n";
+          conflicts += "regionlab_conflicts_total" + in_lbl + " " + std::to_string(in.conflicts) + "\n";
+        }
+      }
+      HttpResponse r;
+      r.body = m + sent + retrans + conflicts;
+      r.content_type = "text/plain; version=0.0.4";
+      return r;
     }
     return ErrorResponse(Status::NotFound("no management route for " + request.method + " " + request.path));
   } catch (const std::exception& e) {

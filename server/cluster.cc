@@ -13,6 +13,14 @@
 #include "server/data_plane.h"
 #include "server/http_server.h"
 #include "server/region_context.h"
+#include "conflictfeed/policy_handler.h"
+#include "replication/replicator.h"
+#include "replication/tcp_transport.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <algorithm>
+#include <atomic>
 
 namespace regionlab::server {
 namespace {
@@ -44,6 +52,21 @@ struct Region {
   std::unique_ptr<RegionContext> ctx;
   std::unique_ptr<IoRunner> runner;
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<conflictfeed::PolicyHandler> handler;
+  std::unique_ptr<replication::TcpTransport> transport;
+  std::unique_ptr<replication::Replicator> replicator;
+  std::unique_ptr<boost::asio::steady_timer> tick_timer;
+  std::atomic<bool> pump_scheduled{false};
+  std::atomic<bool> stopping{false};
+
+  void ScheduleTick() {
+    tick_timer->expires_after(std::chrono::milliseconds(50));
+    tick_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping.load()) return;
+      replicator->Tick();
+      ScheduleTick();
+    });
+  }
 };
 
 std::string Endpoint(const std::string& host, uint16_t port) {
@@ -67,9 +90,21 @@ struct Cluster::Impl {
     for (auto& r : regions) {
       if (r->http) r->http->Stop();
     }
+    for (auto& r : regions) {
+      r->stopping = true;
+      if (r->transport) r->transport->Stop();
+      if (r->tick_timer) {
+        boost::asio::post(r->runner->io, [t = r->tick_timer.get()] { t->cancel(); });
+      }
+    }
     if (admin_runner) admin_runner->Stop();
     for (auto& r : regions) {
       if (r->runner) r->runner->Stop();
+    }
+    for (auto& r : regions) {
+      r->tick_timer.reset();
+      r->transport.reset();
+      r->replicator.reset();
     }
     admin_http.reset();
     for (auto& r : regions) {
@@ -100,23 +135,32 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   if (impl->options.key.empty()) impl->options.key = std::string(kEmulatorKey);
   impl->admin.seed = options.seed;
 
-  std::vector<RegionInfo> infos;
-  for (size_t i = 0; i < options.regions.size(); ++i) {
-    RegionInfo info;
-    info.name = options.regions[i];
-    info.display_name = DisplayNameFor(info.name);
-    info.id = static_cast<uint32_t>(i);
-    infos.push_back(info);
+  // Every region of the account: the local ones, then the remote peers.
+  std::vector<std::string> all_names = options.regions;
+  for (const auto& p : options.remote_peers) all_names.push_back(p.name);
+  std::vector<std::string> id_order = all_names;
+  if (options.ids_by_sorted_name) std::sort(id_order.begin(), id_order.end());
+  auto id_of = [&](const std::string& name) {
+    return static_cast<uint32_t>(std::find(id_order.begin(), id_order.end(), name) - id_order.begin());
+  };
+  std::vector<RegionInfo> infos(all_names.size());  // indexed by id
+  for (const auto& name : all_names) {
+    RegionInfo& info = infos[id_of(name)];
+    info.name = name;
+    info.display_name = DisplayNameFor(name);
+    info.id = id_of(name);
   }
+  for (const auto& p : options.remote_peers) infos[id_of(p.name)].endpoint = p.endpoint;
 
-  for (size_t i = 0; i < infos.size(); ++i) {
+  for (size_t i = 0; i < options.regions.size(); ++i) {
+    const uint32_t id = id_of(options.regions[i]);
     auto region = std::make_unique<Region>();
     region->clock = std::make_unique<SkewedClock>(SystemClock::Instance());
     storage::StoreOptions so;
-    so.region_id = infos[i].id;
+    so.region_id = id;
     so.in_memory = options.ephemeral;
     if (!options.ephemeral) {
-      std::filesystem::path dir = std::filesystem::path(options.data_dir) / infos[i].name / "store";
+      std::filesystem::path dir = std::filesystem::path(options.data_dir) / infos[id].name / "store";
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
@@ -127,7 +171,6 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
     region->store = std::move(*store);
 
     region->ctx = std::make_unique<RegionContext>();
-    region->ctx->self = infos[i];
     region->ctx->account_key = impl->options.key;
     region->ctx->store = region->store.get();
     region->ctx->clock = region->clock.get();
@@ -140,14 +183,64 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
                                   [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); });
     if (!http.ok()) return http.status();
     region->http = std::move(*http);
-    infos[i].endpoint = Endpoint(options.host, region->http->port());
+    infos[id].endpoint = Endpoint(options.host, region->http->port());
+
+    // Replication: a transport listening for the peers' links, and the
+    // replicator that ships this region's log and applies theirs.
+    replication::TcpTransportOptions to;
+    to.self_id = id;
+    to.self_name = infos[id].name;
+    to.listen_host = options.host;
+    to.listen_port = options.replication_port == 0 ? 0 : static_cast<uint16_t>(options.replication_port + i);
+    to.account_key = impl->options.key;
+    auto transport = replication::TcpTransport::Create(region->runner->io, to);
+    if (!transport.ok()) return transport.status();
+    region->transport = std::move(*transport);
+    region->handler = std::make_unique<conflictfeed::PolicyHandler>(*region->store);
+    std::vector<uint32_t> peers;
+    for (const auto& info : infos) {
+      if (info.id != id) peers.push_back(info.id);
+    }
+    replication::ReplicatorOptions ro;
+    ro.log_retention_entries = options.log_retention_entries;
+    auto replicator = replication::Replicator::Create(*region->store, id, peers, *region->handler,
+                                                      *region->transport, *region->clock, ro);
+    if (!replicator.ok()) return replicator.status();
+    region->replicator = std::move(*replicator);
+    region->ctx->replicator = region->replicator.get();
+    Region* r = region.get();
+    region->store->SetCommitListener([r](const storage::CommitInfo&, bool local) {
+      if (!local || r->pump_scheduled.exchange(true)) return;
+      boost::asio::post(r->runner->io, [r] {
+        r->pump_scheduled = false;
+        if (!r->stopping) r->replicator->Pump();
+      });
+    });
+    region->tick_timer = std::make_unique<boost::asio::steady_timer>(region->runner->io);
     impl->regions.push_back(std::move(region));
   }
-  // Every region knows every region's endpoint (for the account document).
+  // Every region knows every region's endpoint (for the account document) and
+  // every peer's replication address.
+  std::vector<replication::PeerEndpoint> endpoints;
   for (auto& r : impl->regions) {
-    r->ctx->self = infos[r->ctx->self.id];
+    uint32_t id = r->store->region_id();
+    endpoints.push_back({id, infos[id].name, options.host, r->transport->port()});
+  }
+  for (const auto& p : options.remote_peers) {
+    endpoints.push_back({id_of(p.name), p.name, p.host, p.replication_port});
+  }
+  for (auto& r : impl->regions) {
+    uint32_t id = r->store->region_id();
+    r->ctx->self = infos[id];
     r->ctx->account_regions = infos;
     impl->admin.regions.push_back(r->ctx.get());
+    std::vector<replication::PeerEndpoint> peers;
+    for (const auto& e : endpoints) {
+      if (e.id != id) peers.push_back(e);
+    }
+    r->transport->SetPeers(peers);
+    r->transport->Start(r->replicator.get());
+    boost::asio::post(r->runner->io, [rp = r.get()] { rp->ScheduleTick(); });
   }
 
   impl->admin_runner = std::make_unique<IoRunner>(1);

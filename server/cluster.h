@@ -33,6 +33,23 @@ struct ClusterOptions {
   std::string key;
   // io threads per region. Default: 2.
   int threads_per_region = 2;
+  // Replication listener port of the first local region; the others take the
+  // next ports. 0: free ports. Default: 0 (`up` needs no fixed ports).
+  uint16_t replication_port = 0;
+
+  // Regions served by other processes (`regionlab serve --peer`).
+  struct RemotePeer {
+    std::string name;
+    std::string host;
+    uint16_t replication_port = 0;
+    std::string endpoint;  // data-plane URL for the account document
+  };
+  std::vector<RemotePeer> remote_peers;
+  // Region ids: false (up): the order of `regions`; true (serve): the sorted
+  // order of every region's name, local and remote, so every process agrees.
+  bool ids_by_sorted_name = false;
+  // Replication tuning (retransmission, log retention, ...).
+  uint64_t log_retention_entries = 1'000'000;
 };
 
 class Cluster {

@@ -7,6 +7,8 @@
 
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
+#include "replication/replicator.h"
+#include "replication/version_vector.h"
 #include "server/errors.h"
 #include "server/handlers.h"
 
@@ -84,6 +86,13 @@ Status Authenticate(const RegionContext& region, const HttpRequest& req) {
       ToLower(*date) + "\\n\\n'");
 }
 
+// Queries and query-plan requests are POSTs that only read.
+bool IsReadOnlyPost(const HttpRequest& req) {
+  return req.method == "POST" &&
+         (ToLower(req.HeaderOr("x-ms-documentdb-isquery", "")) == "true" ||
+          ToLower(req.HeaderOr("x-ms-cosmos-is-query-plan-request", "")) == "true");
+}
+
 bool IsWrite(const std::string& method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
@@ -155,11 +164,11 @@ Status ValidateResourceId(std::string_view id, std::string_view what) {
 }
 
 std::string DatabaseRid(std::string_view db_id) {
-  std::string h = Sha256("db\0" + std::string(db_id));
+  std::string h = Sha256(std::string("db\0", 3) + std::string(db_id));
   return h.substr(0, 4);
 }
 std::string ContainerRid(std::string_view db_rid, std::string_view coll_id) {
-  std::string h = Sha256("coll\0" + std::string(db_rid) + std::string(coll_id));
+  std::string h = Sha256(std::string("coll\0", 5) + std::string(db_rid) + std::string(coll_id));
   std::string rid(db_rid);
   rid += h.substr(0, 4);
   rid[4] = static_cast<char>(static_cast<uint8_t>(rid[4]) | 0x80);  // never all-zero
@@ -194,23 +203,73 @@ std::string MakeEtag(uint32_t region_id, uint64_t lsn) {
 
 storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
                                    const storage::WriteContext& wctx) {
+  // The new version has seen the previous one and every open sibling.
   storage::VersionVector v;
-  if (previous) v = previous->version;
+  if (previous) {
+    v = previous->version;
+    for (const auto& sib : previous->siblings) v = replication::Merge(v, sib.version);
+  }
   v[wctx.region_id] = wctx.lsn;
   return v;
 }
 
-std::string SessionToken(const RegionContext& region, uint64_t lsn) {
+uint64_t AppliedLsn(const RegionContext& region, uint32_t origin) {
+  if (region.replicator) return region.replicator->Applied(origin);
+  return origin == region.self.id ? region.store->own_lsn() : 0;
+}
+
+std::string SessionToken(const RegionContext& region, uint64_t /*lsn*/) {
   // <pkRangeId>:<version>#<globalLsn>#<regionId>=<lsn>#... with every region
-  // of the account, so tokens from any region merge in the SDK.
-  std::string t = "0:1#" + std::to_string(lsn);
+  // of the account, so tokens from any region merge in the SDK. Entry r is
+  // how far this region has seen region r's own writes (in r's lsn space).
+  uint64_t own = AppliedLsn(region, region.self.id);
+  std::string t = "0:1#" + std::to_string(own);
   for (const auto& r : region.account_regions) {
-    t += "#" + std::to_string(r.id) + "=" + std::to_string(r.id == region.self.id ? lsn : 0);
+    t += "#" + std::to_string(r.id) + "=" + std::to_string(AppliedLsn(region, r.id));
   }
   return t;
 }
 
+Status CheckSessionToken(const RegionContext& region, std::string_view header) {
+  // "0:1#12#0=12#1=7" (several ranges separated by ','). Every region entry
+  // must be covered by what this region has applied.
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t comma = header.find(',', pos);
+    std::string_view range = header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    pos = comma == std::string_view::npos ? header.size() : comma + 1;
+    size_t colon = range.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view token = range.substr(colon + 1);
+    size_t hash = token.find('#');
+    if (hash == std::string_view::npos) continue;           // simple token: nothing to check
+    size_t second = token.find('#', hash + 1);
+    while (second != std::string_view::npos) {
+      size_t next = token.find('#', second + 1);
+      std::string_view entry = token.substr(second + 1, next == std::string_view::npos ? std::string_view::npos : next - second - 1);
+      size_t eq = entry.find('=');
+      if (eq != std::string_view::npos) {
+        uint64_t rid = 0, lsn = 0;
+        try {
+          rid = std::stoull(std::string(entry.substr(0, eq)));
+          lsn = std::stoull(std::string(entry.substr(eq + 1)));
+        } catch (...) {
+          return Status::BadRequest("The session token '" + std::string(header) + "' is malformed.");
+        }
+        if (rid != region.self.id && AppliedLsn(region, static_cast<uint32_t>(rid)) < lsn) {
+          return Status::NotFound("The read session is not available for the input session token: region " +
+                                  std::to_string(rid) + " lsn " + std::to_string(lsn) + " has not arrived here yet.",
+                                  1002);
+        }
+      }
+      second = next;
+    }
+  }
+  return Status::Ok();
+}
+
 HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request) {
+  const int64_t started = MonotonicMicros();
   HttpResponse resp;
   try {
     std::string_view path = request.path;
@@ -239,8 +298,7 @@ HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request) {
       if (st == RegionState::kOffline503) {
         resp = ErrorResponse(Status::Unavailable("Region " + region.self.display_name +
                                                  " is offline (fault injected)."));
-      } else if (st == RegionState::kOffline403 && IsWrite(request.method) &&
-                 !(request.method == "POST" && request.Header("x-ms-documentdb-isquery"))) {
+      } else if (st == RegionState::kOffline403 && IsWrite(request.method) && !IsReadOnlyPost(request)) {
         resp = ErrorResponse(Status::Forbidden(
             "Region " + region.self.display_name + " does not accept writes (fault injected).", 3));
       } else {
@@ -267,6 +325,8 @@ HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request) {
   resp.SetHeader("x-ms-gatewayversion", "2.0.0");
   resp.SetHeader("x-ms-serviceversion", "version=2.14.0.0");
   resp.SetHeader("x-ms-regionlab-region", region.self.name);
+  region.metrics.Record(IsWrite(request.method) && !IsReadOnlyPost(request), resp.status,
+                        MonotonicMicros() - started);
   return resp;
 }
 

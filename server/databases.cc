@@ -5,6 +5,8 @@
 #include "base/encoding.h"
 #include "server/errors.h"
 #include "server/handlers.h"
+#include "server/query/query.h"
+#include "server/query/store_row_source.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {
@@ -374,6 +376,50 @@ HttpResponse PartitionKeyRanges(RequestContext& ctx, const ContainerInfo& info) 
   return resp;
 }
 
+// ---- queries over databases and containers ----
+
+bool IsQuery(const RequestContext& ctx) {
+  return ToLower(ctx.request.HeaderOr("x-ms-documentdb-isquery", "")) == "true";
+}
+
+// databases.query(...) / containers.query(...): the query engine over the
+// live records under `prefix`, one page at a time.
+HttpResponse QueryFeed(RequestContext& ctx, const std::string& prefix, const char* array_name,
+                       const std::string& rid) {
+  auto spec = query::ParseQuerySpec(ctx.request.body);
+  if (!spec.ok()) return ErrorResponse(spec.status());
+  auto prepared = query::PreparedQuery::Prepare(*spec);
+  if (!prepared.ok()) return ErrorResponse(prepared.status());
+  auto max_items = query::ParseMaxItemCount(ctx.request.Header("x-ms-max-item-count"));
+  if (!max_items.ok()) return ErrorResponse(max_items.status());
+  query::StoreRowSource source(*ctx.region.store, prefix);
+  query::PageRequest request;
+  request.max_items = *max_items;
+  request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
+  request.scope = prefix;
+  request.now_micros = ctx.region.clock->NowMicros();
+  auto page = query::ExecutePage(*prepared, source, request);
+  if (!page.ok()) return ErrorResponse(page.status());
+  HttpResponse resp = JsonResponse(200, query::FeedBody(rid, array_name, page->documents));
+  resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
+  if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
+  ctx.request_charge = 2.0 + static_cast<double>(page->rows_scanned) * 0.01;
+  return resp;
+}
+
+HttpResponse QueryDatabases(RequestContext& ctx) {
+  return QueryFeed(ctx, keys::DatabasePrefix(), "Databases", "");
+}
+
+HttpResponse QueryContainers(RequestContext& ctx, const std::string& db_id) {
+  auto db = LiveRecord(*ctx.region.store, keys::Database(db_id));
+  if (!db.ok()) return ErrorResponse(db.status());
+  if (!db->has_value()) {
+    return ErrorResponse(Status::NotFound("Resource Not Found. Database '" + db_id + "' does not exist."));
+  }
+  return QueryFeed(ctx, keys::ContainerPrefix(db_id), "DocumentCollections", (*db)->rid);
+}
+
 }  // namespace
 
 Result<ContainerInfo> LoadContainer(RequestContext& ctx, const std::string& db_id,
@@ -397,6 +443,7 @@ HttpResponse HandleDatabases(RequestContext& ctx) {
   const auto& s = ctx.segments;
   const std::string& m = ctx.request.method;
   if (s.size() == 1) {
+    if (m == "POST" && IsQuery(ctx)) return QueryDatabases(ctx);
     if (m == "POST") return CreateDatabase(ctx);
     if (m == "GET") return ListPage(ctx, keys::DatabasePrefix(), "Databases", "");
   } else {
@@ -420,6 +467,7 @@ HttpResponse HandleContainers(RequestContext& ctx) {
   const std::string& m = ctx.request.method;
   const std::string& db = s[1];
   if (s.size() == 3) {
+    if (m == "POST" && IsQuery(ctx)) return QueryContainers(ctx, db);
     if (m == "POST") return CreateContainer(ctx, db);
     if (m == "GET") {
       auto dbrec = LiveRecord(*ctx.region.store, keys::Database(db));

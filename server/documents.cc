@@ -2,11 +2,11 @@
 // queries the SDK sends for items.readAll(). Every write is one Store::Write:
 // read the current version, check preconditions, render the new version with
 // its system properties, commit.
-#include <regex>
-
 #include "server/errors.h"
 #include "base/encoding.h"
 #include "server/handlers.h"
+#include "server/query/query.h"
+#include "server/query/store_row_source.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {
@@ -188,13 +188,20 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
   auto body = ParseJsonBody(ctx.request.body);
   if (!body.ok()) return ErrorResponse(body.status());
   Json ops;
+  std::optional<query::PreparedQuery> condition;
   if (body->is_array()) {
     ops = *body;
   } else if (body->is_object() && body->contains("operations")) {
     if (body->contains("condition") && !(*body)["condition"].is_null()) {
-      return ErrorResponse(Status::BadRequest(
-          "Conditional patch (a 'condition' such as \"FROM c WHERE ...\") is not supported yet: "
-          "regionlab's query engine does not evaluate filters so far. Send the patch without a condition."));
+      // Evaluated against the current version under the write lock below.
+      const Json& text = (*body)["condition"];
+      if (!text.is_string()) {
+        return ErrorResponse(Status::BadRequest(
+            "A patch 'condition' must be a string such as \"FROM c WHERE c.status = 'open'\"."));
+      }
+      auto prepared = query::PreparedQuery::PrepareCondition(text.get<std::string>());
+      if (!prepared.ok()) return ErrorResponse(prepared.status());
+      condition.emplace(std::move(*prepared));
     }
     ops = (*body)["operations"];
   } else {
@@ -209,6 +216,11 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
     if (!cur.ok()) return cur.status();
     if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
+    if (condition) {
+      auto matches = condition->Matches((*cur)->body, ctx.region.clock->NowMicros());
+      if (!matches.ok()) return matches.status();
+      if (!*matches) return PreconditionFailed();
+    }
     Json doc = Json::parse((*cur)->body);
     RL_RETURN_IF_ERROR(ApplyPatch(doc, ops, info.pk_paths));
     for (const char* p : kSystemProperties) doc.erase(p);
@@ -334,23 +346,53 @@ HttpResponse QueryPlan() {
   return JsonResponse(200, plan.dump());
 }
 
+// A query over the container's documents (items.query, items.readAll): the
+// whole query runs here, ORDER BY, aggregates and paging included, since the
+// SDK passes our pages through. The scan covers one partition when the
+// partition key header is present or the WHERE clause pins the key by
+// equality; otherwise all of the container.
 HttpResponse Query(RequestContext& ctx, const ContainerInfo& info) {
-  auto body = ParseJsonBody(ctx.request.body);
-  if (!body.ok()) return ErrorResponse(body.status());
-  std::string text;
-  if (body->is_object() && body->contains("query") && (*body)["query"].is_string()) {
-    text = (*body)["query"];
-  } else {
-    return ErrorResponse(Status::BadRequest("A query body must be an object with a string 'query'."));
+  auto spec = query::ParseQuerySpec(ctx.request.body);
+  if (!spec.ok()) return ErrorResponse(spec.status());
+  auto prepared = query::PreparedQuery::Prepare(*spec);
+  if (!prepared.ok()) return ErrorResponse(prepared.status());
+  auto max_items = query::ParseMaxItemCount(ctx.request.Header("x-ms-max-item-count"));
+  if (!max_items.ok()) return ErrorResponse(max_items.status());
+
+  std::string coll_rid = RidBytes(info.record.rid).value_or("");
+  std::string prefix = keys::DocumentPrefix(coll_rid);
+  if (const std::string* h = ctx.request.Header("x-ms-documentdb-partitionkey")) {
+    auto pk = CanonicalPartitionKey(*h, info.pk_paths.size());
+    if (!pk.ok()) return ErrorResponse(pk.status());
+    prefix = keys::PartitionPrefix(coll_rid, *pk);
+  } else if (auto values = prepared->PartitionKeyEquality(info.pk_paths)) {
+    std::string array = "[";
+    for (size_t i = 0; i < values->size(); ++i) {
+      if (i) array += ',';
+      array += (*values)[i].ToJson();
+    }
+    array += "]";
+    if (auto pk = CanonicalPartitionKey(array, info.pk_paths.size()); pk.ok()) {
+      prefix = keys::PartitionPrefix(coll_rid, *pk);
+    }
   }
-  static const std::regex kSelectAll(R"(^\s*select\s+\*\s+from\s+[A-Za-z_][A-Za-z0-9_]*\s*$)",
-                                     std::regex::icase | std::regex::optimize);
-  if (!std::regex_match(text, kSelectAll)) {
-    return ErrorResponse(Status::BadRequest(
-        "regionlab does not evaluate this query yet: so far only 'SELECT * FROM c' (optionally "
-        "scoped by a partition key) is supported. Query: " + text));
-  }
-  return DocumentPage(ctx, info, ctx.request.Header("x-ms-documentdb-partitionkey"));
+
+  query::StoreRowSource source(*ctx.region.store, prefix);
+  query::PageRequest request;
+  request.max_items = *max_items;
+  request.max_bytes = kMaxPageBytes;
+  request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
+  request.scope = prefix;
+  request.now_micros = ctx.region.clock->NowMicros();
+  auto page = query::ExecutePage(*prepared, source, request);
+  if (!page.ok()) return ErrorResponse(page.status());
+
+  HttpResponse resp = JsonResponse(200, query::FeedBody(info.record.rid, "Documents", page->documents));
+  resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
+  if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
+  ctx.request_charge = 2.0 + static_cast<double>(page->rows_scanned) * 0.01 +
+                       static_cast<double>(page->documents.size()) * 0.05;
+  return resp;
 }
 
 }  // namespace
@@ -360,6 +402,10 @@ HttpResponse HandleDocuments(RequestContext& ctx) {
   const std::string& m = ctx.request.method;
   auto info = LoadContainer(ctx, s[1], s[3]);
   if (!info.ok()) return ErrorResponse(info.status());
+  const bool read = m == "GET" || (m == "POST" && ctx.request.Header("x-ms-documentdb-isquery"));
+  if (const std::string* token = ctx.request.Header("x-ms-session-token"); read && token && !token->empty()) {
+    if (Status st = CheckSessionToken(ctx.region, *token); !st.ok()) return ErrorResponse(st);
+  }
   if (s.size() == 5) {
     if (m == "POST") {
       if (ToLower(ctx.request.HeaderOr("x-ms-cosmos-is-query-plan-request", "")) == "true") return QueryPlan();

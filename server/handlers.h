@@ -54,6 +54,10 @@ std::string MakeEtag(uint32_t region_id, uint64_t lsn);
 storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
                                    const storage::WriteContext& ctx);
 
+// 404 sub-status 1002 when the token names writes this region has not
+// applied yet (the SDK then retries elsewhere or later).
+Status CheckSessionToken(const RegionContext& region, std::string_view header);
+
 // Session token for responses: "0:1#<lsn>#<region>=<lsn>..." (vector form).
 std::string SessionToken(const RegionContext& region, uint64_t lsn);
 

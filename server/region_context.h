@@ -11,6 +11,10 @@
 #include "base/clock.h"
 #include "storage/store.h"
 
+namespace regionlab::replication {
+class Replicator;
+}
+
 namespace regionlab::server {
 
 struct RegionInfo {
@@ -23,6 +27,29 @@ struct RegionInfo {
 // "uksouth" -> "UK South"; an unknown name is returned as given.
 std::string DisplayNameFor(const std::string& short_name);
 
+// Request counters and a latency histogram for GET /metrics. Lock-free.
+struct RegionMetrics {
+  static constexpr int kBuckets = 12;
+  // Upper bounds in microseconds of the latency buckets (the last is +Inf).
+  static constexpr int64_t kBoundsMicros[kBuckets] = {100,    250,    500,     1000,    2500,    5000,
+                                                      10000,  25000,  50000,   100000,  500000,  INT64_MAX};
+  std::atomic<uint64_t> reads{0}, writes{0}, errors{0};
+  std::atomic<uint64_t> latency_buckets[kBuckets] = {};
+  std::atomic<uint64_t> latency_sum_micros{0};
+
+  void Record(bool write, int status, int64_t micros) {
+    (write ? writes : reads).fetch_add(1, std::memory_order_relaxed);
+    if (status >= 400) errors.fetch_add(1, std::memory_order_relaxed);
+    for (int i = 0; i < kBuckets; ++i) {
+      if (micros <= kBoundsMicros[i]) {
+        latency_buckets[i].fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+    }
+    latency_sum_micros.fetch_add(static_cast<uint64_t>(micros), std::memory_order_relaxed);
+  }
+};
+
 enum class RegionState : int { kOnline = 0, kOffline503 = 1, kOffline403 = 2 };
 
 struct RegionContext {
@@ -33,7 +60,9 @@ struct RegionContext {
   storage::Store* store = nullptr;          // not owned
   const Clock* clock = nullptr;             // not owned; the region's (possibly skewed) clock
   SkewedClock* clock_control = nullptr;     // not owned; set when the clock can be skewed
+  replication::Replicator* replicator = nullptr;  // not owned; null for a lone region
   std::atomic<RegionState> state{RegionState::kOnline};
+  RegionMetrics metrics;
   // Accept x-ms-date values at most this far from the region's clock.
   int64_t max_clock_drift_seconds = 15 * 60;
 };

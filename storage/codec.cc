@@ -23,6 +23,7 @@ void ToProto(const Record& rec, pb::Record* p) {
   p->set_write_micros(rec.write_micros);
   p->set_body(rec.body);
   p->set_parent(rec.parent);
+  for (const Record& sib : rec.siblings) ToProto(sib, p->add_siblings());
 }
 
 void FromProto(pb::Record&& p, Record* rec) {
@@ -40,6 +41,11 @@ void FromProto(pb::Record&& p, Record* rec) {
   rec->write_micros = p.write_micros();
   rec->body = std::move(*p.mutable_body());
   rec->parent = std::move(*p.mutable_parent());
+  rec->siblings.clear();
+  for (auto& sib : *p.mutable_siblings()) {
+    rec->siblings.emplace_back();
+    FromProto(std::move(sib), &rec->siblings.back());
+  }
 }
 
 }  // namespace
@@ -61,9 +67,15 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
   pb::LogEntry p;
   p.set_lsn(entry.lsn);
   p.set_write_micros(entry.write_micros);
+  p.set_origin_region(entry.origin_region);
+  p.set_origin_lsn(entry.origin_lsn);
   for (const auto& [key, rec] : entry.records) {
     p.add_keys(key);
     ToProto(rec, p.add_records());
+  }
+  for (const auto& [begin, end] : entry.erase_ranges) {
+    p.add_erase_begin(begin);
+    p.add_erase_end(end);
   }
   p.AppendToString(out);
 }
@@ -72,8 +84,15 @@ bool DecodeLogEntry(std::string_view bytes, LogEntry* entry) {
   pb::LogEntry p;
   if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
   if (p.keys_size() != p.records_size()) return false;
+  if (p.erase_begin_size() != p.erase_end_size()) return false;
+  entry->erase_ranges.clear();
+  for (int i = 0; i < p.erase_begin_size(); ++i) {
+    entry->erase_ranges.emplace_back(p.erase_begin(i), p.erase_end(i));
+  }
   entry->lsn = p.lsn();
   entry->write_micros = p.write_micros();
+  entry->origin_region = p.origin_region();
+  entry->origin_lsn = p.origin_lsn();
   entry->records.clear();
   for (int i = 0; i < p.records_size(); ++i) {
     Record rec;

@@ -73,6 +73,27 @@ std::optional<uint64_t> LogSequence(std::string_view key) {
   return v;
 }
 
+std::string OwnLsnKey() { return "own-lsn"; }
+
+std::string AppliedKey(uint32_t origin_region) {
+  std::string k = "applied/";
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((origin_region >> (8 * i)) & 0xff));
+  return k;
+}
+
+std::string EncodeFixed64(uint64_t v) {
+  std::string out;
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return out;
+}
+
+std::optional<uint64_t> DecodeFixed64(std::string_view b) {
+  if (b.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {

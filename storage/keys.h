@@ -5,6 +5,9 @@
 //   default     metadata
 //     "format"                      -> "1"            store format version
 //     "region"                      -> region id, as decimal text
+//     "own-lsn"                     -> fixed64_be: lsn of this region's last local write
+//     "applied/" fixed32_be(region) -> fixed64_be: last lsn of that region's writes applied here
+//     "probe"                       -> deep-health probe value
 //
 //   resources   the current version (or tombstone) of every resource
 //     resource_key  := database_key | container_key | document_key | sproc_key
@@ -42,6 +45,12 @@ std::string StoredProcedure(std::string_view coll_rid, std::string_view sproc_id
 std::string StoredProcedurePrefix(std::string_view coll_rid);
 std::string Log(uint64_t lsn);
 std::optional<uint64_t> LogSequence(std::string_view log_key);
+
+// Metadata keys (default family).
+std::string OwnLsnKey();
+std::string AppliedKey(uint32_t origin_region);
+std::string EncodeFixed64(uint64_t v);
+std::optional<uint64_t> DecodeFixed64(std::string_view bytes);
 
 // The smallest key greater than every key with `prefix` (for range ends).
 std::string PrefixEnd(std::string_view prefix);

@@ -39,6 +39,8 @@ struct Store::Impl {
   rocksdb::WriteOptions write_options;
   std::mutex write_mu;
   std::atomic<uint64_t> last_lsn{0};
+  std::atomic<uint64_t> own_lsn{0};
+  Store::CommitListener listener;
 
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles[f]; }
 
@@ -127,6 +129,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     impl->last_lsn = *lsn;
   }
   RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning log"));
+  s = impl->db->Get(ro, impl->cf(kMeta), keys::OwnLsnKey(), &value);
+  if (s.ok()) {
+    impl->own_lsn = keys::DecodeFixed64(value).value_or(0);
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading own lsn");
+  }
   spdlog::debug("store opened at {} (region {}, last lsn {})", path, options.region_id,
                 impl->last_lsn.load());
   return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -177,38 +185,90 @@ Status Store::Scan(std::string_view prefix, std::string_view start_after, bool i
 }
 
 Result<CommitInfo> Store::Write(const BuildFn& build) {
-  std::lock_guard<std::mutex> lock(impl_->write_mu);
-  WriteContext ctx;
-  ctx.lsn = impl_->last_lsn.load(std::memory_order_relaxed) + 1;
-  ctx.region_id = impl_->options.region_id;
-  ctx.now_micros = impl_->clock->NowMicros();
-  Result<WriteSet> set = build(ctx);
-  if (!set.ok()) return set.status();
-  if (set->empty()) return CommitInfo{};
+  CommitInfo info;
+  bool local = false;
+  {
+    std::lock_guard<std::mutex> lock(impl_->write_mu);
+    WriteContext ctx;
+    ctx.lsn = impl_->last_lsn.load(std::memory_order_relaxed) + 1;
+    ctx.region_id = impl_->options.region_id;
+    ctx.now_micros = impl_->clock->NowMicros();
+    Result<WriteSet> set = build(ctx);
+    if (!set.ok()) return set.status();
+    if (set->empty()) return CommitInfo{};
 
-  rocksdb::WriteBatch batch;
-  for (const auto& [begin, end] : set->erase_ranges) {
-    rocksdb::Status s = batch.DeleteRange(impl_->cf(kResources), begin, end);
-    if (!s.ok()) return FromRocks(s, "batching range delete");
+    rocksdb::WriteBatch batch;
+    for (const auto& [begin, end] : set->erase_ranges) {
+      rocksdb::Status s = batch.DeleteRange(impl_->cf(kResources), begin, end);
+      if (!s.ok()) return FromRocks(s, "batching range delete");
+    }
+    for (const auto& [key, value] : set->meta_puts) {
+      rocksdb::Status s = batch.Put(impl_->cf(kMeta), key, value);
+      if (!s.ok()) return FromRocks(s, "batching metadata");
+    }
+    bool logged = !set->puts.empty() || !set->erase_ranges.empty();
+    local = logged && !set->origin_region.has_value();
+    if (logged) {
+      LogEntry entry;
+      entry.lsn = ctx.lsn;
+      entry.write_micros = ctx.now_micros;
+      entry.origin_region = set->origin_region.value_or(ctx.region_id);
+      entry.origin_lsn = set->origin_region ? set->origin_lsn : ctx.lsn;
+      std::string encoded;
+      for (const auto& [key, rec] : set->puts) {
+        encoded.clear();
+        EncodeRecord(rec, &encoded);
+        rocksdb::Status s = batch.Put(impl_->cf(kResources), key, encoded);
+        if (!s.ok()) return FromRocks(s, "batching put");
+      }
+      entry.records = std::move(set->puts);
+      entry.erase_ranges = std::move(set->erase_ranges);
+      std::string log_value;
+      EncodeLogEntry(entry, &log_value);
+      rocksdb::Status s = batch.Put(impl_->cf(kLog), keys::Log(ctx.lsn), log_value);
+      if (!s.ok()) return FromRocks(s, "batching log entry");
+      if (local) {
+        s = batch.Put(impl_->cf(kMeta), keys::OwnLsnKey(), keys::EncodeFixed64(ctx.lsn));
+        if (!s.ok()) return FromRocks(s, "batching own lsn");
+      }
+    }
+    RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
+    if (!logged) return CommitInfo{};
+    impl_->last_lsn.store(ctx.lsn, std::memory_order_release);
+    if (local) impl_->own_lsn.store(ctx.lsn, std::memory_order_release);
+    info = CommitInfo{ctx.lsn, ctx.now_micros};
   }
-  LogEntry entry;
-  entry.lsn = ctx.lsn;
-  entry.write_micros = ctx.now_micros;
-  std::string encoded;
-  for (const auto& [key, rec] : set->puts) {
-    encoded.clear();
-    EncodeRecord(rec, &encoded);
-    rocksdb::Status s = batch.Put(impl_->cf(kResources), key, encoded);
-    if (!s.ok()) return FromRocks(s, "batching put");
-  }
-  entry.records = std::move(set->puts);
-  std::string log_value;
-  EncodeLogEntry(entry, &log_value);
-  rocksdb::Status s = batch.Put(impl_->cf(kLog), keys::Log(ctx.lsn), log_value);
-  if (!s.ok()) return FromRocks(s, "batching log entry");
-  RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
-  impl_->last_lsn.store(ctx.lsn, std::memory_order_release);
-  return CommitInfo{ctx.lsn, ctx.now_micros};
+  if (impl_->listener) impl_->listener(info, local);
+  return info;
+}
+
+uint64_t Store::own_lsn() const { return impl_->own_lsn.load(std::memory_order_acquire); }
+
+void Store::SetCommitListener(CommitListener listener) { impl_->listener = std::move(listener); }
+
+Result<uint64_t> Store::FirstRetainedLsn() const {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kLog)));
+  it->SeekToFirst();
+  RL_RETURN_IF_ERROR(FromRocks(it->status(), "reading log start"));
+  if (!it->Valid()) return last_lsn() + 1;
+  auto lsn = keys::LogSequence(std::string_view(it->key().data(), it->key().size()));
+  if (!lsn) return Status::Corruption("malformed log key");
+  return *lsn;
+}
+
+Status Store::TrimLog(uint64_t below) {
+  if (below <= 1) return Status::Ok();
+  return FromRocks(impl_->db->DeleteRange(impl_->write_options, impl_->cf(kLog), keys::Log(0), keys::Log(below)),
+                   "trimming log");
+}
+
+Result<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta),
+                                     rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading metadata");
+  return std::optional<std::string>(std::move(value));
 }
 
 Result<std::vector<LogEntry>> Store::ReadLog(uint64_t from_lsn, size_t max) const {

@@ -73,8 +73,22 @@ class Store {
 
   // Up to `max` log entries with lsn >= `from_lsn`, in order.
   Result<std::vector<LogEntry>> ReadLog(uint64_t from_lsn, size_t max) const;
-  // The lsn of the last committed write (0 if none).
+  // The lsn of the last committed write, local or replicated (0 if none).
   uint64_t last_lsn() const;
+  // The lsn of this region's last local write (0 if none).
+  uint64_t own_lsn() const;
+  // The lowest lsn still in the log (last_lsn()+1 when the log is empty).
+  Result<uint64_t> FirstRetainedLsn() const;
+  // Removes log entries with lsn < `below`. Resources are untouched.
+  Status TrimLog(uint64_t below);
+
+  // A metadata value (default family), nullopt if absent.
+  Result<std::optional<std::string>> GetMeta(std::string_view key) const;
+
+  // Called after every commit that appended a log entry, outside the write
+  // lock, on the committing thread. Set it once, before writes start.
+  using CommitListener = std::function<void(const CommitInfo& info, bool local)>;
+  void SetCommitListener(CommitListener listener);
 
   // Deep health: writes and reads back a probe record.
   Status Probe();

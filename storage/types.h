@@ -34,6 +34,7 @@ struct Record {
   int64_t write_micros = 0;
   std::string body;    // rendered JSON including system properties
   std::string parent;  // see record.proto
+  std::vector<Record> siblings;  // see record.proto; empty unless a conflict is open
 };
 
 // Handed to a write under the store's write lock.
@@ -48,11 +49,18 @@ struct WriteSet {
   // key -> new record. The record is written to the resource family and
   // appended to the log entry.
   std::vector<std::pair<std::string, Record>> puts;
-  // [begin, end) ranges of resource keys removed without a log record
-  // (e.g. the documents of a dropped container; the container's own
-  // tombstone in `puts` is what replicates).
+  // [begin, end) ranges of resource keys removed (e.g. the documents of a
+  // dropped container). Applied before the puts; recorded in the log entry.
   std::vector<std::pair<std::string, std::string>> erase_ranges;
-  bool empty() const { return puts.empty() && erase_ranges.empty(); }
+  // Metadata written in the same batch (e.g. a replication cursor). A write
+  // with only metadata consumes no lsn and appends no log entry.
+  std::vector<std::pair<std::string, std::string>> meta_puts;
+  // Who the log entry is attributed to. Unset: this region, at the new lsn
+  // (a local write). Set: a write replicated from `origin_region`, whose own
+  // log sequence number was `origin_lsn`.
+  std::optional<uint32_t> origin_region;
+  uint64_t origin_lsn = 0;
+  bool empty() const { return puts.empty() && erase_ranges.empty() && meta_puts.empty(); }
 };
 
 struct CommitInfo {
@@ -63,7 +71,10 @@ struct CommitInfo {
 struct LogEntry {
   uint64_t lsn = 0;
   int64_t write_micros = 0;
+  uint32_t origin_region = 0;  // region whose write this is
+  uint64_t origin_lsn = 0;     // its lsn there (== lsn for local writes)
   std::vector<std::pair<std::string, Record>> records;
+  std::vector<std::pair<std::string, std::string>> erase_ranges;
 };
 
 }  // namespace regionlab::storage

@@ -353,3 +353,254 @@ export async function drainPages(iterator, maxPages = 1000) {
   }
   return { pages, items };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Multi-region helpers (multiregion.test.mjs, serve.test.mjs).
+
+/**
+ * Retries fn() until it returns something other than undefined/null/false, or the deadline
+ * passes. fn may throw (e.g. an assert) to say "not yet": the last error's message is what
+ * the timeout reports, so put the interesting state into the assert message.
+ */
+export async function waitFor(what, fn, { timeoutMs = 15_000, intervalMs = 25 } = {}) {
+  const started = Date.now();
+  let last = "(fn never completed)";
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== null && v !== false) return v;
+      last = `returned ${JSON.stringify(v)}`;
+    } catch (e) {
+      last = e && e.message ? e.message : String(e);
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${tail(last, 3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** GET <admin>/<path> and parse JSON (throws with the body on a non-2xx answer). */
+export async function adminGet(admin, p) {
+  const url = admin.replace(/\/+$/, "") + "/" + p.replace(/^\/+/, "");
+  const res = await fetch(url);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${url} -> ${res.status} ${tail(text, 500)}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort() {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function portIsFree(port) {
+  const net = await import("node:net");
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A data port P (free, below 64535) whose replication port P+1000 is free too: the `serve`
+ * convention that the account document advertises a peer at http://HOST:(RPORT-1000)/.
+ */
+export async function freePortPair(offset = 1000) {
+  for (let i = 0; i < 200; i++) {
+    const p = await freePort();
+    if (p + offset > 65535) continue;
+    if (await portIsFree(p + offset)) return { port: p, replicationPort: p + offset };
+  }
+  throw new Error("no free port pair (P, P+1000) found");
+}
+
+/**
+ * Spawns `regionlab <args...>` and waits for its ready line (retrying the spawn for a while if
+ * the binary is being rebuilt). Resolves with {ready, admin, regions (name -> endpoint), proc,
+ * args, stderr(), stop(), kill9(), exited}.
+ */
+export async function startRegionlab(args, { label = args[0], readyTimeoutMs = READY_TIMEOUT_MS } = {}) {
+  const { existsSync } = await import("node:fs");
+  for (let waited = 0; !existsSync(BIN) && waited < 30_000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  let proc;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+      await new Promise((resolve, reject) => {
+        proc.once("spawn", resolve);
+        proc.once("error", reject);
+      });
+      break;
+    } catch (e) {
+      // ENOENT / ETXTBSY while someone relinks the binary: retry for a few seconds
+      if (attempt >= 40) throw new Error(`cannot spawn ${BIN}: ${e.message}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  live.add(proc);
+
+  let stderrText = "";
+  proc.stderr.setEncoding("utf8");
+  proc.stderr.on("data", (d) => {
+    stderrText += d;
+    if (stderrText.length > 200_000) stderrText = stderrText.slice(-100_000);
+  });
+  const stdoutLines = [];
+  let exitInfo = null;
+  const exited = new Promise((resolve) => {
+    proc.on("exit", (code, signal) => {
+      live.delete(proc);
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+  });
+
+  const ready = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout });
+    let settled = false;
+    const fail = (why) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        proc.kill("SIGKILL");
+      } catch {
+        /* ignore */
+      }
+      reject(
+        new Error(
+          `${label}: ${why}\n  command: ${BIN} ${args.join(" ")}\n  stdout: ${JSON.stringify(stdoutLines)}\n` +
+            `  stderr:\n${tail(stderrText)}`,
+        ),
+      );
+    };
+    const timer = setTimeout(() => fail(`no ready line within ${readyTimeoutMs} ms`), readyTimeoutMs);
+    proc.on("exit", (code, signal) => fail(`exited before the ready line (code=${code}, signal=${signal})`));
+    rl.on("line", (line) => {
+      stdoutLines.push(line);
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (msg && msg.event === "ready" && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve(msg);
+      }
+    });
+  });
+
+  const regions = {};
+  for (const r of ready.regions || []) regions[r.name] = r.endpoint;
+
+  async function waitExit(ms) {
+    if (exitInfo) return exitInfo;
+    let t;
+    const res = await Promise.race([exited, new Promise((r) => (t = setTimeout(() => r(null), ms)))]);
+    clearTimeout(t);
+    return res;
+  }
+  return {
+    ready,
+    admin: ready.admin,
+    regions,
+    proc,
+    args,
+    stdoutLines,
+    exited,
+    stderr: () => stderrText,
+    async stop() {
+      if (exitInfo) return exitInfo;
+      proc.kill("SIGTERM");
+      const res = await waitExit(STOP_TIMEOUT_MS);
+      if (res) return res;
+      proc.kill("SIGKILL");
+      return { ...(await exited), timedOut: true };
+    },
+    async kill9() {
+      if (exitInfo) return exitInfo;
+      proc.kill("SIGKILL");
+      return exited;
+    },
+  };
+}
+
+/** `regionlab up --regions <list> --port 0 --admin-port 0 (--ephemeral | --data-dir DIR)`. */
+export function startUp({ regions = "uksouth,westeurope", dataDir, extraArgs = [] } = {}) {
+  const args = ["up", "--regions", regions, "--port", "0", "--admin-port", "0"];
+  if (dataDir) args.push("--data-dir", dataDir);
+  else args.push("--ephemeral");
+  return startRegionlab([...args, ...extraArgs], { label: `up ${regions}` });
+}
+
+/**
+ * `regionlab serve --region NAME --port P --replication-port R --peer N=HOST:PORT ...
+ *  --admin-port 0 (--ephemeral | --data-dir DIR) [--key K] [--peer-endpoint N=URL ...]`.
+ * peers: {name: "127.0.0.1:RPORT"}; peerEndpoints: {name: "http://..."}.
+ */
+export function startServe({
+  region,
+  port,
+  replicationPort,
+  peers = {},
+  peerEndpoints = {},
+  key,
+  dataDir,
+  extraArgs = [],
+}) {
+  const args = ["serve", "--region", region, "--port", String(port), "--replication-port", String(replicationPort)];
+  for (const [n, addr] of Object.entries(peers)) args.push("--peer", `${n}=${addr}`);
+  for (const [n, url] of Object.entries(peerEndpoints)) args.push("--peer-endpoint", `${n}=${url}`);
+  args.push("--admin-port", "0");
+  if (dataDir) args.push("--data-dir", dataDir);
+  else args.push("--ephemeral");
+  if (key) args.push("--key", key);
+  return startRegionlab([...args, ...extraArgs], { label: `serve ${region}` });
+}
+
+/** The `containers` entry of GET /digest for each region: {regionName: [{database, container, count, hash}]}. */
+export async function digestByRegion(admin) {
+  const d = await adminGet(admin, "/digest");
+  const out = {};
+  for (const r of d.regions || []) out[r.name] = r.containers;
+  return out;
+}
+
+/** Waits until every link in GET /links is connected, caught up (ackedLsn == ownLsn) and idle. */
+export async function waitLinksIdle(admin, { timeoutMs = 15_000, expectLinks } = {}) {
+  return waitFor(
+    "every replication link connected, ackedLsn == ownLsn, queue 0",
+    async () => {
+      const { links } = await adminGet(admin, "/links");
+      if (expectLinks !== undefined) assert.equal(links.length, expectLinks, `links: ${JSON.stringify(links)}`);
+      for (const l of links) {
+        assert.ok(
+          l.connected === true && l.ackedLsn === l.ownLsn && l.queue === 0,
+          `link ${l.from}->${l.to} not idle: ${JSON.stringify(l)}`,
+        );
+      }
+      return links;
+    },
+    { timeoutMs },
+  );
+}

@@ -1,0 +1,1 @@
+SELECT c.id, ARRAY_SLICE(c.tags, -1) FROM root c JOIN (SELECT VALUE z FROM z IN c.tags) AS q

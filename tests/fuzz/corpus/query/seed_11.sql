@@ -1,0 +1,1 @@
+SELECT * FROM ceyJ2IjoxLCJoIjoiMDAwMCIsIm0iOiJzIiwibiI6MX0=

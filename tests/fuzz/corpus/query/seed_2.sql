@@ -1,0 +1,1 @@
+SELECT c.id, c.n AS num FROM c WHERE c.n > @p AND c.tags[0] = 'x' ORDER BY c.n DESC OFFSET 1 LIMIT 2

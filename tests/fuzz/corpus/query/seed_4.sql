@@ -1,0 +1,1 @@
+SELECT DISTINCT TOP 3 VALUE {a: c.o.p[1].q, b: [1, 'x', null, undefined]} FROM c

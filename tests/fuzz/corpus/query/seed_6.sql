@@ -1,0 +1,1 @@
+SELECT VALUE (SELECT VALUE MAX(t) FROM t IN c.tags) ?? c.n ? 1 : 2 FROM c

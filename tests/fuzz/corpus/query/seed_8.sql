@@ -1,0 +1,1 @@
+SELECT VALUE DateTimeAdd('dd', 1, GetCurrentDateTime()) || LOWER(SUBSTRING(c.id, 0, 1))

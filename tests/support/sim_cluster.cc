@@ -1,0 +1,263 @@
+#include "tests/support/sim_cluster.h"
+
+#include "base/cosmos_auth.h"
+#include "base/encoding.h"
+#include "server/data_plane.h"
+
+namespace regionlab::testing {
+
+class SimCluster::Transport final : public replication::Transport {
+ public:
+  Transport(SimCluster* sim, int self) : sim_(sim), self_(self) {}
+  void SendToPeer(uint32_t peer, std::string payload) override {
+    sim_->Send(self_, static_cast<int>(peer), true, std::move(payload));
+  }
+  void ReplyToPeer(uint32_t peer, std::string payload) override {
+    // A reply travels on the peer->self link, from self back to the peer.
+    sim_->Send(self_, static_cast<int>(peer), false, std::move(payload));
+  }
+
+ private:
+  SimCluster* sim_;
+  int self_;
+};
+
+struct SimCluster::Region {
+  bool up = true;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<conflictfeed::PolicyHandler> handler;
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<replication::Replicator> replicator;
+  std::unique_ptr<server::RegionContext> ctx;
+};
+
+SimCluster::SimCluster(const SimOptions& options) : options_(options), rng_(options.seed) {
+  last_tick_ = clock_.NowMicros();
+  const int n = options.regions;
+  faults_.assign(n, std::vector<SimLinkFaults>(n));
+  link_tail_.assign(n, std::vector<int64_t>(n, 0));
+  std::vector<server::RegionInfo> infos;
+  const char* names[] = {"uksouth", "westeurope", "eastus", "westus", "northeurope",
+                         "japaneast", "brazilsouth", "australiaeast", "centralindia"};
+  for (int i = 0; i < n; ++i) {
+    server::RegionInfo info;
+    info.name = names[i];
+    info.display_name = server::DisplayNameFor(info.name);
+    info.id = static_cast<uint32_t>(i);
+    info.endpoint = "http://sim-" + info.name + "/";
+    infos.push_back(info);
+  }
+  for (int i = 0; i < n; ++i) {
+    auto r = std::make_unique<Region>();
+    storage::StoreOptions so;
+    so.in_memory = true;
+    so.region_id = uint32_t(i);
+    auto store = storage::Store::Open(so, clock_);
+    if (!store.ok()) std::abort();
+    r->store = std::move(*store);
+    r->handler = std::make_unique<conflictfeed::PolicyHandler>(*r->store);
+    r->transport = std::make_unique<Transport>(this, i);
+    std::vector<uint32_t> peers;
+    for (int j = 0; j < n; ++j) {
+      if (j != i) peers.push_back(static_cast<uint32_t>(j));
+    }
+    auto rep = replication::Replicator::Create(*r->store, uint32_t(i), peers, *r->handler, *r->transport,
+                                               clock_, options.replicator);
+    if (!rep.ok()) std::abort();
+    r->replicator = std::move(*rep);
+    r->ctx = std::make_unique<server::RegionContext>();
+    r->ctx->self = infos[i];
+    r->ctx->account_regions = infos;
+    r->ctx->account_key = std::string(kEmulatorKey);
+    r->ctx->store = r->store.get();
+    r->ctx->clock = &clock_;
+    r->ctx->replicator = r->replicator.get();
+    regions_.push_back(std::move(r));
+  }
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      if (i != j) Connect(i, j);
+    }
+  }
+}
+
+SimCluster::~SimCluster() = default;
+
+bool SimCluster::up(int r) const { return regions_[r]->up; }
+storage::Store& SimCluster::store(int r) { return *regions_[r]->store; }
+replication::Replicator& SimCluster::replicator(int r) { return *regions_[r]->replicator; }
+
+void SimCluster::Connect(int a, int b) {
+  // Link a->b: a's outbound, b's inbound. b answers with Resume.
+  regions_[a]->replicator->OnOutboundUp(static_cast<uint32_t>(b));
+  regions_[b]->replicator->OnInboundUp(static_cast<uint32_t>(a));
+}
+
+server::HttpResponse SimCluster::Request(int r, const std::string& method, const std::string& path,
+                                         const std::string& body,
+                                         std::vector<std::pair<std::string, std::string>> headers) {
+  server::HttpRequest req;
+  req.method = method;
+  req.target = path;
+  req.path = path;
+  req.body = body;
+  std::string date = FormatHttpDate(clock_.NowSeconds());
+  ResourceAddress addr = ResourceAddressFromPath(path);
+  req.headers.emplace_back("x-ms-date", date);
+  req.headers.emplace_back("authorization",
+                           *BuildAuthorizationHeader(kEmulatorKey, method, addr.type, addr.link, date));
+  for (auto& h : headers) req.headers.emplace_back(ToLower(h.first), h.second);
+  server::HttpResponse resp = server::HandleDataPlane(*regions_[r]->ctx, req);
+  if (regions_[r]->up) regions_[r]->replicator->Pump();
+  return resp;
+}
+
+void SimCluster::Send(int from, int to, bool forward, std::string payload) {
+  if (!regions_[from]->up) return;
+  // Faults act on the from->to direction of the link for forward frames; a
+  // reply travels to->from on the link `to`->`from`... replies belong to the
+  // link from the peer, so use that link's faults only for partitions.
+  int link_from = forward ? from : to;
+  int link_to = forward ? to : from;
+  SimLinkFaults& f = faults_[link_from][link_to];
+  std::string tag = std::to_string(from) + ">" + std::to_string(to) + (forward ? "" : "r");
+  if (f.partitioned) {
+    history_.push_back("cut " + tag);
+    return;
+  }
+  std::uniform_real_distribution<double> unit(0, 1);
+  if (forward && f.drop_rate > 0 && unit(rng_) < f.drop_rate) {
+    history_.push_back("drop " + tag);
+    return;
+  }
+  int copies = (forward && f.duplicate_rate > 0 && unit(rng_) < f.duplicate_rate) ? 2 : 1;
+  for (int c = 0; c < copies; ++c) {
+    std::uniform_int_distribution<int64_t> delay(options_.min_delay_ms, options_.max_delay_ms);
+    int64_t at = clock_.NowMicros() + (delay(rng_) + (forward ? f.delay_ms : 0)) * 1000;
+    int64_t& tail = link_tail_[from][to];
+    bool reorder = forward && f.reorder_rate > 0 && unit(rng_) < f.reorder_rate;
+    if (!reorder) {
+      at = std::max(at, tail);  // FIFO, like one TCP connection
+      tail = at;
+    }
+    inflight_.push(Frame{at, next_seq_++, from, to, forward, payload});
+  }
+}
+
+void SimCluster::Deliver(const Frame& f) {
+  Region& dst = *regions_[f.to];
+  std::string tag = std::to_string(f.from) + ">" + std::to_string(f.to) + (f.forward ? "" : "r");
+  if (!dst.up || !regions_[f.from]->up) {
+    history_.push_back("lost " + tag);
+    return;
+  }
+  history_.push_back("@" + std::to_string(f.at) + " " + tag + " " + std::to_string(f.payload.size()));
+  if (f.forward) {
+    dst.replicator->OnInboundFrame(static_cast<uint32_t>(f.from), f.payload);
+  } else {
+    dst.replicator->OnOutboundFrame(static_cast<uint32_t>(f.from), f.payload);
+  }
+}
+
+void SimCluster::TickAll() {
+  for (auto& r : regions_) {
+    if (r->up) r->replicator->Tick();
+  }
+}
+
+bool SimCluster::Step() {
+  if (inflight_.empty()) return false;
+  Frame f = inflight_.top();
+  inflight_.pop();
+  if (f.at > clock_.NowMicros()) clock_.SetMicros(f.at);
+  while (clock_.NowMicros() - last_tick_ >= 50'000) {
+    last_tick_ += 50'000;
+    TickAll();
+  }
+  Deliver(f);
+  return true;
+}
+
+void SimCluster::AdvanceMillis(int64_t ms) {
+  int64_t end = clock_.NowMicros() + ms * 1000;
+  while (true) {
+    int64_t next_tick = last_tick_ + 50'000;
+    int64_t next_frame = inflight_.empty() ? INT64_MAX : inflight_.top().at;
+    int64_t next = std::min(next_tick, next_frame);
+    if (next > end) break;
+    clock_.SetMicros(std::max(clock_.NowMicros(), next));
+    if (next == next_frame) {
+      Frame f = inflight_.top();
+      inflight_.pop();
+      Deliver(f);
+    } else {
+      last_tick_ = next_tick;
+      TickAll();
+    }
+  }
+  clock_.SetMicros(end);
+}
+
+bool SimCluster::RunUntilQuiet(int64_t max_virtual_ms) {
+  int64_t deadline = clock_.NowMicros() + max_virtual_ms * 1000;
+  while (clock_.NowMicros() < deadline) {
+    bool caught_up = inflight_.empty();
+    for (int i = 0; caught_up && i < size(); ++i) {
+      if (!regions_[i]->up) continue;
+      for (int j = 0; j < size(); ++j) {
+        if (i == j || !regions_[j]->up) continue;
+        if (regions_[j]->replicator->Applied(uint32_t(i)) < regions_[i]->store->own_lsn()) caught_up = false;
+      }
+    }
+    if (caught_up) return true;
+    AdvanceMillis(50);
+  }
+  return false;
+}
+
+void SimCluster::HealAll() {
+  for (auto& row : faults_) {
+    for (auto& f : row) f = SimLinkFaults{};
+  }
+}
+
+void SimCluster::Crash(int r) {
+  Region& reg = *regions_[r];
+  if (!reg.up) return;
+  reg.up = false;
+  for (int j = 0; j < size(); ++j) {
+    if (j == r) continue;
+    regions_[j]->replicator->OnOutboundDown(uint32_t(r));
+    regions_[j]->replicator->OnInboundDown(uint32_t(r));
+  }
+}
+
+void SimCluster::Restart(int r) {
+  Region& reg = *regions_[r];
+  if (reg.up) return;
+  // A new replicator over the same store: in-memory state is lost, the
+  // applied cursors come back from the store.
+  std::vector<uint32_t> peers;
+  for (int j = 0; j < size(); ++j) {
+    if (j != r) peers.push_back(uint32_t(j));
+  }
+  auto rep = replication::Replicator::Create(*reg.store, uint32_t(r), peers, *reg.handler, *reg.transport,
+                                             clock_, options_.replicator);
+  if (!rep.ok()) std::abort();
+  reg.replicator = std::move(*rep);
+  reg.ctx->replicator = reg.replicator.get();
+  reg.up = true;
+  for (int j = 0; j < size(); ++j) {
+    if (j == r || !regions_[j]->up) continue;
+    Connect(r, j);
+    Connect(j, r);
+  }
+}
+
+std::vector<server::ContainerDigest> SimCluster::Digest(int r) {
+  auto d = server::ComputeDigest(*regions_[r]->store);
+  if (!d.ok()) std::abort();
+  return *d;
+}
+
+}  // namespace regionlab::testing

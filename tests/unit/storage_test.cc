@@ -1,0 +1,527 @@
+// storage/: key encodings and the RocksDB Store, on a temporary directory and
+// in memory.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/keys.h"
+#include "storage/store.h"
+#include "tests/support/fake_clock.h"
+
+namespace regionlab::storage {
+namespace {
+
+// ---------------------------------------------------------------- keys
+
+TEST(KeysTest, LengthPrefixedRoundTripAcrossVarintBoundaries) {
+  for (size_t len : {size_t{0}, size_t{1}, size_t{127}, size_t{128}, size_t{300}, size_t{16383},
+                     size_t{16384}, size_t{70000}}) {
+    std::string value(len, 'x');
+    if (len > 0) value[len - 1] = '\xff';
+    std::string buf;
+    keys::PutLengthPrefixed(&buf, value);
+    buf += "rest";
+    std::string_view in = buf;
+    std::string_view got;
+    ASSERT_TRUE(keys::GetLengthPrefixed(&in, &got)) << len;
+    EXPECT_EQ(got, value) << len;
+    EXPECT_EQ(in, "rest") << len;  // input advanced past the value
+  }
+}
+
+TEST(KeysTest, LengthPrefixedSequenceOfValues) {
+  std::string buf;
+  keys::PutLengthPrefixed(&buf, "a");
+  keys::PutLengthPrefixed(&buf, "");
+  keys::PutLengthPrefixed(&buf, std::string(200, 'b'));
+  std::string_view in = buf, v;
+  ASSERT_TRUE(keys::GetLengthPrefixed(&in, &v));
+  EXPECT_EQ(v, "a");
+  ASSERT_TRUE(keys::GetLengthPrefixed(&in, &v));
+  EXPECT_EQ(v, "");
+  ASSERT_TRUE(keys::GetLengthPrefixed(&in, &v));
+  EXPECT_EQ(v, std::string(200, 'b'));
+  EXPECT_TRUE(in.empty());
+  EXPECT_FALSE(keys::GetLengthPrefixed(&in, &v));
+}
+
+TEST(KeysTest, LengthPrefixedRejectsTruncatedInput) {
+  std::string buf;
+  keys::PutLengthPrefixed(&buf, std::string(300, 'z'));
+  std::string_view truncated = std::string_view(buf).substr(0, buf.size() - 1);
+  std::string_view v;
+  EXPECT_FALSE(keys::GetLengthPrefixed(&truncated, &v));
+  std::string_view only_continuation("\x80", 1);  // varint never ends
+  EXPECT_FALSE(keys::GetLengthPrefixed(&only_continuation, &v));
+  std::string_view overlong("\xff\xff\xff\xff\xff\x01", 6);  // > 32 bits
+  EXPECT_FALSE(keys::GetLengthPrefixed(&overlong, &v));
+}
+
+TEST(KeysTest, LogKeysSortByLsnAndDecode) {
+  std::vector<uint64_t> lsns = {0, 1, 2, 255, 256, 65535, 1ull << 40, ~0ull};
+  for (size_t i = 0; i < lsns.size(); ++i) {
+    EXPECT_EQ(keys::LogSequence(keys::Log(lsns[i])), std::optional<uint64_t>(lsns[i]));
+    if (i > 0) {
+      EXPECT_LT(keys::Log(lsns[i - 1]), keys::Log(lsns[i]));
+    }
+  }
+  EXPECT_FALSE(keys::LogSequence("L123").has_value());
+  EXPECT_FALSE(keys::LogSequence("X12345678").has_value());
+}
+
+TEST(KeysTest, PrefixEnd) {
+  EXPECT_EQ(keys::PrefixEnd("abc"), "abd");
+  EXPECT_EQ(keys::PrefixEnd(std::string("ab\xff", 3)), "ac");
+  EXPECT_EQ(keys::PrefixEnd(std::string("a\xff\xff", 3)), "b");
+  // Every extension of the prefix sorts below PrefixEnd, and PrefixEnd above.
+  for (std::string prefix : {std::string("d\x01\x02"), std::string("d\xfe\xff"), std::string("C\x00", 2)}) {
+    std::string end = keys::PrefixEnd(prefix);
+    EXPECT_LT(prefix, end);
+    EXPECT_LT(prefix + std::string(8, '\xff'), end);
+    EXPECT_FALSE(end.starts_with(prefix));
+  }
+}
+
+const std::string kRidA("\x01\x02\x03\x04\x85\x06\x07\x08", 8);
+const std::string kRidB("\x01\x02\x03\x04\x85\x06\x07\x09", 8);
+
+TEST(KeysTest, DocumentKeysStartWithTheirPartitionAndContainerPrefix) {
+  std::string key = keys::Document(kRidA, "[\"a\"]", "doc1");
+  EXPECT_TRUE(key.starts_with(keys::PartitionPrefix(kRidA, "[\"a\"]")));
+  EXPECT_TRUE(key.starts_with(keys::DocumentPrefix(kRidA)));
+  EXPECT_FALSE(key.starts_with(keys::DocumentPrefix(kRidB)));
+  // A partition key that extends another is a different partition: the length
+  // prefix keeps ["a"] from matching ["ab"].
+  EXPECT_FALSE(keys::Document(kRidA, "[\"ab\"]", "x").starts_with(keys::PartitionPrefix(kRidA, "[\"a\"]")));
+  EXPECT_FALSE(keys::Document(kRidA, "[\"a\"]", "x").starts_with(keys::PartitionPrefix(kRidA, "[\"a\"")));
+}
+
+TEST(KeysTest, PartitionsAreContiguousAndSortedById) {
+  const std::vector<std::string> pks = {"[\"a\"]", "[\"ab\"]", "[\"b\"]", "[5]", "[null]", "[{}]",
+                                        "[\"" + std::string(200, 'p') + "\"]"};
+  const std::vector<std::string> ids = {"z", "a", "m", "a0", "\xc3\xa9", "A"};
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> all;  // key -> (pk,id)
+  for (const auto& pk : pks) {
+    for (const auto& id : ids) all.push_back({keys::Document(kRidA, pk, id), {pk, id}});
+  }
+  std::sort(all.begin(), all.end());
+  // In key order, each partition forms one run, and ids within it are sorted.
+  std::vector<std::string> run_order;
+  std::map<std::string, std::vector<std::string>> ids_by_pk;
+  for (const auto& [key, pk_id] : all) {
+    if (run_order.empty() || run_order.back() != pk_id.first) run_order.push_back(pk_id.first);
+    ids_by_pk[pk_id.first].push_back(pk_id.second);
+  }
+  EXPECT_EQ(run_order.size(), pks.size()) << "a partition's documents are not contiguous";
+  for (auto& [pk, got] : ids_by_pk) {
+    std::vector<std::string> want = ids;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << pk;
+  }
+}
+
+TEST(KeysTest, ResourceFamiliesDoNotOverlap) {
+  // Databases, containers, documents, sprocs and the log use distinct prefixes.
+  EXPECT_FALSE(keys::Database("x").starts_with(keys::ContainerPrefix("x")));
+  EXPECT_FALSE(keys::Container("d", "c").starts_with(keys::DatabasePrefix()));
+  EXPECT_FALSE(keys::StoredProcedure(kRidA, "p").starts_with(keys::DocumentPrefix(kRidA)));
+  EXPECT_FALSE(keys::Document(kRidA, "[1]", "p").starts_with(keys::StoredProcedurePrefix(kRidA)));
+  // Containers of database "a" are not containers of database "ab".
+  EXPECT_FALSE(keys::Container("ab", "c").starts_with(keys::ContainerPrefix("a")));
+  EXPECT_TRUE(keys::Container("a", "bc").starts_with(keys::ContainerPrefix("a")));
+}
+
+// ---------------------------------------------------------------- Store
+
+// A fresh directory under the gtest temp dir, removed on destruction.
+class ScopedTempDir {
+ public:
+  ScopedTempDir() {
+    std::string tmpl = ::testing::TempDir() + "regionlab_storage_test_XXXXXX";
+    char* made = mkdtemp(tmpl.data());
+    if (made != nullptr) path_ = made;
+  }
+  ~ScopedTempDir() {
+    if (!path_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+Record Doc(std::string id, std::string body, bool tombstone = false) {
+  Record r;
+  r.kind = RecordKind::kDocument;
+  r.id = std::move(id);
+  r.partition_key = "[\"p\"]";
+  r.rid = "rid-" + r.id;
+  r.etag = "\"e\"";
+  r.body = std::move(body);
+  r.tombstone = tombstone;
+  return r;
+}
+
+// Commits `puts` as one write; returns its lsn (0 on failure, with a test failure).
+uint64_t Put(Store& store, std::vector<std::pair<std::string, Record>> puts) {
+  auto res = store.Write([&](const WriteContext&) -> Result<WriteSet> {
+    WriteSet set;
+    set.puts = puts;
+    return set;
+  });
+  EXPECT_TRUE(res.ok()) << res.status().ToString();
+  return res.ok() ? res->lsn : 0;
+}
+
+std::optional<Record> GetOrFail(const Store& store, const std::string& key) {
+  auto got = store.Get(key);
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  return got.ok() ? *got : std::nullopt;
+}
+
+std::vector<std::string> ScanKeys(const Store& store, std::string_view prefix,
+                                  std::string_view start_after = "", bool tombstones = false,
+                                  size_t stop_after = SIZE_MAX) {
+  std::vector<std::string> out;
+  Status s = store.Scan(prefix, start_after, tombstones, [&](std::string_view k, Record&&) {
+    out.emplace_back(k);
+    return out.size() < stop_after;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+// A Store on a fresh temp dir (parameter false) or in memory (true).
+class StoreTest : public ::testing::TestWithParam<bool> {
+ protected:
+  bool in_memory() const { return GetParam(); }
+
+  StoreOptions Options(uint32_t region_id = 7) const {
+    StoreOptions o;
+    o.in_memory = in_memory();
+    o.path = dir_.path();
+    o.region_id = region_id;
+    return o;
+  }
+
+  std::unique_ptr<Store> OpenOrDie(uint32_t region_id = 7) {
+    auto s = Store::Open(Options(region_id), clock_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty()) << "could not create a temp dir";
+    store_ = OpenOrDie();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  ScopedTempDir dir_;
+  regionlab::testing::FakeClock clock_{1'700'000'000'123'456};
+  std::unique_ptr<Store> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(DiskAndMemory, StoreTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? std::string("InMemory") : std::string("OnDisk");
+                         });
+
+// Behaviour that does not depend on the medium runs in memory only (opening a
+// RocksDB directory costs an fsync or two); reopening runs on disk only.
+class MemoryStoreTest : public StoreTest {};
+INSTANTIATE_TEST_SUITE_P(Memory, MemoryStoreTest, ::testing::Values(true),
+                         [](const ::testing::TestParamInfo<bool>&) { return std::string("InMemory"); });
+class DiskStoreTest : public StoreTest {};
+INSTANTIATE_TEST_SUITE_P(Disk, DiskStoreTest, ::testing::Values(false),
+                         [](const ::testing::TestParamInfo<bool>&) { return std::string("OnDisk"); });
+
+TEST_P(MemoryStoreTest, FreshStoreIsEmpty) {
+  EXPECT_EQ(store_->region_id(), 7u);
+  EXPECT_EQ(store_->last_lsn(), 0u);
+  auto log = store_->ReadLog(0, 100);
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(log->empty());
+  EXPECT_FALSE(GetOrFail(*store_, "dX").has_value());
+}
+
+TEST_P(StoreTest, WriteCommitsPutsAndOneLogEntryTogether) {
+  WriteContext seen;
+  auto res = store_->Write([&](const WriteContext& w) -> Result<WriteSet> {
+    seen = w;
+    WriteSet set;
+    set.puts.emplace_back("dk1", Doc("one", "{\"n\":1}"));
+    set.puts.emplace_back("dk2", Doc("two", "{\"n\":2}"));
+    return set;
+  });
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->lsn, 1u);
+  EXPECT_EQ(seen.lsn, 1u);
+  EXPECT_EQ(seen.region_id, 7u);
+  EXPECT_EQ(seen.now_micros, clock_.NowMicros());
+  EXPECT_EQ(res->write_micros, clock_.NowMicros());
+  EXPECT_EQ(store_->last_lsn(), 1u);
+
+  auto one = GetOrFail(*store_, "dk1");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->id, "one");
+  EXPECT_EQ(one->body, "{\"n\":1}");
+  EXPECT_EQ(one->partition_key, "[\"p\"]");
+  ASSERT_TRUE(GetOrFail(*store_, "dk2").has_value());
+
+  auto log = store_->ReadLog(1, 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  const LogEntry& e = (*log)[0];
+  EXPECT_EQ(e.lsn, 1u);
+  EXPECT_EQ(e.write_micros, clock_.NowMicros());
+  ASSERT_EQ(e.records.size(), 2u);
+  EXPECT_EQ(e.records[0].first, "dk1");
+  EXPECT_EQ(e.records[0].second.body, "{\"n\":1}");
+  EXPECT_EQ(e.records[1].first, "dk2");
+  EXPECT_EQ(e.records[1].second.id, "two");
+}
+
+TEST_P(StoreTest, RecordFieldsRoundTrip) {
+  Record r;
+  r.kind = RecordKind::kContainer;
+  r.id = "coll";
+  r.partition_key = std::string("[\"\x00\xff\"]", 6);
+  r.rid = "AbCd==";
+  r.etag = "\"00000007-0000-0000-0000-000000000001\"";
+  r.ts = 1700000000;
+  r.tombstone = true;
+  r.version = {{0, 5}, {7, 1}, {2, 99}};
+  r.origin_region = 7;
+  r.origin_lsn = 1;
+  r.write_micros = 1'700'000'000'123'456;
+  r.body = std::string("{\"bin\":\"\x00\"}", 12);
+  r.parent = std::string("\x01\x02\x00", 3);
+  ASSERT_EQ(Put(*store_, {{"Ck", r}}), 1u);
+  auto got = GetOrFail(*store_, "Ck");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->kind, r.kind);
+  EXPECT_EQ(got->id, r.id);
+  EXPECT_EQ(got->partition_key, r.partition_key);
+  EXPECT_EQ(got->rid, r.rid);
+  EXPECT_EQ(got->etag, r.etag);
+  EXPECT_EQ(got->ts, r.ts);
+  EXPECT_EQ(got->tombstone, r.tombstone);
+  EXPECT_EQ(got->version, r.version);
+  EXPECT_EQ(got->origin_region, r.origin_region);
+  EXPECT_EQ(got->origin_lsn, r.origin_lsn);
+  EXPECT_EQ(got->write_micros, r.write_micros);
+  EXPECT_EQ(got->body, r.body);
+  EXPECT_EQ(got->parent, r.parent);
+}
+
+TEST_P(StoreTest, FailedBuildCommitsNothing) {
+  ASSERT_EQ(Put(*store_, {{"dk", Doc("d", "v1")}}), 1u);
+  auto res = store_->Write([&](const WriteContext&) -> Result<WriteSet> {
+    // Reads inside the build see the committed state.
+    auto cur = store_->Get("dk");
+    EXPECT_TRUE(cur.ok() && cur->has_value() && (*cur)->body == "v1");
+    return Status::PreconditionFailed("etag mismatch");
+  });
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), StatusCode::kPreconditionFailed);
+  EXPECT_EQ(res.status().message(), "etag mismatch");
+  EXPECT_EQ(store_->last_lsn(), 1u);
+  auto log = store_->ReadLog(0, 10);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->size(), 1u);
+  auto got = GetOrFail(*store_, "dk");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->body, "v1");
+  // The failed attempt did not consume an lsn.
+  EXPECT_EQ(Put(*store_, {{"dk", Doc("d", "v2")}}), 2u);
+}
+
+TEST_P(MemoryStoreTest, EmptyWriteSetCommitsNothing) {
+  auto res = store_->Write([](const WriteContext&) -> Result<WriteSet> { return WriteSet{}; });
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->lsn, 0u);
+  EXPECT_EQ(store_->last_lsn(), 0u);
+  auto log = store_->ReadLog(0, 10);
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(log->empty());
+}
+
+TEST_P(MemoryStoreTest, LsnStrictlyIncreasesAndReadLogPages) {
+  uint64_t prev = 0;
+  for (int i = 0; i < 10; ++i) {
+    clock_.AdvanceMillis(3);
+    uint64_t lsn = Put(*store_, {{"dk" + std::to_string(i), Doc(std::to_string(i), "b")}});
+    EXPECT_GT(lsn, prev);
+    prev = lsn;
+  }
+  EXPECT_EQ(store_->last_lsn(), prev);
+  auto page = store_->ReadLog(4, 3);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 3u);
+  EXPECT_EQ((*page)[0].lsn, 4u);
+  EXPECT_EQ((*page)[2].lsn, 6u);
+  EXPECT_EQ((*page)[0].records[0].first, "dk3");
+  EXPECT_LT((*page)[0].write_micros, (*page)[1].write_micros);
+  auto tail = store_->ReadLog(prev + 1, 10);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_TRUE(tail->empty());
+}
+
+TEST_P(DiskStoreTest, LastLsnSurvivesReopen) {
+  for (int i = 0; i < 3; ++i) Put(*store_, {{"dk" + std::to_string(i), Doc("x", "b")}});
+  ASSERT_EQ(store_->last_lsn(), 3u);
+  store_.reset();
+  store_ = OpenOrDie();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->last_lsn(), 3u);
+  auto got = GetOrFail(*store_, "dk2");
+  ASSERT_TRUE(got.has_value());
+  // New writes continue after the recovered lsn, never reusing one.
+  EXPECT_EQ(Put(*store_, {{"dk9", Doc("y", "b")}}), 4u);
+  auto log = store_->ReadLog(0, 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 4u);
+  for (size_t i = 0; i < log->size(); ++i) EXPECT_EQ((*log)[i].lsn, i + 1);
+}
+
+TEST_P(DiskStoreTest, ReopenWithAnotherRegionIdFails) {
+  Put(*store_, {{"dk", Doc("x", "b")}});
+  store_.reset();
+  auto other = Store::Open(Options(/*region_id=*/8), clock_);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("region"), std::string::npos) << other.status().ToString();
+  // The directory is still usable by its own region.
+  store_ = OpenOrDie(7);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->last_lsn(), 1u);
+}
+
+TEST_P(MemoryStoreTest, ScanHonoursPrefixOrderAndStartAfter) {
+  Put(*store_, {{"dc", Doc("c", "")}, {"da", Doc("a", "")}, {"db", Doc("b", "")},
+                {"e", Doc("e", "")}, {"c", Doc("c0", "")}, {"d", Doc("d0", "")}});
+  EXPECT_EQ(ScanKeys(*store_, "d"), (std::vector<std::string>{"d", "da", "db", "dc"}));
+  EXPECT_EQ(ScanKeys(*store_, "da"), (std::vector<std::string>{"da"}));
+  EXPECT_EQ(ScanKeys(*store_, "d", "da"), (std::vector<std::string>{"db", "dc"}));
+  // start_after need not exist: resume after where it would be.
+  EXPECT_EQ(ScanKeys(*store_, "d", "daa"), (std::vector<std::string>{"db", "dc"}));
+  EXPECT_EQ(ScanKeys(*store_, "d", "dc"), (std::vector<std::string>{}));
+  EXPECT_TRUE(ScanKeys(*store_, "x").empty());
+}
+
+TEST_P(MemoryStoreTest, ScanPrefixEndingIn0xFF) {
+  const std::string p("d\xff", 2);
+  Put(*store_, {{p + "a", Doc("a", "")}, {p + "\xff", Doc("b", "")}, {"e", Doc("e", "")}});
+  EXPECT_EQ(ScanKeys(*store_, p), (std::vector<std::string>{p + "a", p + "\xff"}));
+}
+
+TEST_P(MemoryStoreTest, ScanSkipsTombstonesUnlessAsked) {
+  Put(*store_, {{"da", Doc("a", "")}, {"db", Doc("b", "", /*tombstone=*/true)}, {"dc", Doc("c", "")}});
+  EXPECT_EQ(ScanKeys(*store_, "d"), (std::vector<std::string>{"da", "dc"}));
+  EXPECT_EQ(ScanKeys(*store_, "d", "", /*tombstones=*/true),
+            (std::vector<std::string>{"da", "db", "dc"}));
+  // Get returns tombstones.
+  auto t = GetOrFail(*store_, "db");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->tombstone);
+}
+
+TEST_P(MemoryStoreTest, ScanStopsEarly) {
+  Put(*store_, {{"da", Doc("a", "")}, {"db", Doc("b", "")}, {"dc", Doc("c", "")}});
+  EXPECT_EQ(ScanKeys(*store_, "d", "", false, /*stop_after=*/2), (std::vector<std::string>{"da", "db"}));
+  EXPECT_EQ(ScanKeys(*store_, "d", "", false, /*stop_after=*/1), (std::vector<std::string>{"da"}));
+}
+
+TEST_P(MemoryStoreTest, ScanOfOnePartitionSeesOnlyThatPartition) {
+  std::vector<std::pair<std::string, Record>> puts;
+  for (const char* pk : {"[\"a\"]", "[\"ab\"]", "[\"b\"]"}) {
+    for (const char* id : {"3", "1", "2"}) puts.emplace_back(keys::Document(kRidA, pk, id), Doc(id, pk));
+  }
+  puts.emplace_back(keys::Document(kRidB, "[\"a\"]", "1"), Doc("other", ""));
+  Put(*store_, puts);
+  std::vector<std::string> ids;
+  Status s = store_->Scan(keys::PartitionPrefix(kRidA, "[\"a\"]"), "", false, [&](std::string_view, Record&& r) {
+    EXPECT_EQ(r.body, "[\"a\"]");
+    ids.push_back(r.id);
+    return true;
+  });
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(ScanKeys(*store_, keys::DocumentPrefix(kRidA)).size(), 9u);
+}
+
+TEST_P(StoreTest, EraseRangesRemoveARangeInTheSameWrite) {
+  Put(*store_, {{keys::Document(kRidA, "[1]", "x"), Doc("x", "")},
+                {keys::Document(kRidA, "[2]", "y"), Doc("y", "")},
+                {keys::Document(kRidB, "[1]", "z"), Doc("z", "")},
+                {keys::Container("db", "a"), Doc("a", "")}});
+  std::string prefix = keys::DocumentPrefix(kRidA);
+  auto res = store_->Write([&](const WriteContext&) -> Result<WriteSet> {
+    WriteSet set;
+    set.erase_ranges.emplace_back(prefix, keys::PrefixEnd(prefix));
+    Record tomb = Doc("a", "");
+    tomb.tombstone = true;
+    set.puts.emplace_back(keys::Container("db", "a"), tomb);
+    return set;
+  });
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_TRUE(ScanKeys(*store_, prefix, "", /*tombstones=*/true).empty());
+  EXPECT_FALSE(GetOrFail(*store_, keys::Document(kRidA, "[1]", "x")).has_value());
+  // Outside the range nothing changed.
+  EXPECT_TRUE(GetOrFail(*store_, keys::Document(kRidB, "[1]", "z")).has_value());
+  auto c = GetOrFail(*store_, keys::Container("db", "a"));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_TRUE(c->tombstone);
+  // The write is one log entry carrying the put.
+  auto log = store_->ReadLog(res->lsn, 1);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  ASSERT_EQ((*log)[0].records.size(), 1u);
+  EXPECT_EQ((*log)[0].records[0].first, keys::Container("db", "a"));
+}
+
+TEST_P(StoreTest, ProbeWorksAndLeavesResourcesAndLogAlone) {
+  Put(*store_, {{"dk", Doc("x", "")}});
+  Status s = store_->Probe();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  clock_.AdvanceMillis(1);
+  EXPECT_TRUE(store_->Probe().ok());
+  EXPECT_EQ(store_->last_lsn(), 1u);
+  auto log = store_->ReadLog(0, 10);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->size(), 1u);
+  EXPECT_EQ(ScanKeys(*store_, "", "", true), (std::vector<std::string>{"dk"}));
+}
+
+TEST(StoreOpenTest, EmptyPathOnDiskFails) {
+  regionlab::testing::FakeClock clock;
+  StoreOptions o;
+  o.path = "";
+  auto s = Store::Open(o, clock);
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(StoreOpenTest, InMemoryStoresAreIndependent) {
+  regionlab::testing::FakeClock clock;
+  StoreOptions o;
+  o.in_memory = true;
+  auto a = Store::Open(o, clock);
+  auto b = Store::Open(o, clock);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Put(**a, {{"dk", Doc("x", "")}});
+  auto got = (*b)->Get("dk");
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+  EXPECT_EQ((*b)->last_lsn(), 0u);
+}
+
+}  // namespace
+}  // namespace regionlab::storage
