@@ -79,6 +79,26 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
           links.push_back(link);
         }
       }
+      // Links from regions served by other processes into ours: only the
+      // receiving side is known here.
+      for (const RegionContext* to : admin.regions) {
+        if (!to->replicator) continue;
+        for (uint32_t peer : to->replicator->peers()) {
+          bool local = false;
+          for (const RegionContext* r : admin.regions) local |= r->self.id == peer;
+          if (local) continue;
+          auto in = to->replicator->Inbound(peer);
+          links.push_back({{"from", to->account_regions[peer].name},
+                           {"to", to->self.name},
+                           {"connected", in.connected},
+                           {"appliedLsn", in.applied},
+                           {"entriesApplied", in.entries_applied},
+                           {"duplicatesSkipped", in.duplicates},
+                           {"gaps", in.gaps},
+                           {"conflicts", in.conflicts},
+                           {"lastApplyLagMs", in.last_lag_micros / 1000.0}});
+        }
+      }
       return Json200({{"links", links}});
     }
     if (path == "/digest" && request.method == "GET") {

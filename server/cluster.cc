@@ -249,8 +249,10 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
                                       [admin](HttpRequest& req) { return HandleAdmin(*admin, req); });
   if (!admin_http.ok()) return admin_http.status();
   impl->admin_http = std::move(*admin_http);
-  for (const auto& info : infos) {
-    spdlog::info("region {} ({}) serving on {}", info.name, info.display_name, info.endpoint);
+  for (const auto& r : impl->regions) {
+    const RegionInfo& info = r->ctx->self;
+    spdlog::info("region {} ({}) serving on {}, replication on port {}", info.name, info.display_name,
+                 info.endpoint, r->transport->port());
   }
   return std::unique_ptr<Cluster>(new Cluster(std::move(impl)));
 }
