@@ -332,18 +332,22 @@ class BenchCommandImpl final : public BenchCommand {
     for (PhaseKind kind : phases_) {
       RL_RETURN_IF_ERROR(workload.Prepare(kind));
       // CPU figures cover exactly the measured part.
-      const auto srv0 = server_pid > 0 ? ReadProcCpuSeconds(server_pid) : Result<double>(-1.0);
-      const double self0 = SelfCpuSeconds();
+      const auto srv0 = server_pid > 0 ? ReadProcCpu(server_pid) : Result<CpuTimes>(CpuTimes{});
+      const CpuTimes self0 = SelfCpu();
       const auto sys0 = SystemCpuSeconds();
       auto result = workload.Measure(kind);
       const auto sys1 = SystemCpuSeconds();
-      const double self1 = SelfCpuSeconds();
-      const auto srv1 = server_pid > 0 ? ReadProcCpuSeconds(server_pid) : Result<double>(-1.0);
+      const CpuTimes self1 = SelfCpu();
+      const auto srv1 = server_pid > 0 ? ReadProcCpu(server_pid) : Result<CpuTimes>(CpuTimes{});
       if (!result.ok()) return result.status();
       PhaseReport pr;
       pr.result = std::move(*result);
-      pr.bench_cpu_s = self1 - self0;
-      if (server_pid > 0 && srv0.ok() && srv1.ok()) pr.server_cpu_s = *srv1 - *srv0;
+      pr.bench_cpu_s = self1.total() - self0.total();
+      pr.bench_sys_s = self1.sys - self0.sys;
+      if (server_pid > 0 && srv0.ok() && srv1.ok()) {
+        pr.server_cpu_s = srv1->total() - srv0->total();
+        pr.server_sys_s = srv1->sys - srv0->sys;
+      }
       if (sys0.ok() && sys1.ok()) {
         // Interrupt time is not charged to any process; count it apart.
         pr.irq_cpu_s = sys1->irq - sys0->irq;

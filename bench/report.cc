@@ -173,10 +173,12 @@ std::string RunReport::ToJson() const {
     if (!r.error_kinds.empty()) pj["errorKinds"] = r.error_kinds;
     if (p.server_cpu_s >= 0) {
       pj["serverCpuS"] = Round(p.server_cpu_s, 2);
+      pj["serverSysS"] = Round(p.server_sys_s, 2);
       if (r.ok) pj["serverCpuUsPerOp"] = Round(p.server_cpu_s * 1e6 / r.ok, 1);
     }
     if (p.bench_cpu_s >= 0) {
       pj["benchCpuS"] = Round(p.bench_cpu_s, 2);
+      pj["benchSysS"] = Round(p.bench_sys_s, 2);
       if (r.ok) pj["benchCpuUsPerOp"] = Round(p.bench_cpu_s * 1e6 / r.ok, 1);
     }
     if (p.other_cpu_s >= 0) pj["otherCpuS"] = Round(p.other_cpu_s, 2);

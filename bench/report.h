@@ -32,6 +32,8 @@ struct PhaseReport {
   PhaseResult result;
   double server_cpu_s = -1;  // CPU the server used during the measured part; -1 unknown
   double bench_cpu_s = -1;   // CPU this process used during it
+  double server_sys_s = -1;  // the kernel-mode part of server_cpu_s
+  double bench_sys_s = -1;   // the kernel-mode part of bench_cpu_s
   // CPU every other process on the machine used during it: a noise indicator
   // (on 2 cores, a compiler running beside the benchmark halves the figures).
   double other_cpu_s = -1;

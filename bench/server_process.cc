@@ -102,7 +102,7 @@ Result<ProcMemory> ReadProcMemory(pid_t pid) {
   return ParseProcStatus(ss.str());
 }
 
-Result<double> ReadProcCpuSeconds(pid_t pid) {
+Result<CpuTimes> ReadProcCpu(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   if (!in) return Status::NotFound("no /proc entry for pid " + std::to_string(pid));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -117,14 +117,14 @@ Result<double> ReadProcCpuSeconds(pid_t pid) {
   fields >> utime >> stime;
   if (!fields) return Status::Internal("malformed /proc/pid/stat");
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return static_cast<double>(utime + stime) / hz;
+  return CpuTimes{static_cast<double>(utime) / hz, static_cast<double>(stime) / hz};
 }
 
-double SelfCpuSeconds() {
+CpuTimes SelfCpu() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
+  return CpuTimes{secs(ru.ru_utime), secs(ru.ru_stime)};
 }
 
 Result<SystemCpu> SystemCpuSeconds() {

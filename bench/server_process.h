@@ -48,10 +48,15 @@ struct ProcMemory {
 ProcMemory ParseProcStatus(std::string_view status_text);
 Result<ProcMemory> ReadProcMemory(pid_t pid);
 
-// CPU time a process has used (user + system), from /proc/<pid>/stat.
-Result<double> ReadProcCpuSeconds(pid_t pid);
+// CPU time a process has used, from /proc/<pid>/stat (10 ms resolution).
+struct CpuTimes {
+  double user = 0;
+  double sys = 0;
+  double total() const { return user + sys; }
+};
+Result<CpuTimes> ReadProcCpu(pid_t pid);
 // The same for this process (getrusage).
-double SelfCpuSeconds();
+CpuTimes SelfCpu();
 // CPU time of the whole machine so far (all CPUs, first line of /proc/stat):
 // `busy` is everything but idle and iowait; `irq` the part of it spent in
 // interrupts and softirqs (on loopback, much of the network stack's work).

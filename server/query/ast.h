@@ -51,10 +51,24 @@ enum class ExprKind : uint8_t {
 };
 
 enum class Op : uint8_t {
-  kNeg, kPlus, kBitNot,                  // unary
-  kMul, kDiv, kMod, kAdd, kSub,          // arithmetic
-  kLt, kLe, kGt, kGe, kEq, kNe,          // comparison
-  kBitAnd, kBitXor, kBitOr, kConcat,     // bitwise, string concatenation
+  kNeg,
+  kPlus,
+  kBitNot,  // unary
+  kMul,
+  kDiv,
+  kMod,
+  kAdd,
+  kSub,  // arithmetic
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kEq,
+  kNe,  // comparison
+  kBitAnd,
+  kBitXor,
+  kBitOr,
+  kConcat,  // bitwise, string concatenation
 };
 
 enum class AggregateKind : uint8_t { kCount, kSum, kAvg, kMin, kMax };
@@ -63,13 +77,13 @@ struct Expr {
   ExprKind kind = ExprKind::kLiteral;
   int line = 0;
   int column = 0;
-  Value value;                      // kLiteral
-  std::string name;                 // kName, kParameter, kProperty, kCall, kLike (escape)
-  Op op = Op::kAdd;                 // kUnary, kBinary
-  bool negated = false;             // NOT BETWEEN / NOT IN / NOT LIKE
-  int slot = -1;                    // kSlot
+  Value value;           // kLiteral
+  std::string name;      // kName, kParameter, kProperty, kCall, kLike (escape)
+  Op op = Op::kAdd;      // kUnary, kBinary
+  bool negated = false;  // NOT BETWEEN / NOT IN / NOT LIKE
+  int slot = -1;         // kSlot
   AggregateKind aggregate = AggregateKind::kCount;  // kAggregate
-  const Builtin* fn = nullptr;      // kCall, after binding
+  const Builtin* fn = nullptr;                      // kCall, after binding
   std::vector<ExprPtr> args;
   std::vector<std::string> keys;    // kObject
   std::unique_ptr<Query> subquery;  // kSubquery, kExists, kArraySubquery, kFirst, kLast
@@ -90,7 +104,7 @@ struct FromSource {
 
 struct SelectItem {
   ExprPtr expr;
-  std::string name;        // output property name
+  std::string name;  // output property name
   bool explicit_name = false;
 };
 
@@ -109,21 +123,21 @@ struct Query {
   int line = 0;
   int column = 0;
   bool distinct = false;
-  bool star = false;                 // SELECT *
-  bool value = false;                // SELECT VALUE select[0].expr
-  ExprPtr top;                       // literal or parameter; number after binding
+  bool star = false;   // SELECT *
+  bool value = false;  // SELECT VALUE select[0].expr
+  ExprPtr top;         // literal or parameter; number after binding
   std::vector<SelectItem> select;
-  std::vector<FromSource> from;      // empty: no FROM clause
+  std::vector<FromSource> from;  // empty: no FROM clause
   ExprPtr where;
   std::vector<ExprPtr> group_by;
   std::vector<OrderItem> order_by;
-  ExprPtr offset;                    // OFFSET n LIMIT m
+  ExprPtr offset;  // OFFSET n LIMIT m
   ExprPtr limit;
 
   // Filled by the binder.
   std::optional<int64_t> top_n, offset_n, limit_n;
-  bool aggregated = false;           // GROUP BY or aggregates: one output per group
-  std::vector<int> group_slots;      // slot of each GROUP BY key
+  bool aggregated = false;       // GROUP BY or aggregates: one output per group
+  std::vector<int> group_slots;  // slot of each GROUP BY key
   std::vector<AggregateSlot> aggregates;
 };
 

@@ -9,35 +9,58 @@ namespace {
 
 const char* OpName(Op op) {
   switch (op) {
-    case Op::kNeg: return "-";
-    case Op::kPlus: return "+";
-    case Op::kBitNot: return "~";
-    case Op::kMul: return "*";
-    case Op::kDiv: return "/";
-    case Op::kMod: return "%";
-    case Op::kAdd: return "+";
-    case Op::kSub: return "-";
-    case Op::kLt: return "<";
-    case Op::kLe: return "<=";
-    case Op::kGt: return ">";
-    case Op::kGe: return ">=";
-    case Op::kEq: return "=";
-    case Op::kNe: return "!=";
-    case Op::kBitAnd: return "&";
-    case Op::kBitXor: return "^";
-    case Op::kBitOr: return "|";
-    case Op::kConcat: return "||";
+    case Op::kNeg:
+      return "-";
+    case Op::kPlus:
+      return "+";
+    case Op::kBitNot:
+      return "~";
+    case Op::kMul:
+      return "*";
+    case Op::kDiv:
+      return "/";
+    case Op::kMod:
+      return "%";
+    case Op::kAdd:
+      return "+";
+    case Op::kSub:
+      return "-";
+    case Op::kLt:
+      return "<";
+    case Op::kLe:
+      return "<=";
+    case Op::kGt:
+      return ">";
+    case Op::kGe:
+      return ">=";
+    case Op::kEq:
+      return "=";
+    case Op::kNe:
+      return "!=";
+    case Op::kBitAnd:
+      return "&";
+    case Op::kBitXor:
+      return "^";
+    case Op::kBitOr:
+      return "|";
+    case Op::kConcat:
+      return "||";
   }
   return "?";
 }
 
 const char* AggregateName(AggregateKind k) {
   switch (k) {
-    case AggregateKind::kCount: return "COUNT";
-    case AggregateKind::kSum: return "SUM";
-    case AggregateKind::kAvg: return "AVG";
-    case AggregateKind::kMin: return "MIN";
-    case AggregateKind::kMax: return "MAX";
+    case AggregateKind::kCount:
+      return "COUNT";
+    case AggregateKind::kSum:
+      return "SUM";
+    case AggregateKind::kAvg:
+      return "AVG";
+    case AggregateKind::kMin:
+      return "MIN";
+    case AggregateKind::kMax:
+      return "MAX";
   }
   return "?";
 }
@@ -61,22 +84,44 @@ void Print(const Expr& e, std::string* out) {
       *out += e.value.is_undefined() ? "undefined" : e.value.ToJson();
       return;
     case ExprKind::kParameter:
-    case ExprKind::kName: *out += e.name; return;
-    case ExprKind::kSlot: *out += e.name.empty() ? "$" + std::to_string(e.slot) : e.name; return;
-    case ExprKind::kInput: *out += "<input>"; return;
+    case ExprKind::kName:
+      *out += e.name;
+      return;
+    case ExprKind::kSlot:
+      *out += e.name.empty() ? "$" + std::to_string(e.slot) : e.name;
+      return;
+    case ExprKind::kInput:
+      *out += "<input>";
+      return;
     case ExprKind::kProperty:
       *out += "(. ";
       Print(*e.args[0], out);
       *out += " " + e.name + ")";
       return;
-    case ExprKind::kIndex: PrintList("[]", e, 0, out); return;
-    case ExprKind::kUnary: PrintList(OpName(e.op), e, 0, out); return;
-    case ExprKind::kBinary: PrintList(OpName(e.op), e, 0, out); return;
-    case ExprKind::kAnd: PrintList("AND", e, 0, out); return;
-    case ExprKind::kOr: PrintList("OR", e, 0, out); return;
-    case ExprKind::kNot: PrintList("NOT", e, 0, out); return;
-    case ExprKind::kBetween: PrintList(e.negated ? "NOT-BETWEEN" : "BETWEEN", e, 0, out); return;
-    case ExprKind::kIn: PrintList(e.negated ? "NOT-IN" : "IN", e, 0, out); return;
+    case ExprKind::kIndex:
+      PrintList("[]", e, 0, out);
+      return;
+    case ExprKind::kUnary:
+      PrintList(OpName(e.op), e, 0, out);
+      return;
+    case ExprKind::kBinary:
+      PrintList(OpName(e.op), e, 0, out);
+      return;
+    case ExprKind::kAnd:
+      PrintList("AND", e, 0, out);
+      return;
+    case ExprKind::kOr:
+      PrintList("OR", e, 0, out);
+      return;
+    case ExprKind::kNot:
+      PrintList("NOT", e, 0, out);
+      return;
+    case ExprKind::kBetween:
+      PrintList(e.negated ? "NOT-BETWEEN" : "BETWEEN", e, 0, out);
+      return;
+    case ExprKind::kIn:
+      PrintList(e.negated ? "NOT-IN" : "IN", e, 0, out);
+      return;
     case ExprKind::kLike:
       PrintList(e.negated ? "NOT-LIKE" : "LIKE", e, 0, out);
       if (!e.name.empty()) {
@@ -84,10 +129,18 @@ void Print(const Expr& e, std::string* out) {
         *out += " ESCAPE " + e.name + ")";
       }
       return;
-    case ExprKind::kConditional: PrintList("?", e, 0, out); return;
-    case ExprKind::kCoalesce: PrintList("??", e, 0, out); return;
-    case ExprKind::kCall: PrintList(e.name.c_str(), e, 0, out); return;
-    case ExprKind::kAggregate: PrintList(AggregateName(e.aggregate), e, 0, out); return;
+    case ExprKind::kConditional:
+      PrintList("?", e, 0, out);
+      return;
+    case ExprKind::kCoalesce:
+      PrintList("??", e, 0, out);
+      return;
+    case ExprKind::kCall:
+      PrintList(e.name.c_str(), e, 0, out);
+      return;
+    case ExprKind::kAggregate:
+      PrintList(AggregateName(e.aggregate), e, 0, out);
+      return;
     case ExprKind::kArray: {
       *out += "[";
       for (size_t i = 0; i < e.args.size(); ++i) {
@@ -112,11 +165,11 @@ void Print(const Expr& e, std::string* out) {
     case ExprKind::kArraySubquery:
     case ExprKind::kFirst:
     case ExprKind::kLast: {
-      const char* head = e.kind == ExprKind::kSubquery ? ""
-                         : e.kind == ExprKind::kExists ? "EXISTS "
+      const char* head = e.kind == ExprKind::kSubquery        ? ""
+                         : e.kind == ExprKind::kExists        ? "EXISTS "
                          : e.kind == ExprKind::kArraySubquery ? "ARRAY "
-                         : e.kind == ExprKind::kFirst ? "FIRST "
-                                                      : "LAST ";
+                         : e.kind == ExprKind::kFirst         ? "FIRST "
+                                                              : "LAST ";
       *out += "(";
       *out += head;
       PrintQuery(*e.subquery, out);

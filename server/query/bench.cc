@@ -1,6 +1,6 @@
 // query_bench: the query engine over an in-memory Store, in-process.
 //
-//   query_bench [--docs N] [--partitions P] [--runs R]
+//   query_bench [--docs N] [--partitions P] [--runs R] [--only CASE]
 //
 // Loads N documents of about 1 KB (default 100,000) spread over P partition
 // keys (default 100), then times, on one thread:
@@ -49,7 +49,8 @@ std::string MakeDocument(int i, const std::string& pk, std::string* out_id) {
   d += ",\"orders\":[";
   for (int k = 0; k < 4; ++k) {
     if (k) d += ',';
-    d += "{\"sku\":\"SKU-" + std::to_string((h >> k) % 10000) + "\",\"qty\":" + std::to_string(k + 1) +
+    d += "{\"sku\":\"SKU-" + std::to_string((h >> k) % 10000) +
+         "\",\"qty\":" + std::to_string(k + 1) +
          ",\"price\":" + std::to_string(((h >> (2 * k)) % 10000) / 100.0) + "}";
   }
   d += "]";
@@ -57,8 +58,10 @@ std::string MakeDocument(int i, const std::string& pk, std::string* out_id) {
   while (d.size() < 860) d += "lorem ipsum dolor sit amet ";
   d += "\"";
   // System properties, as the server stores them.
-  d += ",\"_rid\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"_self\":\"dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs/AAAAAAAAAAAAAAAAAAAAAA==/\"";
-  d += ",\"_etag\":\"\\\"0-" + std::to_string(i) + "\\\"\",\"_attachments\":\"attachments/\",\"_ts\":1700000000}";
+  d += ",\"_rid\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"_self\":\"dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs/"
+       "AAAAAAAAAAAAAAAAAAAAAA==/\"";
+  d += ",\"_etag\":\"\\\"0-" + std::to_string(i) +
+       "\\\"\",\"_attachments\":\"attachments/\",\"_ts\":1700000000}";
   return d;
 }
 
@@ -78,7 +81,9 @@ struct Timing {
 
 int Run(int argc, char** argv) {
   int docs = 100000, partitions = 100, runs = 5;
+  std::string only;  // run just this case (for profiling)
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
     if (!std::strcmp(argv[i], "--docs")) docs = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--partitions")) partitions = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
@@ -121,8 +126,9 @@ int Run(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("loaded %d documents (%.0f bytes on average) over %d partition keys in %.1f s\n", docs,
-              static_cast<double>(total_bytes) / docs, partitions, (MonotonicMicros() - t0) / 1e6);
+  std::printf("loaded %d documents (%.0f bytes on average) over %d partition keys in %.1f s\n",
+              docs, static_cast<double>(total_bytes) / docs, partitions,
+              (MonotonicMicros() - t0) / 1e6);
 
   query::StoreRowSource all(**store, keys::DocumentPrefix(coll_rid));
 
@@ -152,7 +158,8 @@ int Run(int argc, char** argv) {
   std::vector<Case> cases = {
       {"filter", "SELECT * FROM c WHERE " + filter, true},
       {"order-x", "SELECT * FROM c WHERE " + filter + " ORDER BY c.score DESC", false},
-      {"order-pk", "SELECT * FROM c WHERE " + filter + " AND c.pk = 'p7' ORDER BY c.score DESC", false},
+      {"order-pk", "SELECT * FROM c WHERE " + filter + " AND c.pk = 'p7' ORDER BY c.score DESC",
+       false},
       {"count", "SELECT VALUE COUNT(1) FROM c WHERE " + filter, false},
   };
   // The same documents held in memory: the engine's own cost, without storage.
@@ -163,12 +170,13 @@ int Run(int argc, char** argv) {
   });
   if (!copied.ok()) return 1;
 
-  std::printf("%-14s %9s %9s %9s %9s %15s %15s\n", "case", "scanned", "returned", "wall ms", "cpu ms",
-              "scanned/s wall", "scanned/s cpu");
-  std::printf("%-14s %9llu %9s %9.1f %9.1f %15.0f %15.0f\n", "scan", static_cast<unsigned long long>(scan.scanned),
-              "-", scan.best_seconds * 1e3, scan.best_cpu * 1e3, scan.scanned / scan.best_seconds,
-              scan.scanned / scan.best_cpu);
+  std::printf("%-14s %9s %9s %9s %9s %15s %15s\n", "case", "scanned", "returned", "wall ms",
+              "cpu ms", "scanned/s wall", "scanned/s cpu");
+  std::printf("%-14s %9llu %9s %9.1f %9.1f %15.0f %15.0f\n", "scan",
+              static_cast<unsigned long long>(scan.scanned), "-", scan.best_seconds * 1e3,
+              scan.best_cpu * 1e3, scan.scanned / scan.best_seconds, scan.scanned / scan.best_cpu);
   for (const Case& c : cases) {
+    if (!only.empty() && only != c.name) continue;
     auto prepared = query::PreparedQuery::Prepare({c.text, {}});
     if (!prepared.ok()) {
       std::fprintf(stderr, "%s: %s\n", c.name, prepared.status().ToString().c_str());
@@ -180,38 +188,39 @@ int Run(int argc, char** argv) {
     }
     query::StoreRowSource store_source(**store, prefix);
     for (int pass = 0; pass < 2; ++pass) {
-    const query::RowSource& source = pass == 0 ? static_cast<const query::RowSource&>(store_source) : memory;
-    if (pass == 1 && prefix != keys::DocumentPrefix(coll_rid)) continue;
-    Timing t;
-    for (int r = 0; r < runs; ++r) {
-      query::PageRequest req;
-      req.max_items = c.all_pages ? 1000 : 100;
-      req.scope = prefix;
-      uint64_t scanned = 0;
-      size_t returned = 0;
-      double cpu = ThreadCpuSeconds();
-      int64_t s = MonotonicMicros();
-      while (true) {
-        auto page = query::ExecutePage(*prepared, source, req);
-        if (!page.ok()) {
-          std::fprintf(stderr, "%s: %s\n", c.name, page.status().ToString().c_str());
-          return 1;
+      const query::RowSource& source =
+          pass == 0 ? static_cast<const query::RowSource&>(store_source) : memory;
+      if (pass == 1 && prefix != keys::DocumentPrefix(coll_rid)) continue;
+      Timing t;
+      for (int r = 0; r < runs; ++r) {
+        query::PageRequest req;
+        req.max_items = c.all_pages ? 1000 : 100;
+        req.scope = prefix;
+        uint64_t scanned = 0;
+        size_t returned = 0;
+        double cpu = ThreadCpuSeconds();
+        int64_t s = MonotonicMicros();
+        while (true) {
+          auto page = query::ExecutePage(*prepared, source, req);
+          if (!page.ok()) {
+            std::fprintf(stderr, "%s: %s\n", c.name, page.status().ToString().c_str());
+            return 1;
+          }
+          scanned += page->rows_scanned;
+          returned += page->documents.size();
+          if (!c.all_pages || page->continuation.empty()) break;
+          req.continuation = page->continuation;
         }
-        scanned += page->rows_scanned;
-        returned += page->documents.size();
-        if (!c.all_pages || page->continuation.empty()) break;
-        req.continuation = page->continuation;
+        double secs = (MonotonicMicros() - s) / 1e6;
+        t.best_cpu = std::min(t.best_cpu, ThreadCpuSeconds() - cpu);
+        t.best_seconds = std::min(t.best_seconds, secs);
+        t.scanned = scanned;
+        t.returned = returned;
       }
-      double secs = (MonotonicMicros() - s) / 1e6;
-      t.best_cpu = std::min(t.best_cpu, ThreadCpuSeconds() - cpu);
-      t.best_seconds = std::min(t.best_seconds, secs);
-      t.scanned = scanned;
-      t.returned = returned;
-    }
-    std::string name = std::string(c.name) + (pass == 1 ? " (mem)" : "");
-    std::printf("%-14s %9llu %9zu %9.1f %9.1f %15.0f %15.0f\n", name.c_str(),
-                static_cast<unsigned long long>(t.scanned), t.returned, t.best_seconds * 1e3, t.best_cpu * 1e3,
-                t.scanned / t.best_seconds, t.scanned / t.best_cpu);
+      std::string name = std::string(c.name) + (pass == 1 ? " (mem)" : "");
+      std::printf("%-14s %9llu %9zu %9.1f %9.1f %15.0f %15.0f\n", name.c_str(),
+                  static_cast<unsigned long long>(t.scanned), t.returned, t.best_seconds * 1e3,
+                  t.best_cpu * 1e3, t.scanned / t.best_seconds, t.scanned / t.best_cpu);
     }
   }
   return 0;

@@ -38,11 +38,13 @@ AggregateKind AggregateKindOf(const std::string& name) {
 }
 
 bool StructEq(const Expr& a, const Expr& b) {
-  if (a.kind != b.kind || a.op != b.op || a.name != b.name || a.negated != b.negated || a.slot != b.slot ||
-      a.fn != b.fn || a.keys != b.keys || a.args.size() != b.args.size() || a.aggregate != b.aggregate) {
+  if (a.kind != b.kind || a.op != b.op || a.name != b.name || a.negated != b.negated ||
+      a.slot != b.slot || a.fn != b.fn || a.keys != b.keys || a.args.size() != b.args.size() ||
+      a.aggregate != b.aggregate) {
     return false;
   }
-  if (a.kind == ExprKind::kLiteral && (a.value.type() != b.value.type() || !DeepEquals(a.value, b.value))) {
+  if (a.kind == ExprKind::kLiteral &&
+      (a.value.type() != b.value.type() || !DeepEquals(a.value, b.value))) {
     return false;
   }
   if (a.subquery || b.subquery) return false;
@@ -75,7 +77,8 @@ bool QueryRefersTo(const Query& q, const std::vector<int>& slots) {
   return false;
 }
 bool RefersTo(const Expr& e, const std::vector<int>& slots) {
-  if (e.kind == ExprKind::kSlot && std::find(slots.begin(), slots.end(), e.slot) != slots.end()) return true;
+  if (e.kind == ExprKind::kSlot && std::find(slots.begin(), slots.end(), e.slot) != slots.end())
+    return true;
   for (const auto& a : e.args) {
     if (RefersTo(*a, slots)) return true;
   }
@@ -95,9 +98,10 @@ class Binder {
       FromSource& src = q.from[i];
       if (src.subquery) {
         if (outermost && i == 0) {
-          return SemanticError(src.line, src.column,
-                               "a subquery as the first FROM source is not supported; query the container "
-                               "directly (FROM c) and use JOIN (SELECT ...) for per-document subqueries");
+          return SemanticError(
+              src.line, src.column,
+              "a subquery as the first FROM source is not supported; query the container "
+              "directly (FROM c) and use JOIN (SELECT ...) for per-document subqueries");
         }
         RL_RETURN_IF_ERROR(BindQuery(*src.subquery, &scope, false));
       } else if (outermost && i == 0) {
@@ -111,7 +115,8 @@ class Binder {
       }
       for (const auto& [name, slot] : scope.names) {
         if (name == src.alias) {
-          return SemanticError(src.line, src.column, "the alias '" + src.alias + "' is defined twice in FROM");
+          return SemanticError(src.line, src.column,
+                               "the alias '" + src.alias + "' is defined twice in FROM");
         }
       }
       src.slot = next_slot_++;
@@ -121,16 +126,18 @@ class Binder {
     if (q.star) {
       if (q.from.empty()) return SemanticError(q.line, q.column, "'SELECT *' needs a FROM clause");
       if (q.from.size() > 1) {
-        return SemanticError(q.line, q.column,
-                             "'SELECT *' is only valid with a single input set; with JOIN, select the aliases "
-                             "or properties you want");
+        return SemanticError(
+            q.line, q.column,
+            "'SELECT *' is only valid with a single input set; with JOIN, select the aliases "
+            "or properties you want");
       }
     }
     if (q.where) RL_RETURN_IF_ERROR(BindExpr(q.where, scope, nullptr, "WHERE"));
     for (auto& g : q.group_by) {
       RL_RETURN_IF_ERROR(BindExpr(g, scope, nullptr, "GROUP BY"));
       if (g->kind == ExprKind::kLiteral) {
-        return SemanticError(g->line, g->column, "GROUP BY needs an expression over the input, not a constant");
+        return SemanticError(g->line, g->column,
+                             "GROUP BY needs an expression over the input, not a constant");
       }
     }
     bool saw_aggregate = false;
@@ -165,17 +172,21 @@ class Binder {
     RL_RETURN_IF_ERROR(ResolveCount(q.offset, "OFFSET", &q.offset_n));
     RL_RETURN_IF_ERROR(ResolveCount(q.limit, "LIMIT", &q.limit_n));
     if (q.top && q.offset) {
-      return SemanticError(q.top->line, q.top->column, "TOP cannot be combined with OFFSET ... LIMIT; use one of them");
+      return SemanticError(q.top->line, q.top->column,
+                           "TOP cannot be combined with OFFSET ... LIMIT; use one of them");
     }
 
     q.aggregated = saw_aggregate || !q.group_by.empty();
     if (q.aggregated) {
-      if (q.star) return SemanticError(q.line, q.column, "'SELECT *' cannot be combined with GROUP BY or aggregates");
+      if (q.star)
+        return SemanticError(q.line, q.column,
+                             "'SELECT *' cannot be combined with GROUP BY or aggregates");
       if (!q.order_by.empty()) {
         const Expr& e = *q.order_by[0].expr;
-        return SemanticError(e.line, e.column,
-                             "ORDER BY cannot be combined with GROUP BY or aggregate functions (Cosmos DB does not "
-                             "support it either)");
+        return SemanticError(
+            e.line, e.column,
+            "ORDER BY cannot be combined with GROUP BY or aggregate functions (Cosmos DB does not "
+            "support it either)");
       }
       for (size_t i = 0; i < q.group_by.size(); ++i) q.group_slots.push_back(next_slot_++);
       for (auto& item : q.select) RL_RETURN_IF_ERROR(RewriteAggregated(q, item.expr, own));
@@ -197,14 +208,15 @@ class Binder {
           }
         }
         return SemanticError(e->line, e->column,
-                             "the parameter " + e->name + " has no value: add {\"name\": \"" + e->name +
-                                 "\", \"value\": ...} to 'parameters'");
+                             "the parameter " + e->name + " has no value: add {\"name\": \"" +
+                                 e->name + "\", \"value\": ...} to 'parameters'");
       }
       case ExprKind::kName: {
         int slot = scope.Lookup(e->name);
         if (slot < 0) {
-          return SemanticError(e->line, e->column,
-                               "identifier '" + e->name + "' could not be resolved; it is not an alias of FROM");
+          return SemanticError(
+              e->line, e->column,
+              "identifier '" + e->name + "' could not be resolved; it is not an alias of FROM");
         }
         e->kind = ExprKind::kSlot;
         e->slot = slot;
@@ -213,13 +225,15 @@ class Binder {
       case ExprKind::kCall: {
         if (IsAggregateName(e->name)) {
           if (!saw_aggregate) {
-            return SemanticError(e->line, e->column,
-                                 "the aggregate function " + e->name + " cannot be used in " + clause +
-                                     (std::string(clause) == "SELECT" ? " inside another aggregate"
-                                                                      : "; aggregates belong in the SELECT list"));
+            return SemanticError(
+                e->line, e->column,
+                "the aggregate function " + e->name + " cannot be used in " + clause +
+                    (std::string(clause) == "SELECT" ? " inside another aggregate"
+                                                     : "; aggregates belong in the SELECT list"));
           }
           if (e->args.size() != 1) {
-            return SemanticError(e->line, e->column, "the aggregate function " + e->name + " takes one argument");
+            return SemanticError(e->line, e->column,
+                                 "the aggregate function " + e->name + " takes one argument");
           }
           e->kind = ExprKind::kAggregate;
           e->aggregate = AggregateKindOf(e->name);
@@ -228,17 +242,18 @@ class Binder {
         }
         const Builtin* fn = FindBuiltin(e->name);
         if (!fn) {
-          return SemanticError(e->line, e->column, "'" + e->name + "' is not a recognized built-in function name");
+          return SemanticError(e->line, e->column,
+                               "'" + e->name + "' is not a recognized built-in function name");
         }
         int n = static_cast<int>(e->args.size());
         if (n < fn->min_args || (fn->max_args >= 0 && n > fn->max_args)) {
           std::string want = fn->min_args == fn->max_args ? std::to_string(fn->min_args)
-                             : fn->max_args < 0
-                                 ? "at least " + std::to_string(fn->min_args)
-                                 : std::to_string(fn->min_args) + " to " + std::to_string(fn->max_args);
+                             : fn->max_args < 0 ? "at least " + std::to_string(fn->min_args)
+                                                : std::to_string(fn->min_args) + " to " +
+                                                      std::to_string(fn->max_args);
           return SemanticError(e->line, e->column,
-                               "the function " + std::string(fn->name) + " takes " + want + " argument(s), not " +
-                                   std::to_string(n));
+                               "the function " + std::string(fn->name) + " takes " + want +
+                                   " argument(s), not " + std::to_string(n));
         }
         e->fn = fn;
         break;
@@ -247,8 +262,10 @@ class Binder {
       case ExprKind::kExists:
       case ExprKind::kArraySubquery:
       case ExprKind::kFirst:
-      case ExprKind::kLast: return BindQuery(*e->subquery, &scope, false);
-      default: break;
+      case ExprKind::kLast:
+        return BindQuery(*e->subquery, &scope, false);
+      default:
+        break;
     }
     for (auto& a : e->args) RL_RETURN_IF_ERROR(BindExpr(a, scope, saw_aggregate, clause));
     return Status::Ok();
@@ -262,7 +279,8 @@ class Binder {
     }
     const Value& v = e->value;
     constexpr double kMaxCount = 9007199254740992.0;  // 2^53
-    if (!v.is_number() || v.as_number() < 0 || v.as_number() > kMaxCount || v.as_number() != std::floor(v.as_number())) {
+    if (!v.is_number() || v.as_number() < 0 || v.as_number() > kMaxCount ||
+        v.as_number() != std::floor(v.as_number())) {
       return SemanticError(e->line, e->column,
                            std::string(what) + " takes a non-negative integer, not " +
                                (v.is_undefined() ? "undefined" : v.ToJson()));
@@ -293,13 +311,15 @@ class Binder {
       return Status::Ok();
     }
     if (e->kind == ExprKind::kSlot && std::find(own.begin(), own.end(), e->slot) != own.end()) {
-      return SemanticError(e->line, e->column,
-                           "'" + e->name + "' must be inside an aggregate function or match a GROUP BY expression");
+      return SemanticError(
+          e->line, e->column,
+          "'" + e->name + "' must be inside an aggregate function or match a GROUP BY expression");
     }
     if (e->subquery && QueryRefersTo(*e->subquery, own)) {
-      return SemanticError(e->line, e->column,
-                           "a subquery in the SELECT list of a GROUP BY or aggregate query cannot refer to the "
-                           "FROM aliases");
+      return SemanticError(
+          e->line, e->column,
+          "a subquery in the SELECT list of a GROUP BY or aggregate query cannot refer to the "
+          "FROM aliases");
     }
     for (auto& a : e->args) RL_RETURN_IF_ERROR(RewriteAggregated(q, a, own));
     return Status::Ok();
@@ -320,7 +340,8 @@ bool PathOf(const Expr& e, int slot, std::vector<std::string>* path) {
     path->push_back(e.name);
     return true;
   }
-  if (e.kind == ExprKind::kIndex && e.args[1]->kind == ExprKind::kLiteral && e.args[1]->value.is_string()) {
+  if (e.kind == ExprKind::kIndex && e.args[1]->kind == ExprKind::kLiteral &&
+      e.args[1]->value.is_string()) {
     if (!PathOf(*e.args[0], slot, path)) return false;
     path->push_back(e.args[1]->value.as_string());
     return true;
@@ -330,8 +351,8 @@ bool PathOf(const Expr& e, int slot, std::vector<std::string>* path) {
 
 class NeedAnalysis {
  public:
-  NeedAnalysis(PathSet* need, int root_slot, std::vector<std::string> base) : need_(need), slot_(root_slot),
-                                                                              base_(std::move(base)) {}
+  NeedAnalysis(PathSet* need, int root_slot, std::vector<std::string> base)
+      : need_(need), slot_(root_slot), base_(std::move(base)) {}
 
   void Mark(const std::vector<std::string>& path) {
     PathSet* node = need_;
@@ -360,7 +381,8 @@ class NeedAnalysis {
 
   void WalkQuery(const Query& q, bool skip_select) {
     for (const auto& s : q.from) {
-      if (s.collection && s.collection->kind != ExprKind::kInput && !HasInput(*s.collection)) Walk(*s.collection);
+      if (s.collection && s.collection->kind != ExprKind::kInput && !HasInput(*s.collection))
+        Walk(*s.collection);
       if (s.subquery) WalkQuery(*s.subquery, false);
     }
     if (q.where) Walk(*q.where);
@@ -403,7 +425,8 @@ bool InputPath(const Expr& e, std::vector<std::string>* path) {
 
 }  // namespace
 
-Result<std::unique_ptr<CompiledQuery>> Compile(std::unique_ptr<Query> query, const Parameters& params) {
+Result<std::unique_ptr<CompiledQuery>> Compile(std::unique_ptr<Query> query,
+                                               const Parameters& params) {
   Binder binder(params);
   RL_RETURN_IF_ERROR(binder.BindQuery(*query, nullptr, true));
   auto cq = std::make_unique<CompiledQuery>();
@@ -474,7 +497,8 @@ std::optional<std::vector<Value>> PartitionKeyEquality(const CompiledQuery& cq,
         const Expr& path_side = *c->args[side];
         const Expr& value_side = *c->args[1 - side];
         std::vector<std::string> path;
-        if (value_side.kind != ExprKind::kLiteral || !PathOf(path_side, cq.root_slot, &path) || path != want) {
+        if (value_side.kind != ExprKind::kLiteral || !PathOf(path_side, cq.root_slot, &path) ||
+            path != want) {
           continue;
         }
         const Value& v = value_side.value;

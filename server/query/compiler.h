@@ -32,9 +32,9 @@ struct CompiledQuery {
   std::unique_ptr<Query> query;
   int num_slots = 0;
   Mode mode = Mode::kStreaming;
-  PathSet need;             // paths of the input document the query reads
-  bool raw_output = false;  // each output row is the input document's text
-  int root_slot = -1;       // slot of the first FROM source of the outermost query
+  PathSet need;                   // paths of the input document the query reads
+  bool raw_output = false;        // each output row is the input document's text
+  int root_slot = -1;             // slot of the first FROM source of the outermost query
   bool root_is_document = false;  // that source is the input document itself
 };
 
@@ -42,7 +42,8 @@ using Parameters = std::vector<std::pair<std::string, Value>>;
 
 // Binds and plans `query`. 400 with line and column on a semantic error
 // (unknown alias, function or parameter, a misplaced aggregate, ...).
-Result<std::unique_ptr<CompiledQuery>> Compile(std::unique_ptr<Query> query, const Parameters& params);
+Result<std::unique_ptr<CompiledQuery>> Compile(std::unique_ptr<Query> query,
+                                               const Parameters& params);
 
 // Values of `pk_paths` ("/tenant", "/a/b") when the WHERE clause of the
 // outermost query requires `c.<path> = <scalar literal or parameter>` for

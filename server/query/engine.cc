@@ -48,22 +48,27 @@ Result<std::optional<std::string>> VectorRowSource::Get(std::string_view positio
 
 Result<QuerySpec> ParseQuerySpec(std::string_view body) {
   auto parsed = ParseJson(body);
-  if (!parsed.ok()) return Status::BadRequest("The query request body is not valid JSON. " + parsed.status().message());
+  if (!parsed.ok())
+    return Status::BadRequest("The query request body is not valid JSON. " +
+                              parsed.status().message());
   const Value* text = parsed->Find("query");
   if (!parsed->is_object() || !text || !text->is_string()) {
     return Status::BadRequest(
-        "A query request body must be a JSON object with a string 'query', such as {\"query\": \"SELECT * FROM c\"}.");
+        "A query request body must be a JSON object with a string 'query', such as {\"query\": "
+        "\"SELECT * FROM c\"}.");
   }
   QuerySpec spec;
   spec.text = text->as_string();
   const Value* params = parsed->Find("parameters");
   if (params && !params->is_null()) {
-    if (!params->is_array()) return Status::BadRequest("'parameters' must be an array of {\"name\", \"value\"} objects.");
+    if (!params->is_array())
+      return Status::BadRequest("'parameters' must be an array of {\"name\", \"value\"} objects.");
     for (const Value& p : params->as_array()) {
       const Value* name = p.Find("name");
       if (!p.is_object() || !name || !name->is_string()) {
-        return Status::BadRequest("Each entry of 'parameters' must be an object with a string 'name', such as "
-                                  "{\"name\": \"@id\", \"value\": 1}.");
+        return Status::BadRequest(
+            "Each entry of 'parameters' must be an object with a string 'name', such as "
+            "{\"name\": \"@id\", \"value\": 1}.");
       }
       spec.parameters.emplace_back(name->as_string(), p.Member("value"));
     }
@@ -78,12 +83,14 @@ Result<int64_t> ParseMaxItemCount(const std::string* header) {
   const char* e = b + header->size();
   auto r = std::from_chars(b, e, v);
   if (r.ec != std::errc() || r.ptr != e) {
-    return Status::BadRequest("x-ms-max-item-count must be an integer (or -1 for no limit), not '" + *header + "'.");
+    return Status::BadRequest("x-ms-max-item-count must be an integer (or -1 for no limit), not '" +
+                              *header + "'.");
   }
   return v <= 0 ? int64_t{0} : v;
 }
 
-std::string FeedBody(std::string_view rid, std::string_view array_name, const std::vector<std::string>& documents) {
+std::string FeedBody(std::string_view rid, std::string_view array_name,
+                     const std::vector<std::string>& documents) {
   std::string out = "{\"_rid\":";
   AppendJsonString(&out, rid);
   out += ",";
@@ -146,7 +153,8 @@ Result<PreparedQuery> PreparedQuery::PrepareCondition(std::string_view condition
   return PreparedQuery(std::move(*compiled), Hex64(Fnv1a(condition)));
 }
 
-std::optional<std::vector<Value>> PreparedQuery::PartitionKeyEquality(const std::vector<std::string>& pk_paths) const {
+std::optional<std::vector<Value>> PreparedQuery::PartitionKeyEquality(
+    const std::vector<std::string>& pk_paths) const {
   return query::PartitionKeyEquality(*compiled_, pk_paths);
 }
 
@@ -155,7 +163,8 @@ Result<bool> PreparedQuery::Matches(std::string_view json, int64_t now_micros) c
   Evaluator ev(cq, EvalContext{now_micros});
   if (!cq.query->from.empty()) {
     auto doc = ParseJsonProjected(json, cq.need);
-    if (!doc.ok()) return Status::Internal("The document is not valid JSON: " + doc.status().message());
+    if (!doc.ok())
+      return Status::Internal("The document is not valid JSON: " + doc.status().message());
     ev.set_input(std::move(*doc));
   }
   return !ev.RunQuery(*cq.query, 1).empty();
@@ -166,9 +175,9 @@ Result<bool> PreparedQuery::Matches(std::string_view json, int64_t now_micros) c
 namespace {
 
 struct Token {
-  char mode = 0;          // 0: first page
-  std::string key;        // position (modes s, o)
-  int64_t idx = 0;        // rows of that position consumed (s) / row index (o)
+  char mode = 0;    // 0: first page
+  std::string key;  // position (modes s, o)
+  int64_t idx = 0;  // rows of that position consumed (s) / row index (o)
   int64_t produced = 0;
   std::vector<Value> sort_keys;  // mode o
 };
@@ -189,16 +198,19 @@ std::string EncodeToken(const Token& t, const std::string& hash) {
   }
   if (t.mode == 'o') {
     Array keys;
-    for (const Value& k : t.sort_keys) keys.push_back(Value::MakeArray(k.is_defined() ? Array{k} : Array{}));
+    for (const Value& k : t.sort_keys)
+      keys.push_back(Value::MakeArray(k.is_defined() ? Array{k} : Array{}));
     o.emplace_back("s", Value::MakeArray(std::move(keys)));
   }
   return Base64Encode(Value::MakeObject(std::move(o)).ToJson());
 }
 
-Result<Token> DecodeToken(const std::string& text, const std::string& hash, Mode mode, size_t num_sort_keys) {
-  Status bad = Status::BadRequest("The continuation token '" + text.substr(0, 200) +
-                                  "' is malformed or was not issued for this query (text, parameters and "
-                                  "partition key must stay the same while paging).");
+Result<Token> DecodeToken(const std::string& text, const std::string& hash, Mode mode,
+                          size_t num_sort_keys) {
+  Status bad =
+      Status::BadRequest("The continuation token '" + text.substr(0, 200) +
+                         "' is malformed or was not issued for this query (text, parameters and "
+                         "partition key must stay the same while paging).");
   Token t;
   if (text.empty()) return t;
   auto json = Base64Decode(text);
@@ -209,8 +221,9 @@ Result<Token> DecodeToken(const std::string& text, const std::string& hash, Mode
   const Value* m = v->Find("m");
   const Value* n = v->Find("n");
   constexpr double kMaxCount = 9007199254740992.0;  // 2^53
-  if (!h || !h->is_string() || h->as_string() != hash || !m || !m->is_string() || m->as_string().size() != 1 || !n ||
-      !n->is_number() || n->as_number() < 0 || n->as_number() > kMaxCount) {
+  if (!h || !h->is_string() || h->as_string() != hash || !m || !m->is_string() ||
+      m->as_string().size() != 1 || !n || !n->is_number() || n->as_number() < 0 ||
+      n->as_number() > kMaxCount) {
     return bad;
   }
   t.mode = m->as_string()[0];
@@ -222,7 +235,9 @@ Result<Token> DecodeToken(const std::string& text, const std::string& hash, Mode
   if (t.mode == 's' || t.mode == 'o') {
     const Value* k = v->Find("k");
     const Value* i = v->Find("i");
-    if (!k || !k->is_string() || !i || !i->is_number() || i->as_number() < 0 || i->as_number() > kMaxCount) return bad;
+    if (!k || !k->is_string() || !i || !i->is_number() || i->as_number() < 0 ||
+        i->as_number() > kMaxCount)
+      return bad;
     auto key = Base64Decode(k->as_string());
     if (!key) return bad;
     t.key = std::move(*key);
@@ -264,9 +279,15 @@ class Executor {
     token_ = std::move(*tok);
     Status s;
     switch (cq_.mode) {
-      case Mode::kStreaming: s = RunStreaming(); break;
-      case Mode::kOrdered: s = RunOrdered(); break;
-      case Mode::kBuffered: s = RunBuffered(); break;
+      case Mode::kStreaming:
+        s = RunStreaming();
+        break;
+      case Mode::kOrdered:
+        s = RunOrdered();
+        break;
+      case Mode::kBuffered:
+        s = RunBuffered();
+        break;
     }
     if (!s.ok()) return s;
     return std::move(page_);
@@ -276,7 +297,8 @@ class Executor {
   Status LoadInput(std::string_view json) {
     ++page_.rows_scanned;
     auto doc = ParseJsonProjected(json, cq_.need);
-    if (!doc.ok()) return Status::Internal("A stored document is not valid JSON: " + doc.status().message());
+    if (!doc.ok())
+      return Status::Internal("A stored document is not valid JSON: " + doc.status().message());
     ev_.set_input(std::move(*doc));
     return Status::Ok();
   }
@@ -318,7 +340,8 @@ class Executor {
           stop = true;
           return false;
         }
-        std::string text = cq_.raw_output ? (one_row_per_input ? std::move(json) : json) : out.ToJson();
+        std::string text =
+            cq_.raw_output ? (one_row_per_input ? std::move(json) : json) : out.ToJson();
         if (static_cast<int64_t>(page_.documents.size()) >= page_cap_ || !Fits(text)) {
           Token next;
           next.mode = 's';
@@ -365,8 +388,8 @@ class Executor {
     std::shared_ptr<const std::string> raw;  // raw output: the document text
   };
 
-  int CompareRows(const std::vector<Value>& ka, std::string_view pa, int64_t ia, const std::vector<Value>& kb,
-                  std::string_view pb, int64_t ib) const {
+  int CompareRows(const std::vector<Value>& ka, std::string_view pa, int64_t ia,
+                  const std::vector<Value>& kb, std::string_view pb, int64_t ib) const {
     int c = CompareSortKeys(ka, kb, q_.order_by);
     if (c != 0) return c;
     c = pa.compare(pb);
@@ -378,7 +401,8 @@ class Executor {
     const int64_t e = token_.produced;
     const bool keyset = token_.mode == 'o';
     const int64_t remaining_offset = std::max<int64_t>(0, offset_ - e);
-    const int64_t emit_cap = limit_total_ == kUnlimited ? kUnlimited : limit_total_ - std::max(e, offset_);
+    const int64_t emit_cap =
+        limit_total_ == kUnlimited ? kUnlimited : limit_total_ - std::max(e, offset_);
     if (emit_cap <= 0) return Status::Ok();
     const int64_t pre_skip = token_.mode == 'f' ? e : 0;
     const int64_t skip_before = SatAdd(pre_skip, remaining_offset);
@@ -407,10 +431,13 @@ class Executor {
         int64_t mine = idx++;
         keys.clear();
         for (const auto& o : q_.order_by) keys.push_back(ev_.Eval(*o.expr));
-        if (keyset && CompareRows(keys, position, mine, token_.sort_keys, token_.key, token_.idx) <= 0) return true;
+        if (keyset &&
+            CompareRows(keys, position, mine, token_.sort_keys, token_.key, token_.idx) <= 0)
+          return true;
         if (static_cast<int64_t>(heap.size()) >= k) {
           const Candidate& worst = heap.front();
-          if (CompareRows(keys, position, mine, worst.keys, worst.position, worst.idx) >= 0) return true;
+          if (CompareRows(keys, position, mine, worst.keys, worst.position, worst.idx) >= 0)
+            return true;
         }
         Candidate c;
         c.keys = keys;
@@ -422,7 +449,8 @@ class Executor {
         } else if (q_.value) {
           c.out = std::move(out);
         } else {
-          for (const auto& src : q_.from) c.frame.push_back(ev_.slots()[static_cast<size_t>(src.slot)]);
+          for (const auto& src : q_.from)
+            c.frame.push_back(ev_.slots()[static_cast<size_t>(src.slot)]);
         }
         heap.push_back(std::move(c));
         std::push_heap(heap.begin(), heap.end(), less);
@@ -458,7 +486,8 @@ class Executor {
       } else if (q_.value) {
         text = c.out.ToJson();
       } else {
-        for (size_t s = 0; s < q_.from.size(); ++s) ev_.slots()[static_cast<size_t>(q_.from[s].slot)] = c.frame[s];
+        for (size_t s = 0; s < q_.from.size(); ++s)
+          ev_.slots()[static_cast<size_t>(q_.from[s].slot)] = c.frame[s];
         text = ev_.Project(q_).ToJson();
       }
       if (!Fits(text)) {
@@ -540,7 +569,8 @@ class Executor {
 
 }  // namespace
 
-Result<Page> ExecutePage(const PreparedQuery& query, const RowSource& source, const PageRequest& request) {
+Result<Page> ExecutePage(const PreparedQuery& query, const RowSource& source,
+                         const PageRequest& request) {
   return Executor(query, source, request).Run();
 }
 

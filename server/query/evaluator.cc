@@ -10,7 +10,9 @@ namespace {
 
 const Value kUndefined;
 
-Value Bool3(int v) { return v < 0 ? Value() : Value::Bool(v == 1); }  // -1 undefined, 0 false, 1 true
+Value Bool3(int v) {
+  return v < 0 ? Value() : Value::Bool(v == 1);
+}  // -1 undefined, 0 false, 1 true
 int Truth(const Value& v) { return v.is_bool() ? (v.as_bool() ? 1 : 0) : -1; }
 
 // Comparison with Cosmos semantics: undefined unless both sides have the same
@@ -22,11 +24,16 @@ int Compare3(Op op, const Value& a, const Value& b) {
   if (a.is_array() || a.is_object()) return -1;
   int c = CompareTotal(a, b);
   switch (op) {
-    case Op::kLt: return c < 0;
-    case Op::kLe: return c <= 0;
-    case Op::kGt: return c > 0;
-    case Op::kGe: return c >= 0;
-    default: return -1;
+    case Op::kLt:
+      return c < 0;
+    case Op::kLe:
+      return c <= 0;
+    case Op::kGt:
+      return c > 0;
+    case Op::kGe:
+      return c >= 0;
+    default:
+      return -1;
   }
 }
 
@@ -42,7 +49,9 @@ bool ToInteger(const Value& v, int64_t* out) {
 
 void AppendCanonical(std::string* out, const Value& v) {
   switch (v.type()) {
-    case Type::kUndefined: out->push_back('u'); return;
+    case Type::kUndefined:
+      out->push_back('u');
+      return;
     case Type::kArray: {
       out->push_back('[');
       for (const Value& e : v.as_array()) {
@@ -57,7 +66,8 @@ void AppendCanonical(std::string* out, const Value& v) {
       for (const auto& m : v.as_object()) {
         if (m.second.is_defined()) members.push_back(&m);
       }
-      std::sort(members.begin(), members.end(), [](auto* a, auto* b) { return a->first < b->first; });
+      std::sort(members.begin(), members.end(),
+                [](auto* a, auto* b) { return a->first < b->first; });
       out->push_back('{');
       for (auto* m : members) {
         AppendJsonString(out, m->first);
@@ -68,11 +78,13 @@ void AppendCanonical(std::string* out, const Value& v) {
       out->push_back('}');
       return;
     }
-    default: v.AppendJson(out);
+    default:
+      v.AppendJson(out);
   }
 }
 
-int CompareSortKeys(const std::vector<Value>& a, const std::vector<Value>& b, const std::vector<OrderItem>& order) {
+int CompareSortKeys(const std::vector<Value>& a, const std::vector<Value>& b,
+                    const std::vector<OrderItem>& order) {
   for (size_t i = 0; i < a.size(); ++i) {
     int c = CompareTotal(a[i], b[i]);
     if (c != 0) return order[i].descending ? -c : c;
@@ -85,9 +97,12 @@ Evaluator::Evaluator(const CompiledQuery& cq, const EvalContext& ctx)
 
 const Value* Evaluator::Ref(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::kLiteral: return &e.value;
-    case ExprKind::kSlot: return &slots_[static_cast<size_t>(e.slot)];
-    case ExprKind::kInput: return &input_;
+    case ExprKind::kLiteral:
+      return &e.value;
+    case ExprKind::kSlot:
+      return &slots_[static_cast<size_t>(e.slot)];
+    case ExprKind::kInput:
+      return &input_;
     case ExprKind::kProperty: {
       const Value* base = Ref(*e.args[0]);
       if (!base) return nullptr;
@@ -106,19 +121,24 @@ const Value* Evaluator::Ref(const Expr& e) {
       if (idx.is_number() && base->is_array()) {
         double d = idx.as_number();
         const Array& arr = base->as_array();
-        if (d >= 0 && d == std::floor(d) && d < static_cast<double>(arr.size())) return &arr[static_cast<size_t>(d)];
+        if (d >= 0 && d == std::floor(d) && d < static_cast<double>(arr.size()))
+          return &arr[static_cast<size_t>(d)];
       }
       return &kUndefined;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
 Value Evaluator::Eval(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::kLiteral: return e.value;
-    case ExprKind::kSlot: return slots_[static_cast<size_t>(e.slot)];
-    case ExprKind::kInput: return input_;
+    case ExprKind::kLiteral:
+      return e.value;
+    case ExprKind::kSlot:
+      return slots_[static_cast<size_t>(e.slot)];
+    case ExprKind::kInput:
+      return input_;
     case ExprKind::kProperty: {
       Value tmp;
       return EvalRef(*e.args[0], tmp).Member(e.name);
@@ -162,7 +182,8 @@ Value Evaluator::Eval(const Expr& e) {
       if (r == 1) return Value::Bool(true);
       return (l == 0 && r == 0) ? Value::Bool(false) : Value();
     }
-    case ExprKind::kBinary: return EvalBinary(e);
+    case ExprKind::kBinary:
+      return EvalBinary(e);
     case ExprKind::kBetween: {
       Value tx, tl, th;
       const Value& x = EvalRef(*e.args[0], tx);
@@ -202,7 +223,8 @@ Value Evaluator::Eval(const Expr& e) {
       Value l = Eval(*e.args[0]);
       return l.is_defined() ? l : Eval(*e.args[1]);
     }
-    case ExprKind::kCall: return EvalCall(e);
+    case ExprKind::kCall:
+      return EvalCall(e);
     case ExprKind::kArray: {
       Array a;
       a.reserve(e.args.size());
@@ -225,8 +247,10 @@ Value Evaluator::Eval(const Expr& e) {
       std::vector<Value> r = RunQuery(*e.subquery, 1);
       return r.empty() ? Value() : std::move(r[0]);
     }
-    case ExprKind::kExists: return Value::Bool(!RunQuery(*e.subquery, 1).empty());
-    case ExprKind::kArraySubquery: return Value::MakeArray(RunQuery(*e.subquery, std::numeric_limits<size_t>::max()));
+    case ExprKind::kExists:
+      return Value::Bool(!RunQuery(*e.subquery, 1).empty());
+    case ExprKind::kArraySubquery:
+      return Value::MakeArray(RunQuery(*e.subquery, std::numeric_limits<size_t>::max()));
     case ExprKind::kFirst: {
       std::vector<Value> r = RunQuery(*e.subquery, 1);
       return r.empty() ? Value() : std::move(r[0]);
@@ -237,7 +261,8 @@ Value Evaluator::Eval(const Expr& e) {
     }
     case ExprKind::kParameter:
     case ExprKind::kName:
-    case ExprKind::kAggregate: break;  // replaced by the binder
+    case ExprKind::kAggregate:
+      break;  // replaced by the binder
   }
   return Value();
 }
@@ -252,7 +277,8 @@ Value Evaluator::EvalBinary(const Expr& e) {
     case Op::kLt:
     case Op::kLe:
     case Op::kGt:
-    case Op::kGe: return Bool3(Compare3(e.op, a, b));
+    case Op::kGe:
+      return Bool3(Compare3(e.op, a, b));
     case Op::kConcat:
       if (!a.is_string() || !b.is_string()) return Value();
       return Value::String(a.as_string() + b.as_string());
@@ -264,11 +290,16 @@ Value Evaluator::EvalBinary(const Expr& e) {
       if (!a.is_number() || !b.is_number()) return Value();
       double x = a.as_number(), y = b.as_number();
       switch (e.op) {
-        case Op::kAdd: return Value::Number(x + y);
-        case Op::kSub: return Value::Number(x - y);
-        case Op::kMul: return Value::Number(x * y);
-        case Op::kDiv: return Value::Number(x / y);  // x/0 is not finite: undefined
-        default: return Value::Number(std::fmod(x, y));
+        case Op::kAdd:
+          return Value::Number(x + y);
+        case Op::kSub:
+          return Value::Number(x - y);
+        case Op::kMul:
+          return Value::Number(x * y);
+        case Op::kDiv:
+          return Value::Number(x / y);  // x/0 is not finite: undefined
+        default:
+          return Value::Number(std::fmod(x, y));
       }
     }
     case Op::kBitAnd:
@@ -279,7 +310,8 @@ Value Evaluator::EvalBinary(const Expr& e) {
       int64_t r = e.op == Op::kBitAnd ? (x & y) : e.op == Op::kBitOr ? (x | y) : (x ^ y);
       return Value::Number(static_cast<double>(r));
     }
-    default: return Value();
+    default:
+      return Value();
   }
 }
 
@@ -349,7 +381,8 @@ std::vector<Value> Evaluator::RunQuery(const Query& q, size_t limit) {
 
 // ---- Accumulator ----
 
-Accumulator::Accumulator(Evaluator& ev, const Query& q, size_t limit) : ev_(ev), q_(q), limit_(limit) {
+Accumulator::Accumulator(Evaluator& ev, const Query& q, size_t limit)
+    : ev_(ev), q_(q), limit_(limit) {
   constexpr size_t kAll = std::numeric_limits<size_t>::max();
   size_t wanted = limit;
   if (q.top_n) wanted = std::min(wanted, static_cast<size_t>(*q.top_n));
@@ -362,7 +395,8 @@ bool Accumulator::AddRow() {
   if (q_.aggregated) {
     size_t index = 0;
     if (q_.group_by.empty()) {
-      if (groups_.empty()) groups_.push_back({{}, std::vector<AggregateState>(q_.aggregates.size())});
+      if (groups_.empty())
+        groups_.push_back({{}, std::vector<AggregateState>(q_.aggregates.size())});
     } else {
       std::vector<Value> keys;
       keys.reserve(q_.group_by.size());
@@ -387,7 +421,9 @@ bool Accumulator::AddRow() {
       Value v = ev_.Eval(*agg.arg);
       if (v.is_undefined()) continue;
       switch (agg.kind) {
-        case AggregateKind::kCount: ++st.count; break;
+        case AggregateKind::kCount:
+          ++st.count;
+          break;
         case AggregateKind::kSum:
         case AggregateKind::kAvg:
           if (!v.is_number()) {
@@ -402,7 +438,7 @@ bool Accumulator::AddRow() {
           if (v.is_array() || v.is_object()) {
             st.invalid = true;
           } else if (!st.has || (agg.kind == AggregateKind::kMin ? CompareTotal(v, st.best) < 0
-                                                                  : CompareTotal(v, st.best) > 0)) {
+                                                                 : CompareTotal(v, st.best) > 0)) {
             st.best = std::move(v);
             st.has = true;
           }
@@ -428,15 +464,20 @@ std::vector<Value> Accumulator::Finish() {
     }
     auto& slots = ev_.slots();
     for (Group& g : groups_) {
-      for (size_t i = 0; i < g.keys.size(); ++i) slots[static_cast<size_t>(q_.group_slots[i])] = g.keys[i];
+      for (size_t i = 0; i < g.keys.size(); ++i)
+        slots[static_cast<size_t>(q_.group_slots[i])] = g.keys[i];
       for (size_t i = 0; i < q_.aggregates.size(); ++i) {
         const AggregateSlot& agg = q_.aggregates[i];
         AggregateState& st = g.aggregates[i];
         Value r;
         if (!st.invalid) {
           switch (agg.kind) {
-            case AggregateKind::kCount: r = Value::Number(static_cast<double>(st.count)); break;
-            case AggregateKind::kSum: r = Value::Number(st.sum); break;
+            case AggregateKind::kCount:
+              r = Value::Number(static_cast<double>(st.count));
+              break;
+            case AggregateKind::kSum:
+              r = Value::Number(st.sum);
+              break;
             case AggregateKind::kAvg:
               if (st.count > 0) r = Value::Number(st.sum / static_cast<double>(st.count));
               break;
@@ -476,8 +517,9 @@ std::vector<Value> Accumulator::Finish() {
   if (q_.limit_n) count = std::min(count, static_cast<size_t>(*q_.limit_n));
   if (offset >= outs.size()) return {};
   size_t end = outs.size() - offset < count ? outs.size() : offset + count;
-  return std::vector<Value>(std::make_move_iterator(outs.begin() + static_cast<std::ptrdiff_t>(offset)),
-                            std::make_move_iterator(outs.begin() + static_cast<std::ptrdiff_t>(end)));
+  return std::vector<Value>(
+      std::make_move_iterator(outs.begin() + static_cast<std::ptrdiff_t>(offset)),
+      std::make_move_iterator(outs.begin() + static_cast<std::ptrdiff_t>(end)));
 }
 
 }  // namespace regionlab::query

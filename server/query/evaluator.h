@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -31,10 +32,11 @@ class FunctionRef;
 template <typename R, typename... A>
 class FunctionRef<R(A...)> {
  public:
-  template <typename F>
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
   FunctionRef(F&& f)  // NOLINT: implicit by design
-      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
-        call_([](void* o, A... a) -> R { return (*static_cast<std::remove_reference_t<F>*>(o))(a...); }) {}
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))), call_([](void* o, A... a) -> R {
+          return (*static_cast<std::remove_reference_t<F>*>(o))(a...);
+        }) {}
   R operator()(A... a) const { return call_(obj_, a...); }
 
  private:
@@ -43,7 +45,8 @@ class FunctionRef<R(A...)> {
 };
 
 // Evaluation order of sort keys: per key, ascending or descending.
-int CompareSortKeys(const std::vector<Value>& a, const std::vector<Value>& b, const std::vector<OrderItem>& order);
+int CompareSortKeys(const std::vector<Value>& a, const std::vector<Value>& b,
+                    const std::vector<OrderItem>& order);
 
 // A text form of a value that is equal for equal values (object properties
 // sorted): the key of DISTINCT and GROUP BY.

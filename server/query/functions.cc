@@ -117,7 +117,8 @@ std::string SubstringCp(std::string_view s, int64_t start, int64_t length) {
     int64_t size = static_cast<int64_t>(s.size());
     if (start < 0) start = 0;
     if (start >= size) return "";
-    return std::string(s.substr(static_cast<size_t>(start), static_cast<size_t>(std::min(length, size - start))));
+    return std::string(
+        s.substr(static_cast<size_t>(start), static_cast<size_t>(std::min(length, size - start))));
   }
   std::u32string cps = Decode(s);
   int64_t size = static_cast<int64_t>(cps.size());
@@ -153,7 +154,9 @@ int64_t IndexOfCp(std::string_view hay, std::string_view needle, int64_t from) {
   return LengthCp(hay.substr(0, pos));
 }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 // ---- type checks ----
 
@@ -167,7 +170,9 @@ Value IsObject(const Value* a, int, const EvalContext&) { return Value::Bool(a[0
 Value IsPrimitive(const Value* a, int, const EvalContext&) {
   return Value::Bool(a[0].is_null() || a[0].is_bool() || a[0].is_number() || a[0].is_string());
 }
-Value IsFiniteNumber(const Value* a, int, const EvalContext&) { return Value::Bool(a[0].is_number()); }
+Value IsFiniteNumber(const Value* a, int, const EvalContext&) {
+  return Value::Bool(a[0].is_number());
+}
 Value IsInteger(const Value* a, int, const EvalContext&) {
   return Value::Bool(a[0].is_number() && a[0].as_number() == std::trunc(a[0].as_number()) &&
                      std::fabs(a[0].as_number()) < 9.2e18);
@@ -178,7 +183,9 @@ Value IsInteger(const Value* a, int, const EvalContext&) {
 Value Contains(const Value* a, int n, const EvalContext&) {
   bool ic;
   if (!a[0].is_string() || !a[1].is_string() || !FlagArg(a, n, 2, &ic)) return Value();
-  if (ic) return Value::Bool(LowerAscii(a[0].as_string()).find(LowerAscii(a[1].as_string())) != std::string::npos);
+  if (ic)
+    return Value::Bool(LowerAscii(a[0].as_string()).find(LowerAscii(a[1].as_string())) !=
+                       std::string::npos);
   return Value::Bool(a[0].as_string().find(a[1].as_string()) != std::string::npos);
 }
 
@@ -205,7 +212,8 @@ Value EndsWith(const Value* a, int n, const EvalContext&) {
 Value StringEquals(const Value* a, int n, const EvalContext&) {
   bool ic;
   if (!a[0].is_string() || !a[1].is_string() || !FlagArg(a, n, 2, &ic)) return Value();
-  return Value::Bool(ic ? EqualsIgnoreCase(a[0].as_string(), a[1].as_string()) : a[0].as_string() == a[1].as_string());
+  return Value::Bool(ic ? EqualsIgnoreCase(a[0].as_string(), a[1].as_string())
+                        : a[0].as_string() == a[1].as_string());
 }
 
 Value LowerFn(const Value* a, int, const EvalContext&) {
@@ -330,18 +338,25 @@ Value ParseAs(const Value& v, Type want) {
   if (!parsed.ok() || parsed->type() != want) return Value();
   return *parsed;
 }
-Value StringToNumber(const Value* a, int, const EvalContext&) { return ParseAs(a[0], Type::kNumber); }
-Value StringToBoolean(const Value* a, int, const EvalContext&) { return ParseAs(a[0], Type::kBool); }
+Value StringToNumber(const Value* a, int, const EvalContext&) {
+  return ParseAs(a[0], Type::kNumber);
+}
+Value StringToBoolean(const Value* a, int, const EvalContext&) {
+  return ParseAs(a[0], Type::kBool);
+}
 Value StringToNull(const Value* a, int, const EvalContext&) { return ParseAs(a[0], Type::kNull); }
 Value StringToArray(const Value* a, int, const EvalContext&) { return ParseAs(a[0], Type::kArray); }
-Value StringToObject(const Value* a, int, const EvalContext&) { return ParseAs(a[0], Type::kObject); }
+Value StringToObject(const Value* a, int, const EvalContext&) {
+  return ParseAs(a[0], Type::kObject);
+}
 
 // ---- arrays ----
 
 // `part` is contained in `whole`: every property of part is in whole with an
 // equal value (recursively for nested objects).
 bool PartialMatch(const Value& whole, const Value& part) {
-  if (!part.is_object() || !whole.is_object()) return whole.type() == part.type() && DeepEquals(whole, part);
+  if (!part.is_object() || !whole.is_object())
+    return whole.type() == part.type() && DeepEquals(whole, part);
   for (const auto& [k, v] : part.as_object()) {
     if (v.is_undefined()) continue;
     const Value* w = whole.Find(k);
@@ -531,7 +546,18 @@ int64_t DaysInMonth(int64_t y, int64_t m) {
 const int64_t kMinTicks = DaysFromCivil(1, 1, 1) * kTicksPerDay;
 const int64_t kMaxTicks = DaysFromCivil(10000, 1, 1) * kTicksPerDay - 1;
 
-enum class Part { kYear, kMonth, kDay, kHour, kMinute, kSecond, kMillisecond, kMicrosecond, kNanosecond, kNone };
+enum class Part {
+  kYear,
+  kMonth,
+  kDay,
+  kHour,
+  kMinute,
+  kSecond,
+  kMillisecond,
+  kMicrosecond,
+  kNanosecond,
+  kNone
+};
 
 Part ParsePart(const Value& v) {
   if (!v.is_string()) return Part::kNone;
@@ -550,13 +576,20 @@ Part ParsePart(const Value& v) {
 
 int64_t TickUnit(Part p) {
   switch (p) {
-    case Part::kDay: return kTicksPerDay;
-    case Part::kHour: return kTicksPerHour;
-    case Part::kMinute: return kTicksPerMinute;
-    case Part::kSecond: return kTicksPerSecond;
-    case Part::kMillisecond: return kTicksPerMilli;
-    case Part::kMicrosecond: return kTicksPerMicro;
-    default: return 1;
+    case Part::kDay:
+      return kTicksPerDay;
+    case Part::kHour:
+      return kTicksPerHour;
+    case Part::kMinute:
+      return kTicksPerMinute;
+    case Part::kSecond:
+      return kTicksPerSecond;
+    case Part::kMillisecond:
+      return kTicksPerMilli;
+    case Part::kMicrosecond:
+      return kTicksPerMicro;
+    default:
+      return 1;
   }
 }
 
@@ -582,7 +615,9 @@ Value DateTimeAdd(const Value* a, int, const EvalContext&) {
       !ParseDateTime(a[2].as_string(), &ticks)) {
     return Value();
   }
-  if (std::llabs(amount) > 4'000'000'000'000'000LL / (part == Part::kNanosecond ? 1 : TickUnit(part))) return Value();
+  if (std::llabs(amount) >
+      4'000'000'000'000'000LL / (part == Part::kNanosecond ? 1 : TickUnit(part)))
+    return Value();
   if (part == Part::kYear || part == Part::kMonth) {
     int64_t days = FloorDiv(ticks, kTicksPerDay);
     int64_t within = ticks - days * kTicksPerDay;
@@ -603,8 +638,8 @@ Value DateTimeAdd(const Value* a, int, const EvalContext&) {
 Value DateTimeDiff(const Value* a, int, const EvalContext&) {
   Part part = ParsePart(a[0]);
   int64_t t1, t2;
-  if (part == Part::kNone || !a[1].is_string() || !a[2].is_string() || !ParseDateTime(a[1].as_string(), &t1) ||
-      !ParseDateTime(a[2].as_string(), &t2)) {
+  if (part == Part::kNone || !a[1].is_string() || !a[2].is_string() ||
+      !ParseDateTime(a[1].as_string(), &t1) || !ParseDateTime(a[2].as_string(), &t2)) {
     return Value();
   }
   // The number of `part` boundaries crossed going from t1 to t2.
@@ -623,23 +658,43 @@ Value DateTimeDiff(const Value* a, int, const EvalContext&) {
 Value DateTimePart(const Value* a, int, const EvalContext&) {
   Part part = ParsePart(a[0]);
   int64_t ticks;
-  if (part == Part::kNone || !a[1].is_string() || !ParseDateTime(a[1].as_string(), &ticks)) return Value();
+  if (part == Part::kNone || !a[1].is_string() || !ParseDateTime(a[1].as_string(), &ticks))
+    return Value();
   int64_t days = FloorDiv(ticks, kTicksPerDay);
   int64_t within = ticks - days * kTicksPerDay;
   int64_t y, m, d;
   CivilFromDays(days, &y, &m, &d);
   int64_t r = 0;
   switch (part) {
-    case Part::kYear: r = y; break;
-    case Part::kMonth: r = m; break;
-    case Part::kDay: r = d; break;
-    case Part::kHour: r = within / kTicksPerHour; break;
-    case Part::kMinute: r = within / kTicksPerMinute % 60; break;
-    case Part::kSecond: r = within / kTicksPerSecond % 60; break;
-    case Part::kMillisecond: r = within / kTicksPerMilli % 1000; break;
-    case Part::kMicrosecond: r = within / kTicksPerMicro % 1'000'000; break;
-    case Part::kNanosecond: r = within % kTicksPerSecond * 100; break;
-    case Part::kNone: break;
+    case Part::kYear:
+      r = y;
+      break;
+    case Part::kMonth:
+      r = m;
+      break;
+    case Part::kDay:
+      r = d;
+      break;
+    case Part::kHour:
+      r = within / kTicksPerHour;
+      break;
+    case Part::kMinute:
+      r = within / kTicksPerMinute % 60;
+      break;
+    case Part::kSecond:
+      r = within / kTicksPerSecond % 60;
+      break;
+    case Part::kMillisecond:
+      r = within / kTicksPerMilli % 1000;
+      break;
+    case Part::kMicrosecond:
+      r = within / kTicksPerMicro % 1'000'000;
+      break;
+    case Part::kNanosecond:
+      r = within % kTicksPerSecond * 100;
+      break;
+    case Part::kNone:
+      break;
   }
   return Value::Number(static_cast<double>(r));
 }
@@ -672,12 +727,12 @@ Value DateTimeFromParts(const Value* a, int n, const EvalContext&) {
     if (!IntArg(a[i], &parts[i])) return Value();
   }
   auto [y, m, d, hh, mi, ss, frac] = parts;
-  if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) || hh < 0 || hh > 23 || mi < 0 ||
-      mi > 59 || ss < 0 || ss > 59 || frac < 0 || frac > 9'999'999) {
+  if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) || hh < 0 || hh > 23 ||
+      mi < 0 || mi > 59 || ss < 0 || ss > 59 || frac < 0 || frac > 9'999'999) {
     return Value();
   }
-  return DateValue(DaysFromCivil(y, m, d) * kTicksPerDay + hh * kTicksPerHour + mi * kTicksPerMinute +
-                   ss * kTicksPerSecond + frac);
+  return DateValue(DaysFromCivil(y, m, d) * kTicksPerDay + hh * kTicksPerHour +
+                   mi * kTicksPerMinute + ss * kTicksPerSecond + frac);
 }
 
 // ---- table ----
@@ -791,12 +846,15 @@ bool ParseDateTime(std::string_view s, int64_t* ticks) {
     return true;
   };
   int64_t y, m, d, hh = 0, mi = 0, ss = 0, frac = 0;
-  if (!digits(0, 4, &y) || s.size() < 10 || s[4] != '-' || !digits(5, 2, &m) || s[7] != '-' || !digits(8, 2, &d)) {
+  if (!digits(0, 4, &y) || s.size() < 10 || s[4] != '-' || !digits(5, 2, &m) || s[7] != '-' ||
+      !digits(8, 2, &d)) {
     return false;
   }
   size_t pos = 10;
   if (pos < s.size() && s[pos] == 'T') {
-    if (!digits(pos + 1, 2, &hh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, &mi)) return false;
+    if (!digits(pos + 1, 2, &hh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(pos + 4, 2, &mi))
+      return false;
     pos += 6;
     if (pos < s.size() && s[pos] == ':') {
       if (!digits(pos + 1, 2, &ss)) return false;
@@ -816,9 +874,10 @@ bool ParseDateTime(std::string_view s, int64_t* ticks) {
   }
   if (pos < s.size() && s[pos] == 'Z') ++pos;
   if (pos != s.size()) return false;
-  if (y < 1 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) || hh > 23 || mi > 59 || ss > 59) return false;
-  *ticks = DaysFromCivil(y, m, d) * kTicksPerDay + hh * kTicksPerHour + mi * kTicksPerMinute + ss * kTicksPerSecond +
-           frac;
+  if (y < 1 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) || hh > 23 || mi > 59 || ss > 59)
+    return false;
+  *ticks = DaysFromCivil(y, m, d) * kTicksPerDay + hh * kTicksPerHour + mi * kTicksPerMinute +
+           ss * kTicksPerSecond + frac;
   return true;
 }
 
@@ -828,8 +887,9 @@ std::string FormatDateTime(int64_t ticks) {
   int64_t y, m, d;
   CivilFromDays(days, &y, &m, &d);
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%07lldZ", static_cast<long long>(y),
-                static_cast<long long>(m), static_cast<long long>(d), static_cast<long long>(within / kTicksPerHour),
+  std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%07lldZ",
+                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
+                static_cast<long long>(within / kTicksPerHour),
                 static_cast<long long>(within / kTicksPerMinute % 60),
                 static_cast<long long>(within / kTicksPerSecond % 60),
                 static_cast<long long>(within % kTicksPerSecond));
@@ -888,8 +948,10 @@ bool LikeMatch(std::string_view text_utf8, std::string_view pattern_utf8, uint32
   }
   auto matches = [](const Elem& e, char32_t c) {
     switch (e.kind) {
-      case Elem::kChar: return e.c == c;
-      case Elem::kOne: return true;
+      case Elem::kChar:
+        return e.c == c;
+      case Elem::kOne:
+        return true;
       case Elem::kClass: {
         bool in = false;
         for (const auto& [lo, hi] : e.ranges) {
@@ -897,7 +959,8 @@ bool LikeMatch(std::string_view text_utf8, std::string_view pattern_utf8, uint32
         }
         return in != e.negated;
       }
-      case Elem::kAny: return true;
+      case Elem::kAny:
+        return true;
     }
     return false;
   };

@@ -26,7 +26,7 @@ struct EvalContext {
 struct Builtin {
   const char* name;  // canonical spelling, as in the Cosmos DB documentation
   int min_args;
-  int max_args;      // -1: no limit
+  int max_args;  // -1: no limit
   Value (*fn)(const Value* args, int n, const EvalContext& ctx);
 };
 

@@ -63,9 +63,9 @@ class Lexer {
         Status s = ReadString(&t);
         if (!s.ok()) return s;
       } else {
-        static const char* kSymbols[] = {"??", "!=", "<>", "<=", ">=", "||", "(", ")", "[", "]", "{", "}", ",",
-                                         ".",  ":",  "?",  "*",  "/",  "%",  "+", "-", "=", "<", ">", "&", "|",
-                                         "^",  "~"};
+        static const char* kSymbols[] = {"??", "!=", "<>", "<=", ">=", "||", "(", ")", "[", "]",
+                                         "{",  "}",  ",",  ".",  ":",  "?",  "*", "/", "%", "+",
+                                         "-",  "=",  "<",  ">",  "&",  "|",  "^", "~"};
         bool found = false;
         for (const char* sym : kSymbols) {
           size_t n = std::strlen(sym);
@@ -78,9 +78,10 @@ class Lexer {
           }
         }
         if (!found) {
-          std::string shown = (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-                                  ? "character code " + std::to_string(static_cast<unsigned char>(c))
-                                  : std::string("'") + c + "'";
+          std::string shown =
+              (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                  ? "character code " + std::to_string(static_cast<unsigned char>(c))
+                  : std::string("'") + c + "'";
           return Error(t, "unexpected " + shown);
         }
       }
@@ -156,12 +157,14 @@ class Lexer {
       double v = 0;
       auto r = std::from_chars(text.data(), text.data() + text.size(), v);
       if (r.ec != std::errc() || !std::isfinite(v)) {
-        return Error(*t, "the number '" + std::string(q_.substr(start, i_ - start)) + "' is out of range");
+        return Error(
+            *t, "the number '" + std::string(q_.substr(start, i_ - start)) + "' is out of range");
       }
       t->number = v;
     }
     if (i_ < q_.size() && IsIdentStart(q_[i_])) {
-      return Error(*t, "a number must not run into a name ('" + std::string(q_.substr(start, i_ - start + 1)) + "')");
+      return Error(*t, "a number must not run into a name ('" +
+                           std::string(q_.substr(start, i_ - start + 1)) + "')");
     }
     t->text.assign(q_.substr(start, i_ - start));
     return Status::Ok();
@@ -186,15 +189,33 @@ class Lexer {
         char e = q_[i_];
         Advance();
         switch (e) {
-          case '"': s.push_back('"'); break;
-          case '\'': s.push_back('\''); break;
-          case '\\': s.push_back('\\'); break;
-          case '/': s.push_back('/'); break;
-          case 'b': s.push_back('\b'); break;
-          case 'f': s.push_back('\f'); break;
-          case 'n': s.push_back('\n'); break;
-          case 'r': s.push_back('\r'); break;
-          case 't': s.push_back('\t'); break;
+          case '"':
+            s.push_back('"');
+            break;
+          case '\'':
+            s.push_back('\'');
+            break;
+          case '\\':
+            s.push_back('\\');
+            break;
+          case '/':
+            s.push_back('/');
+            break;
+          case 'b':
+            s.push_back('\b');
+            break;
+          case 'f':
+            s.push_back('\f');
+            break;
+          case 'n':
+            s.push_back('\n');
+            break;
+          case 'r':
+            s.push_back('\r');
+            break;
+          case 't':
+            s.push_back('\t');
+            break;
           case 'u': {
             uint32_t cp = 0;
             for (int k = 0; k < 4; ++k) {
@@ -205,7 +226,8 @@ class Lexer {
               cp = cp * 16 + static_cast<uint32_t>(HexValue(q_[i_]));
               Advance();
             }
-            if (cp >= 0xD800 && cp < 0xDC00 && i_ + 5 < q_.size() && q_[i_] == '\\' && q_[i_ + 1] == 'u') {
+            if (cp >= 0xD800 && cp < 0xDC00 && i_ + 5 < q_.size() && q_[i_] == '\\' &&
+                q_[i_ + 1] == 'u') {
               uint32_t lo = 0;
               bool ok = true;
               for (int k = 0; k < 4; ++k) {
@@ -223,8 +245,9 @@ class Lexer {
             break;
           }
           default:
-            return Status::BadRequest("Syntax error at " + Where(line, col) + ": invalid escape sequence '\\" +
-                                      std::string(1, e) + "' in a string literal.");
+            return Status::BadRequest("Syntax error at " + Where(line, col) +
+                                      ": invalid escape sequence '\\" + std::string(1, e) +
+                                      "' in a string literal.");
         }
         continue;
       }

@@ -26,8 +26,8 @@ enum class TokenKind { kEnd, kIdentifier, kParameter, kNumber, kString, kSymbol 
 
 struct Token {
   TokenKind kind = TokenKind::kEnd;
-  std::string text;    // identifier/parameter name (with '@'), decoded string, symbol, number text
-  double number = 0;   // kNumber
+  std::string text;   // identifier/parameter name (with '@'), decoded string, symbol, number text
+  double number = 0;  // kNumber
   int line = 1;
   int column = 1;
 };

@@ -10,9 +10,10 @@ namespace {
 
 // Words that cannot name an alias or a property without brackets or a '.'.
 constexpr const char* kReserved[] = {
-    "SELECT", "FROM",   "WHERE", "AND",   "OR",    "NOT",    "IN",     "BETWEEN", "LIKE",      "ESCAPE",
-    "AS",     "VALUE",  "TOP",   "ORDER", "BY",    "ASC",    "DESC",   "OFFSET",  "LIMIT",     "GROUP",
-    "JOIN",   "EXISTS", "ARRAY", "TRUE",  "FALSE", "NULL",   "UNDEFINED", "DISTINCT", "UDF",
+    "SELECT", "FROM",   "WHERE",     "AND",      "OR",   "NOT",    "IN",    "BETWEEN",
+    "LIKE",   "ESCAPE", "AS",        "VALUE",    "TOP",  "ORDER",  "BY",    "ASC",
+    "DESC",   "OFFSET", "LIMIT",     "GROUP",    "JOIN", "EXISTS", "ARRAY", "TRUE",
+    "FALSE",  "NULL",   "UNDEFINED", "DISTINCT", "UDF",
 };
 
 constexpr int kMaxNesting = 128;
@@ -41,7 +42,8 @@ class Parser {
 
   Result<std::unique_ptr<Query>> ParseTopLevel() {
     if (!IsKeyword(Peek(), "SELECT")) {
-      if (Peek().kind == TokenKind::kEnd) return Fail("the query is empty; it must start with SELECT");
+      if (Peek().kind == TokenKind::kEnd)
+        return Fail("the query is empty; it must start with SELECT");
       return Fail("a query must start with SELECT");
     }
     auto q = ParseQueryBody();
@@ -74,7 +76,8 @@ class Parser {
       if (!q->where) return Error();
     }
     if (Peek().kind != TokenKind::kEnd) {
-      return Fail("unexpected " + Describe(Peek()) + " in the patch condition (expected WHERE or the end)");
+      return Fail("unexpected " + Describe(Peek()) +
+                  " in the patch condition (expected WHERE or the end)");
     }
     return q;
   }
@@ -105,9 +108,12 @@ class Parser {
   }
   static std::string Describe(const Token& tok) {
     switch (tok.kind) {
-      case TokenKind::kEnd: return "end of the query";
-      case TokenKind::kString: return "string '" + tok.text + "'";
-      default: return "'" + tok.text + "'";
+      case TokenKind::kEnd:
+        return "end of the query";
+      case TokenKind::kString:
+        return "string '" + tok.text + "'";
+      default:
+        return "'" + tok.text + "'";
     }
   }
 
@@ -141,7 +147,9 @@ class Parser {
   }
 
   // A name usable as an alias: an identifier that is not reserved.
-  bool IsName(const Token& tok) const { return tok.kind == TokenKind::kIdentifier && !IsReserved(tok.text); }
+  bool IsName(const Token& tok) const {
+    return tok.kind == TokenKind::kIdentifier && !IsReserved(tok.text);
+  }
 
   // Positions an operator node at the start of its left operand, so errors
   // about it point where the expression begins.
@@ -256,7 +264,8 @@ class Parser {
     }
     if (AcceptKeyword("VALUE")) {
       q->value = true;
-      if (IsSymbol(Peek(), "*")) return SetError("SELECT VALUE * is not valid: write SELECT * or SELECT VALUE c");
+      if (IsSymbol(Peek(), "*"))
+        return SetError("SELECT VALUE * is not valid: write SELECT * or SELECT VALUE c");
       SelectItem item;
       item.expr = ParseExpr();
       if (!item.expr) return false;
@@ -340,7 +349,8 @@ class Parser {
       return ExpectSymbol(")", "to close the subquery");
     }
     if (!IsName(Peek())) {
-      if (Peek().kind == TokenKind::kIdentifier) return SetError("a keyword cannot name a FROM source");
+      if (Peek().kind == TokenKind::kIdentifier)
+        return SetError("a keyword cannot name a FROM source");
       return SetError("expected a container name or alias");
     }
     const Token& name = Next();
@@ -350,7 +360,8 @@ class Parser {
       const Token& tok = Peek();
       if (IsSymbol(tok, ".")) {
         Next();
-        if (Peek().kind != TokenKind::kIdentifier) return SetError("expected a property name after '.'");
+        if (Peek().kind != TokenKind::kIdentifier)
+          return SetError("expected a property name after '.'");
         ExprPtr p = NewExpr(ExprKind::kProperty, tok);
         p->name = Next().text;
         p->args.push_back(std::move(e));
@@ -362,7 +373,8 @@ class Parser {
           return SetError("a FROM path takes only a number or a string in brackets");
         }
         ExprPtr lit = NewExpr(ExprKind::kLiteral, idx);
-        lit->value = idx.kind == TokenKind::kNumber ? Value::Number(idx.number) : Value::String(idx.text);
+        lit->value =
+            idx.kind == TokenKind::kNumber ? Value::Number(idx.number) : Value::String(idx.text);
         Next();
         if (!ExpectSymbol("]", "after the index")) return false;
         ExprPtr p = NewExpr(ExprKind::kIndex, tok);
@@ -533,8 +545,14 @@ class Parser {
   static constexpr int kLevels = 8;
   static const Level* Levels() {
     static const Level kTable[kLevels] = {
-        {{"||", nullptr}},        {{"|", nullptr}},           {{"^", nullptr}},           {{"&", nullptr}},
-        {{"=", "!=", "<>", nullptr}}, {{"<", "<=", ">", ">="}}, {{"+", "-", nullptr}}, {{"*", "/", "%", nullptr}},
+        {{"||", nullptr}},
+        {{"|", nullptr}},
+        {{"^", nullptr}},
+        {{"&", nullptr}},
+        {{"=", "!=", "<>", nullptr}},
+        {{"<", "<=", ">", ">="}},
+        {{"+", "-", nullptr}},
+        {{"*", "/", "%", nullptr}},
     };
     return kTable;
   }
@@ -590,7 +608,8 @@ class Parser {
       if (!guard.ok) return nullptr;
       Next();
       // Fold a minus sign into a number literal right away.
-      if (minus && Peek().kind == TokenKind::kNumber && !IsSymbol(Peek(1), ".") && !IsSymbol(Peek(1), "[")) {
+      if (minus && Peek().kind == TokenKind::kNumber && !IsSymbol(Peek(1), ".") &&
+          !IsSymbol(Peek(1), "[")) {
         ExprPtr lit = NewExpr(ExprKind::kLiteral, tok);
         lit->value = Value::Number(-Next().number);
         return lit;
@@ -677,8 +696,10 @@ class Parser {
       case TokenKind::kEnd:
         SetError("the query ends where an expression was expected");
         return nullptr;
-      case TokenKind::kSymbol: return ParseSymbolPrimary();
-      case TokenKind::kIdentifier: break;
+      case TokenKind::kSymbol:
+        return ParseSymbolPrimary();
+      case TokenKind::kIdentifier:
+        break;
     }
     // Identifiers and keywords.
     if (IsKeyword(tok, "true") || IsKeyword(tok, "false")) {

@@ -86,7 +86,8 @@ class PreparedQuery {
   ~PreparedQuery();
 
   // See compiler.h: the partition key values pinned by the WHERE clause.
-  std::optional<std::vector<Value>> PartitionKeyEquality(const std::vector<std::string>& pk_paths) const;
+  std::optional<std::vector<Value>> PartitionKeyEquality(
+      const std::vector<std::string>& pk_paths) const;
 
   // True when the query yields at least one row for the single document
   // `json` (conditional patch).
@@ -125,13 +126,15 @@ struct Page {
 };
 
 // Runs one page of `query` over `source`. 400 for a malformed continuation.
-Result<Page> ExecutePage(const PreparedQuery& query, const RowSource& source, const PageRequest& request);
+Result<Page> ExecutePage(const PreparedQuery& query, const RowSource& source,
+                         const PageRequest& request);
 
 // x-ms-max-item-count: absent -> 100, -1 (or any value <= 0) -> no limit.
 // 400 when it is not an integer.
 Result<int64_t> ParseMaxItemCount(const std::string* header);
 
 // {"_rid": rid, "<array_name>": [docs...], "_count": n}
-std::string FeedBody(std::string_view rid, std::string_view array_name, const std::vector<std::string>& documents);
+std::string FeedBody(std::string_view rid, std::string_view array_name,
+                     const std::vector<std::string>& documents);
 
 }  // namespace regionlab::query

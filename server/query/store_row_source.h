@@ -19,16 +19,20 @@ namespace regionlab::query {
 class StoreRowSource final : public RowSource {
  public:
   // `store` must outlive this object.
-  StoreRowSource(const storage::Store& store, std::string prefix) : store_(store), prefix_(std::move(prefix)) {}
+  StoreRowSource(const storage::Store& store, std::string prefix)
+      : store_(store), prefix_(std::move(prefix)) {}
 
   const std::string& prefix() const { return prefix_; }
 
   Status Scan(std::string_view start_after, const RowFn& fn) const override {
     if (!start_after.empty() && start_after.compare(0, prefix_.size(), prefix_) != 0) {
-      return Status::BadRequest("The continuation token does not belong to this container or partition.");
+      return Status::BadRequest(
+          "The continuation token does not belong to this container or partition.");
     }
     return store_.Scan(prefix_, start_after, /*include_tombstones=*/false,
-                       [&](std::string_view key, storage::Record&& record) { return fn(key, std::move(record.body)); });
+                       [&](std::string_view key, storage::Record&& record) {
+                         return fn(key, std::move(record.body));
+                       });
   }
 
   Result<std::optional<std::string>> Get(std::string_view position) const override {

@@ -13,13 +13,20 @@ namespace regionlab::query {
 
 std::string_view TypeName(Type t) {
   switch (t) {
-    case Type::kUndefined: return "undefined";
-    case Type::kNull: return "null";
-    case Type::kBool: return "boolean";
-    case Type::kNumber: return "number";
-    case Type::kString: return "string";
-    case Type::kArray: return "array";
-    case Type::kObject: return "object";
+    case Type::kUndefined:
+      return "undefined";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "boolean";
+    case Type::kNumber:
+      return "number";
+    case Type::kString:
+      return "string";
+    case Type::kArray:
+      return "array";
+    case Type::kObject:
+      return "object";
   }
   return "?";
 }
@@ -65,13 +72,27 @@ void AppendJsonString(std::string* out, std::string_view s) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         out->append("\\u00");
         out->push_back(kHex[c >> 4]);
@@ -113,11 +134,20 @@ void AppendJsonNumber(std::string* out, double d) {
 
 void Value::AppendJson(std::string* out) const {
   switch (type()) {
-    case Type::kUndefined: return;
-    case Type::kNull: out->append("null"); return;
-    case Type::kBool: out->append(as_bool() ? "true" : "false"); return;
-    case Type::kNumber: AppendJsonNumber(out, as_number()); return;
-    case Type::kString: AppendJsonString(out, as_string()); return;
+    case Type::kUndefined:
+      return;
+    case Type::kNull:
+      out->append("null");
+      return;
+    case Type::kBool:
+      out->append(as_bool() ? "true" : "false");
+      return;
+    case Type::kNumber:
+      AppendJsonNumber(out, as_number());
+      return;
+    case Type::kString:
+      AppendJsonString(out, as_string());
+      return;
     case Type::kArray: {
       out->push_back('[');
       bool first = true;
@@ -152,10 +182,14 @@ bool DeepEquals(const Value& a, const Value& b) {
   if (a.type() != b.type()) return false;
   switch (a.type()) {
     case Type::kUndefined:
-    case Type::kNull: return true;
-    case Type::kBool: return a.as_bool() == b.as_bool();
-    case Type::kNumber: return a.as_number() == b.as_number();
-    case Type::kString: return a.as_string() == b.as_string();
+    case Type::kNull:
+      return true;
+    case Type::kBool:
+      return a.as_bool() == b.as_bool();
+    case Type::kNumber:
+      return a.as_number() == b.as_number();
+    case Type::kString:
+      return a.as_string() == b.as_string();
     case Type::kArray: {
       const Array& x = a.as_array();
       const Array& y = b.as_array();
@@ -188,8 +222,10 @@ int CompareTotal(const Value& a, const Value& b) {
   if (a.type() != b.type()) return static_cast<int>(a.type()) < static_cast<int>(b.type()) ? -1 : 1;
   switch (a.type()) {
     case Type::kUndefined:
-    case Type::kNull: return 0;
-    case Type::kBool: return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
+    case Type::kNull:
+      return 0;
+    case Type::kBool:
+      return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
     case Type::kNumber: {
       double x = a.as_number(), y = b.as_number();
       return x < y ? -1 : (x > y ? 1 : 0);
@@ -244,7 +280,8 @@ constexpr int kMaxDepth = 512;
 
 class JsonReader {
  public:
-  explicit JsonReader(std::string_view text) : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
+  explicit JsonReader(std::string_view text)
+      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
 
   Result<Value> ReadDocument(const PathSet* need) {
     Value v;
@@ -259,7 +296,8 @@ class JsonReader {
 
  private:
   Status Error() const {
-    return Status::BadRequest("Malformed JSON at byte " + std::to_string(p_ - begin_) + ": " + error_ + ".");
+    return Status::BadRequest("Malformed JSON at byte " + std::to_string(p_ - begin_) + ": " +
+                              error_ + ".");
   }
   bool Fail(const char* what) {
     if (error_.empty()) error_ = what;
@@ -279,7 +317,8 @@ class JsonReader {
     if (depth > kMaxDepth) return Fail("nesting too deep");
     bool partial = need && !need->whole;
     switch (*p_) {
-      case '{': return ReadObject(partial ? need : nullptr, depth, out);
+      case '{':
+        return ReadObject(partial ? need : nullptr, depth, out);
       case '[':
         if (partial) {
           *out = Value();
@@ -292,16 +331,21 @@ class JsonReader {
         *out = Value::String(std::move(s));
         return true;
       }
-      case 't': return ReadWord("true", Value::Bool(true), out);
-      case 'f': return ReadWord("false", Value::Bool(false), out);
-      case 'n': return ReadWord("null", Value::Null(), out);
-      default: return ReadNumber(out);
+      case 't':
+        return ReadWord("true", Value::Bool(true), out);
+      case 'f':
+        return ReadWord("false", Value::Bool(false), out);
+      case 'n':
+        return ReadWord("null", Value::Null(), out);
+      default:
+        return ReadNumber(out);
     }
   }
 
   bool ReadWord(const char* word, Value v, Value* out) {
     size_t n = std::strlen(word);
-    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return Fail("invalid literal");
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0)
+      return Fail("invalid literal");
     p_ += n;
     *out = std::move(v);
     return true;
@@ -360,7 +404,8 @@ class JsonReader {
     ++p_;
     const char* run = p_;
     while (true) {
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20)
+        ++p_;
       if (p_ >= end_) return Fail("unterminated string");
       if (*p_ == '"') {
         s->append(run, p_);
@@ -373,14 +418,30 @@ class JsonReader {
       if (p_ >= end_) return Fail("unterminated string");
       char e = *p_++;
       switch (e) {
-        case '"': s->push_back('"'); break;
-        case '\\': s->push_back('\\'); break;
-        case '/': s->push_back('/'); break;
-        case 'b': s->push_back('\b'); break;
-        case 'f': s->push_back('\f'); break;
-        case 'n': s->push_back('\n'); break;
-        case 'r': s->push_back('\r'); break;
-        case 't': s->push_back('\t'); break;
+        case '"':
+          s->push_back('"');
+          break;
+        case '\\':
+          s->push_back('\\');
+          break;
+        case '/':
+          s->push_back('/');
+          break;
+        case 'b':
+          s->push_back('\b');
+          break;
+        case 'f':
+          s->push_back('\f');
+          break;
+        case 'n':
+          s->push_back('\n');
+          break;
+        case 'r':
+          s->push_back('\r');
+          break;
+        case 't':
+          s->push_back('\t');
+          break;
         case 'u': {
           uint32_t cp;
           if (!ReadHex4(&cp)) return false;
@@ -399,7 +460,8 @@ class JsonReader {
           AppendUtf8(s, cp);
           break;
         }
-        default: return Fail("invalid escape in string");
+        default:
+          return Fail("invalid escape in string");
       }
       run = p_;
     }
@@ -546,8 +608,8 @@ class JsonReader {
       return Fail("unterminated object or array");
     }
     const char* start = p_;
-    while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n' && *p_ != '\r' &&
-           *p_ != '\t') {
+    while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n' &&
+           *p_ != '\r' && *p_ != '\t') {
       ++p_;
     }
     if (p_ == start) return Fail("invalid value");

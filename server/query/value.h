@@ -39,8 +39,12 @@ class Value {
   // A non-finite number (NaN, infinity) has no JSON form: it becomes undefined.
   static Value Number(double d);
   static Value String(std::string s) { return Value(Rep(std::move(s))); }
-  static Value MakeArray(Array a) { return Value(Rep(std::make_shared<const Array>(std::move(a)))); }
-  static Value MakeObject(Object o) { return Value(Rep(std::make_shared<const Object>(std::move(o)))); }
+  static Value MakeArray(Array a) {
+    return Value(Rep(std::make_shared<const Array>(std::move(a))));
+  }
+  static Value MakeObject(Object o) {
+    return Value(Rep(std::make_shared<const Object>(std::move(o))));
+  }
 
   Type type() const { return static_cast<Type>(rep_.index()); }
   bool is_undefined() const { return type() == Type::kUndefined; }
@@ -76,7 +80,8 @@ class Value {
   using ArrayPtr = std::shared_ptr<const Array>;
   using ObjectPtr = std::shared_ptr<const Object>;
   struct Undefined {};
-  using Rep = std::variant<Undefined, std::nullptr_t, bool, double, std::string, ArrayPtr, ObjectPtr>;
+  using Rep =
+      std::variant<Undefined, std::nullptr_t, bool, double, std::string, ArrayPtr, ObjectPtr>;
   explicit Value(Rep r) : rep_(std::move(r)) {}
   Rep rep_;
 };

@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace regionlab::query;
   std::string_view input(reinterpret_cast<const char*>(data), size);
   std::string_view text = input.substr(0, input.find('\x01'));
-  std::string_view forged = text.size() < input.size() ? input.substr(text.size() + 1) : std::string_view();
+  std::string_view forged =
+      text.size() < input.size() ? input.substr(text.size() + 1) : std::string_view();
   auto prepared = PreparedQuery::Prepare({std::string(text), {{"@p", Value::Number(1)}}});
   if (prepared.ok()) {
     VectorRowSource source;

@@ -1,7 +1,7 @@
 // Query semantics the SDK leaves to the server (it passes pages through; see /tmp/sdk-facts.md a).
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { drainPages, expectError, makeClient, rawRequest, uid, useServer } from "./harness.mjs";
+import { drainPages, expectError, pollUntil, rawRequest, uid, useServer } from "./harness.mjs";
 
 describe("queries", { timeout: 120_000 }, () => {
   const ctx = useServer();
@@ -395,18 +395,11 @@ describe("query continuations across regions", { timeout: 120_000 }, () => {
     const dbId = uid("xr");
     const collId = uid("c");
     const docs = Array.from({ length: 9 }, (_, i) => ({ id: `r${i}`, pk: `k${i % 3}`, n: (i * 7) % 5, tags: ["t", `u${i % 2}`] }));
-    // The same data on both regions (written to each directly, so the test
-    // does not depend on replication timing; storage keys are the same).
-    for (const endpoint of endpoints) {
-      const client = makeClient(endpoint, { connectionPolicy: { preferredLocations: [], enableEndpointDiscovery: false } });
-      try {
-        const { database } = await client.databases.createIfNotExists({ id: dbId });
-        const { container } = await database.containers.createIfNotExists({ id: collId, partitionKey: { paths: ["/pk"] } });
-        for (const d of docs) await container.items.upsert(d);
-      } finally {
-        client.dispose();
-      }
-    }
+    // Written in the first region; replication brings the same documents,
+    // under the same storage keys, to the second.
+    const { database } = await ctx.client.databases.create({ id: dbId });
+    const { container } = await database.containers.create({ id: collId, partitionKey: { paths: ["/pk"] } });
+    for (const d of docs) await container.items.create(d);
     const path = `/dbs/${dbId}/colls/${collId}/docs`;
     const page = (endpoint, query, continuation) =>
       rawRequest(endpoint, {
@@ -420,6 +413,13 @@ describe("query continuations across regions", { timeout: 120_000 }, () => {
           ...(continuation ? { "x-ms-continuation": continuation } : {}),
         },
       });
+    await pollUntil(
+      async () => {
+        const r = await page(endpoints[1], "SELECT VALUE COUNT(1) FROM c");
+        return r.status === 200 && r.json.Documents[0] === docs.length;
+      },
+      { timeoutMs: 15_000, what: "the documents to reach the second region" },
+    );
     for (const query of [
       "SELECT VALUE c.id FROM c",
       "SELECT VALUE c.id FROM c ORDER BY c.n, c.id DESC",

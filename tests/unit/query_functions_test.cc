@@ -48,7 +48,8 @@ TEST(QueryOperators, Literals) {
       {".5", "0.5"},
       {"0x1F", "31"},
       {"'it''s'",
-       "ERROR: Syntax error at line 1, column 18 near string 's': unexpected string 's'; expected FROM, WHERE, GROUP "
+       "ERROR: Syntax error at line 1, column 18 near string 's': unexpected string 's'; expected "
+       "FROM, WHERE, GROUP "
        "BY, ORDER BY, OFFSET or the end of the query."},
       {"'a\\'b'", "\"a'b\""},
       {"\"tab\\there\"", "\"tab\\there\""},
@@ -198,28 +199,17 @@ TEST(QueryOperators, ConditionalCoalesceConcat) {
 
 TEST(QueryFunctions, TypeChecks) {
   RunCases({
-      {"IS_DEFINED(1)", "true"},
-      {"IS_DEFINED(undefined)", "false"},
-      {"IS_DEFINED({}.a)", "false"},
-      {"IS_NULL(null)", "true"},
-      {"IS_NULL(undefined)", "false"},
-      {"IS_NULL(0)", "false"},
-      {"IS_NUMBER(1.5)", "true"},
-      {"IS_NUMBER('1')", "false"},
-      {"IS_STRING('')", "true"},
-      {"IS_STRING(undefined)", "false"},
-      {"IS_BOOL(false)", "true"},
-      {"IS_BOOL(0)", "false"},
-      {"IS_ARRAY([])", "true"},
-      {"IS_ARRAY({})", "false"},
-      {"IS_OBJECT({})", "true"},
-      {"IS_OBJECT(null)", "false"},
-      {"IS_PRIMITIVE(null)", "true"},
-      {"IS_PRIMITIVE([])", "false"},
-      {"IS_INTEGER(3)", "true"},
-      {"IS_INTEGER(3.5)", "false"},
-      {"IS_FINITE_NUMBER(1)", "true"},
-      {"is_defined(1)", "true"},
+      {"IS_DEFINED(1)", "true"},       {"IS_DEFINED(undefined)", "false"},
+      {"IS_DEFINED({}.a)", "false"},   {"IS_NULL(null)", "true"},
+      {"IS_NULL(undefined)", "false"}, {"IS_NULL(0)", "false"},
+      {"IS_NUMBER(1.5)", "true"},      {"IS_NUMBER('1')", "false"},
+      {"IS_STRING('')", "true"},       {"IS_STRING(undefined)", "false"},
+      {"IS_BOOL(false)", "true"},      {"IS_BOOL(0)", "false"},
+      {"IS_ARRAY([])", "true"},        {"IS_ARRAY({})", "false"},
+      {"IS_OBJECT({})", "true"},       {"IS_OBJECT(null)", "false"},
+      {"IS_PRIMITIVE(null)", "true"},  {"IS_PRIMITIVE([])", "false"},
+      {"IS_INTEGER(3)", "true"},       {"IS_INTEGER(3.5)", "false"},
+      {"IS_FINITE_NUMBER(1)", "true"}, {"is_defined(1)", "true"},
   });
 }
 
@@ -427,15 +417,22 @@ TEST(QueryFunctions, DateTimeParseAndFormatRoundTrip) {
 }
 
 TEST(QueryFunctions, UnknownFunctionsAndArityAreErrors) {
-  EXPECT_EQ(Eval("NOPE(1)"), "ERROR: Query error at line 1, column 14: 'NOPE' is not a recognized built-in function name.");
-  EXPECT_EQ(Eval("LOWER('a', 'b')"),
-            "ERROR: Query error at line 1, column 14: the function LOWER takes 1 argument(s), not 2.");
+  EXPECT_EQ(Eval("NOPE(1)"),
+            "ERROR: Query error at line 1, column 14: 'NOPE' is not a recognized built-in function "
+            "name.");
+  EXPECT_EQ(
+      Eval("LOWER('a', 'b')"),
+      "ERROR: Query error at line 1, column 14: the function LOWER takes 1 argument(s), not 2.");
   EXPECT_EQ(Eval("SUBSTRING('a')"),
-            "ERROR: Query error at line 1, column 14: the function SUBSTRING takes 3 argument(s), not 1.");
+            "ERROR: Query error at line 1, column 14: the function SUBSTRING takes 3 argument(s), "
+            "not 1.");
   EXPECT_EQ(Eval("CONCAT('a')"),
-            "ERROR: Query error at line 1, column 14: the function CONCAT takes at least 2 argument(s), not 1.");
-  EXPECT_EQ(Eval("udf.f(1)"), "ERROR: Syntax error at line 1, column 14 near 'udf': user-defined functions (udf.) are "
-                              "not supported by regionlab.");
+            "ERROR: Query error at line 1, column 14: the function CONCAT takes at least 2 "
+            "argument(s), not 1.");
+  EXPECT_EQ(
+      Eval("udf.f(1)"),
+      "ERROR: Syntax error at line 1, column 14 near 'udf': user-defined functions (udf.) are "
+      "not supported by regionlab.");
 }
 
 }  // namespace

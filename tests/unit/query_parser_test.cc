@@ -40,9 +40,11 @@ TEST(QueryGrammar, Golden) {
       {"SELECT * FROM Families.children", "SELECT * FROM (. Families children) AS children"},
       {"SELECT * FROM c.a[\"b c\"] AS x", "SELECT * FROM ([] (. c a) \"b c\") AS x"},
       {"SELECT * FROM c IN c.items", "SELECT * FROM c IN (. c items)"},
-      {"SELECT c.id, t FROM c JOIN t IN c.tags", "SELECT (. c id), t FROM c AS c JOIN t IN (. c tags)"},
+      {"SELECT c.id, t FROM c JOIN t IN c.tags",
+       "SELECT (. c id), t FROM c AS c JOIN t IN (. c tags)"},
       {"SELECT c.id AS i, c.n num FROM c", "SELECT (. c id) AS i, (. c n) AS num FROM c AS c"},
-      {"SELECT c[\"odd key\"], c.a.b.c FROM c", "SELECT ([] c \"odd key\"), (. (. (. c a) b) c) FROM c AS c"},
+      {"SELECT c[\"odd key\"], c.a.b.c FROM c",
+       "SELECT ([] c \"odd key\"), (. (. (. c a) b) c) FROM c AS c"},
       {"SELECT DISTINCT TOP 5 VALUE c.x FROM c", "SELECT DISTINCT TOP 5 VALUE (. c x) FROM c AS c"},
       {"SELECT TOP @n * FROM c", "SELECT TOP @n * FROM c AS c"},
       {"SELECT * FROM c WHERE c.a = 1 AND c.b = 2 OR c.c = 3",
@@ -102,44 +104,80 @@ TEST(QueryGrammar, Golden) {
 
 TEST(QueryGrammar, SyntaxErrorsSayWhatAndWhere) {
   const std::vector<Golden> cases = {
-      {"SELEKT * FROM c", "ERROR: Syntax error at line 1, column 1 near 'SELEKT': a query must start with SELECT."},
-      {"", "ERROR: Syntax error at line 1, column 1 (end of the query): the query is empty; it must start with SELECT."},
+      {"SELEKT * FROM c",
+       "ERROR: Syntax error at line 1, column 1 near 'SELEKT': a query must start with SELECT."},
+      {"",
+       "ERROR: Syntax error at line 1, column 1 (end of the query): the query is empty; it must "
+       "start with SELECT."},
       {"SELECT * FORM c",
-       "ERROR: Syntax error at line 1, column 10 near 'FORM': unexpected 'FORM'; expected FROM, WHERE, GROUP BY, "
+       "ERROR: Syntax error at line 1, column 10 near 'FORM': unexpected 'FORM'; expected FROM, "
+       "WHERE, GROUP BY, "
        "ORDER BY, OFFSET or the end of the query."},
       {"SELECT * FROM c WHERE",
-       "ERROR: Syntax error at line 1, column 22 (end of the query): the query ends where an expression was expected."},
+       "ERROR: Syntax error at line 1, column 22 (end of the query): the query ends where an "
+       "expression was expected."},
       {"SELECT *\nFROM c\nWHERE c.a = = 1",
        "ERROR: Syntax error at line 3, column 13 near '=': expected an expression."},
       {"SELECT * FROM c WHERE c.a = 'open",
        "ERROR: Syntax error at line 1, column 29: unterminated string literal."},
-      {"SELECT * FROM c WHERE c.a # 1", "ERROR: Syntax error at line 1, column 27: unexpected '#'."},
-      {"SELECT * FROM c WHERE (c.a = 1", "ERROR: Syntax error at line 1, column 31 (end of the query): expected ')' to close the parenthesis."},
-      {"SELECT *, c.id FROM c", "ERROR: Syntax error at line 1, column 9 near ',': '*' must be the only item of the SELECT list."},
-      {"SELECT FROM c", "ERROR: Syntax error at line 1, column 8 near 'FROM': expected '*', VALUE or an expression after SELECT."},
+      {"SELECT * FROM c WHERE c.a # 1",
+       "ERROR: Syntax error at line 1, column 27: unexpected '#'."},
+      {"SELECT * FROM c WHERE (c.a = 1",
+       "ERROR: Syntax error at line 1, column 31 (end of the query): expected ')' to close the "
+       "parenthesis."},
+      {"SELECT *, c.id FROM c",
+       "ERROR: Syntax error at line 1, column 9 near ',': '*' must be the only item of the SELECT "
+       "list."},
+      {"SELECT FROM c",
+       "ERROR: Syntax error at line 1, column 8 near 'FROM': expected '*', VALUE or an expression "
+       "after SELECT."},
       {"SELECT VALUE * FROM c",
-       "ERROR: Syntax error at line 1, column 14 near '*': SELECT VALUE * is not valid: write SELECT * or SELECT VALUE c."},
-      {"SELECT * FROM c ORDER c.a", "ERROR: Syntax error at line 1, column 23 near 'c': expected BY after ORDER."},
-      {"SELECT * FROM c LIMIT 5", "ERROR: Syntax error at line 1, column 17 near 'LIMIT': LIMIT needs OFFSET before it: write OFFSET 0 LIMIT n."},
-      {"SELECT * FROM c OFFSET 5", "ERROR: Syntax error at line 1, column 25 (end of the query): expected LIMIT after OFFSET n (OFFSET and LIMIT go together)."},
-      {"SELECT TOP c.x * FROM c", "ERROR: Syntax error at line 1, column 12 near 'c': expected a number or a @parameter after TOP."},
-      {"SELECT * FROM c WHERE c.a IN ()", "ERROR: Syntax error at line 1, column 31 near ')': IN needs at least one value."},
+       "ERROR: Syntax error at line 1, column 14 near '*': SELECT VALUE * is not valid: write "
+       "SELECT * or SELECT VALUE c."},
+      {"SELECT * FROM c ORDER c.a",
+       "ERROR: Syntax error at line 1, column 23 near 'c': expected BY after ORDER."},
+      {"SELECT * FROM c LIMIT 5",
+       "ERROR: Syntax error at line 1, column 17 near 'LIMIT': LIMIT needs OFFSET before it: write "
+       "OFFSET 0 LIMIT n."},
+      {"SELECT * FROM c OFFSET 5",
+       "ERROR: Syntax error at line 1, column 25 (end of the query): expected LIMIT after OFFSET n "
+       "(OFFSET and LIMIT go together)."},
+      {"SELECT TOP c.x * FROM c",
+       "ERROR: Syntax error at line 1, column 12 near 'c': expected a number or a @parameter after "
+       "TOP."},
+      {"SELECT * FROM c WHERE c.a IN ()",
+       "ERROR: Syntax error at line 1, column 31 near ')': IN needs at least one value."},
       {"SELECT * FROM c WHERE c.a LIKE 'x' ESCAPE '!!'",
-       "ERROR: Syntax error at line 1, column 43 near string '!!': ESCAPE takes a string of exactly one character, such as ESCAPE '!'."},
-      {"SELECT VALUE {a: 1, a: 2}", "ERROR: Syntax error at line 1, column 21 near 'a': the object has the property 'a' twice."},
-      {"SELECT * FROM (SELECT * FROM c)", "ERROR: Syntax error at line 1, column 15 near '(': a subquery in FROM needs an alias: (SELECT ...) AS name."},
-      {"SELECT VALUE 1e", "ERROR: Syntax error at line 1, column 14: a number must not run into a name ('1e')."},
-      {"SELECT VALUE '\\q'", "ERROR: Syntax error at line 1, column 15: invalid escape sequence '\\q' in a string literal."},
-      {"SELECT VALUE @", "ERROR: Syntax error at line 1, column 14: '@' must be followed by a parameter name such as @id."},
-      {"SELECT * FROM c WHERE SELECT", "ERROR: Syntax error at line 1, column 23 near 'SELECT': the keyword SELECT cannot start an expression."},
-      {"SELECT * FROM c JOIN", "ERROR: Syntax error at line 1, column 21 (end of the query): expected a container name or alias."},
-      {"SELECT VALUE EXISTS(1)", "ERROR: Syntax error at line 1, column 21 near '1': expected a subquery (SELECT ...)."},
+       "ERROR: Syntax error at line 1, column 43 near string '!!': ESCAPE takes a string of "
+       "exactly one character, such as ESCAPE '!'."},
+      {"SELECT VALUE {a: 1, a: 2}",
+       "ERROR: Syntax error at line 1, column 21 near 'a': the object has the property 'a' twice."},
+      {"SELECT * FROM (SELECT * FROM c)",
+       "ERROR: Syntax error at line 1, column 15 near '(': a subquery in FROM needs an alias: "
+       "(SELECT ...) AS name."},
+      {"SELECT VALUE 1e",
+       "ERROR: Syntax error at line 1, column 14: a number must not run into a name ('1e')."},
+      {"SELECT VALUE '\\q'",
+       "ERROR: Syntax error at line 1, column 15: invalid escape sequence '\\q' in a string "
+       "literal."},
+      {"SELECT VALUE @",
+       "ERROR: Syntax error at line 1, column 14: '@' must be followed by a parameter name such as "
+       "@id."},
+      {"SELECT * FROM c WHERE SELECT",
+       "ERROR: Syntax error at line 1, column 23 near 'SELECT': the keyword SELECT cannot start an "
+       "expression."},
+      {"SELECT * FROM c JOIN",
+       "ERROR: Syntax error at line 1, column 21 (end of the query): expected a container name or "
+       "alias."},
+      {"SELECT VALUE EXISTS(1)",
+       "ERROR: Syntax error at line 1, column 21 near '1': expected a subquery (SELECT ...)."},
   };
   for (const Golden& g : cases) EXPECT_EQ(Parse(g.query), g.tree) << "query: " << g.query;
 }
 
 TEST(QueryGrammar, ColumnsCountCharactersNotBytes) {
-  EXPECT_EQ(Parse("SELECT VALUE '\xC3\xBC\xC3\xBC' #"), "ERROR: Syntax error at line 1, column 19: unexpected '#'.");
+  EXPECT_EQ(Parse("SELECT VALUE '\xC3\xBC\xC3\xBC' #"),
+            "ERROR: Syntax error at line 1, column 19: unexpected '#'.");
 }
 
 TEST(QueryGrammar, DeepNestingIsAnErrorNotACrash) {
@@ -157,47 +195,61 @@ TEST(QueryGrammar, DeepNestingIsAnErrorNotACrash) {
 
 TEST(QuerySemantics, ErrorsSayWhatAndWhere) {
   EXPECT_EQ(Prepare("SELECT * FROM c WHERE d.x = 1"),
-            "Query error at line 1, column 23: identifier 'd' could not be resolved; it is not an alias of FROM.");
+            "Query error at line 1, column 23: identifier 'd' could not be resolved; it is not an "
+            "alias of FROM.");
   EXPECT_EQ(Prepare("SELECT * FROM c WHERE c.x = @missing"),
-            "Query error at line 1, column 29: the parameter @missing has no value: add {\"name\": \"@missing\", "
+            "Query error at line 1, column 29: the parameter @missing has no value: add {\"name\": "
+            "\"@missing\", "
             "\"value\": ...} to 'parameters'.");
   EXPECT_EQ(Prepare("SELECT * FROM c JOIN t IN c.tags"),
-            "Query error at line 1, column 1: 'SELECT *' is only valid with a single input set; with JOIN, select the "
+            "Query error at line 1, column 1: 'SELECT *' is only valid with a single input set; "
+            "with JOIN, select the "
             "aliases or properties you want.");
-  EXPECT_EQ(Prepare("SELECT *"), "Query error at line 1, column 1: 'SELECT *' needs a FROM clause.");
+  EXPECT_EQ(Prepare("SELECT *"),
+            "Query error at line 1, column 1: 'SELECT *' needs a FROM clause.");
   EXPECT_EQ(Prepare("SELECT * FROM c WHERE COUNT(1) > 1"),
-            "Query error at line 1, column 23: the aggregate function COUNT cannot be used in WHERE; aggregates belong "
+            "Query error at line 1, column 23: the aggregate function COUNT cannot be used in "
+            "WHERE; aggregates belong "
             "in the SELECT list.");
   EXPECT_EQ(Prepare("SELECT VALUE MAX(COUNT(1)) FROM c"),
-            "Query error at line 1, column 18: the aggregate function COUNT cannot be used in SELECT inside another "
+            "Query error at line 1, column 18: the aggregate function COUNT cannot be used in "
+            "SELECT inside another "
             "aggregate.");
   EXPECT_EQ(Prepare("SELECT c.id, COUNT(1) FROM c"),
-            "Query error at line 1, column 8: 'c' must be inside an aggregate function or match a GROUP BY "
+            "Query error at line 1, column 8: 'c' must be inside an aggregate function or match a "
+            "GROUP BY "
             "expression.");
   EXPECT_EQ(Prepare("SELECT c.a, c.b FROM c GROUP BY c.a"),
-            "Query error at line 1, column 13: 'c' must be inside an aggregate function or match a GROUP BY "
+            "Query error at line 1, column 13: 'c' must be inside an aggregate function or match a "
+            "GROUP BY "
             "expression.");
   EXPECT_EQ(Prepare("SELECT COUNT(1) FROM c ORDER BY c.a"),
-            "Query error at line 1, column 33: ORDER BY cannot be combined with GROUP BY or aggregate functions "
+            "Query error at line 1, column 33: ORDER BY cannot be combined with GROUP BY or "
+            "aggregate functions "
             "(Cosmos DB does not support it either).");
   EXPECT_EQ(Prepare("SELECT c.a, c.a FROM c"),
-            "Query error at line 1, column 13: the SELECT list has two outputs named 'a'; give one of them another "
+            "Query error at line 1, column 13: the SELECT list has two outputs named 'a'; give one "
+            "of them another "
             "name with AS.");
   EXPECT_EQ(Prepare("SELECT * FROM c JOIN c IN c.tags"),
             "Query error at line 1, column 22: the alias 'c' is defined twice in FROM.");
-  EXPECT_EQ(Prepare("SELECT TOP -1 * FROM c"),
-            "Syntax error at line 1, column 12 near '-': expected a number or a @parameter after TOP.");
+  EXPECT_EQ(
+      Prepare("SELECT TOP -1 * FROM c"),
+      "Syntax error at line 1, column 12 near '-': expected a number or a @parameter after TOP.");
   EXPECT_EQ(Prepare("SELECT TOP @n * FROM c", {{"@n", Value::String("5")}}),
             "Query error at line 1, column 12: TOP takes a non-negative integer, not \"5\".");
   EXPECT_EQ(Prepare("SELECT * FROM c OFFSET 1.5 LIMIT 2"),
             "Query error at line 1, column 24: OFFSET takes a non-negative integer, not 1.5.");
   EXPECT_EQ(Prepare("SELECT TOP 1 * FROM c OFFSET 1 LIMIT 2"),
-            "Query error at line 1, column 12: TOP cannot be combined with OFFSET ... LIMIT; use one of them.");
+            "Query error at line 1, column 12: TOP cannot be combined with OFFSET ... LIMIT; use "
+            "one of them.");
   EXPECT_EQ(Prepare("SELECT * FROM (SELECT VALUE 1) AS x"),
-            "Query error at line 1, column 15: a subquery as the first FROM source is not supported; query the "
+            "Query error at line 1, column 15: a subquery as the first FROM source is not "
+            "supported; query the "
             "container directly (FROM c) and use JOIN (SELECT ...) for per-document subqueries.");
   EXPECT_EQ(Prepare("SELECT VALUE (SELECT VALUE x FROM x IN d.tags) FROM c"),
-            "Query error at line 1, column 40: identifier 'd' could not be resolved; it is not an alias of FROM.");
+            "Query error at line 1, column 40: identifier 'd' could not be resolved; it is not an "
+            "alias of FROM.");
   EXPECT_EQ(Prepare("SELECT c.a, COUNT(1) AS n FROM c GROUP BY c.a"), "ok");
   EXPECT_EQ(Prepare("SELECT VALUE {k: c.a, n: COUNT(1)} FROM c GROUP BY c.a"), "ok");
   EXPECT_EQ(Prepare("SELECT LOWER(c.a) AS k, MAX(c.n) FROM c GROUP BY LOWER(c.a)"), "ok");
@@ -206,7 +258,8 @@ TEST(QuerySemantics, ErrorsSayWhatAndWhere) {
 }
 
 TEST(QueryPlanner, PartitionKeyEqualityIsPushedDown) {
-  auto pk = [](const std::string& text, std::vector<std::string> paths, Parameters params = {}) -> std::string {
+  auto pk = [](const std::string& text, std::vector<std::string> paths,
+               Parameters params = {}) -> std::string {
     auto q = PreparedQuery::Prepare({text, std::move(params)});
     if (!q.ok()) return "ERROR " + q.status().message();
     auto v = q->PartitionKeyEquality(paths);
@@ -217,8 +270,11 @@ TEST(QueryPlanner, PartitionKeyEqualityIsPushedDown) {
   };
   EXPECT_EQ(pk("SELECT * FROM c WHERE c.pk = 'a'", {"/pk"}), "\"a\";");
   EXPECT_EQ(pk("SELECT * FROM c WHERE 'a' = c.pk AND c.n > 1", {"/pk"}), "\"a\";");
-  EXPECT_EQ(pk("SELECT * FROM c WHERE c.n > 1 AND (c.pk = @p AND true)", {"/pk"}, {{"@p", Value::Number(5)}}), "5;");
-  EXPECT_EQ(pk("SELECT * FROM c WHERE c.t.id = 'x' AND c.k = null", {"/t/id", "/k"}), "\"x\";null;");
+  EXPECT_EQ(pk("SELECT * FROM c WHERE c.n > 1 AND (c.pk = @p AND true)", {"/pk"},
+               {{"@p", Value::Number(5)}}),
+            "5;");
+  EXPECT_EQ(pk("SELECT * FROM c WHERE c.t.id = 'x' AND c.k = null", {"/t/id", "/k"}),
+            "\"x\";null;");
   EXPECT_EQ(pk("SELECT * FROM c WHERE c[\"pk\"] = true", {"/pk"}), "true;");
   EXPECT_EQ(pk("SELECT * FROM c WHERE c.pk = 'a' OR c.n = 1", {"/pk"}), "none");
   EXPECT_EQ(pk("SELECT * FROM c WHERE c.pk != 'a'", {"/pk"}), "none");
@@ -250,7 +306,8 @@ TEST(QueryPlanner, ModesAndProjection) {
   EXPECT_EQ(compiled("SELECT VALUE 1").compiled().mode, Mode::kBuffered);
 
   // Only the paths the query reads are parsed.
-  const PathSet& need = compiled("SELECT * FROM c WHERE c.a.b = 1 AND c.x > 2 ORDER BY c.s").compiled().need;
+  const PathSet& need =
+      compiled("SELECT * FROM c WHERE c.a.b = 1 AND c.x > 2 ORDER BY c.s").compiled().need;
   EXPECT_FALSE(need.whole);
   ASSERT_NE(need.Find("a"), nullptr);
   EXPECT_FALSE(need.Find("a")->whole);
@@ -260,7 +317,8 @@ TEST(QueryPlanner, ModesAndProjection) {
   EXPECT_EQ(need.Find("id"), nullptr);
   EXPECT_TRUE(compiled("SELECT VALUE c.a FROM c WHERE IS_OBJECT(c)").compiled().need.whole);
   EXPECT_TRUE(compiled("SELECT VALUE c[c.k] FROM c").compiled().need.whole);
-  const PathSet& joins = compiled("SELECT VALUE t FROM c JOIN t IN c.tags WHERE c.n > 1").compiled().need;
+  const PathSet& joins =
+      compiled("SELECT VALUE t FROM c JOIN t IN c.tags WHERE c.n > 1").compiled().need;
   EXPECT_TRUE(joins.Find("tags")->whole);
   EXPECT_TRUE(joins.Find("n")->whole);
   const PathSet& in = compiled("SELECT VALUE x.a FROM x IN c.items").compiled().need;

@@ -31,8 +31,8 @@ std::unique_ptr<storage::Store> OpenStore(uint32_t region) {
   return std::move(*store);
 }
 
-void Put(storage::Store& store, const std::string& pk_value, const std::string& id, const std::string& body,
-         bool tombstone = false) {
+void Put(storage::Store& store, const std::string& pk_value, const std::string& id,
+         const std::string& body, bool tombstone = false) {
   auto commit = store.Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     storage::Record r;
     r.kind = storage::RecordKind::kDocument;
@@ -54,11 +54,13 @@ void Fill(storage::Store& store) {
     std::string id = "d" + std::to_string(100 + i);
     std::string pk = "k" + std::to_string(i % 3);
     Put(store, pk, id,
-        R"({"id":")" + id + R"(","pk":")" + pk + R"(","n":)" + std::to_string((i * 5) % 7) + R"(,"tags":["a","b"]})");
+        R"({"id":")" + id + R"(","pk":")" + pk + R"(","n":)" + std::to_string((i * 5) % 7) +
+            R"(,"tags":["a","b"]})");
   }
 }
 
-std::vector<std::string> RunAll(const PreparedQuery& q, const std::vector<const RowSource*>& sources, int64_t page,
+std::vector<std::string> RunAll(const PreparedQuery& q,
+                                const std::vector<const RowSource*>& sources, int64_t page,
                                 const std::string& scope) {
   std::vector<std::string> out;
   PageRequest req;
@@ -82,9 +84,10 @@ TEST(QueryStore, ContinuationsMoveBetweenRegions) {
   Fill(*west);
   const std::string prefix = keys::DocumentPrefix(kCollRid);
   StoreRowSource a(*east, prefix), b(*west, prefix);
-  for (const char* text : {"SELECT VALUE c.id FROM c", "SELECT VALUE c.id FROM c ORDER BY c.n DESC, c.id",
-                           "SELECT c.id, t FROM c JOIN t IN c.tags WHERE c.n > 2",
-                           "SELECT c.pk, COUNT(1) AS n FROM c GROUP BY c.pk"}) {
+  for (const char* text :
+       {"SELECT VALUE c.id FROM c", "SELECT VALUE c.id FROM c ORDER BY c.n DESC, c.id",
+        "SELECT c.id, t FROM c JOIN t IN c.tags WHERE c.n > 2",
+        "SELECT c.pk, COUNT(1) AS n FROM c GROUP BY c.pk"}) {
     auto q = PreparedQuery::Prepare({text, {}});
     ASSERT_TRUE(q.ok());
     auto whole = RunAll(*q, {&a}, 0, prefix);
@@ -108,7 +111,8 @@ TEST(QueryStore, TombstonesAreNotRows) {
 TEST(QueryStore, PartitionScopeNarrowsTheScan) {
   auto store = OpenStore(0);
   Fill(*store);
-  auto q = PreparedQuery::Prepare({"SELECT VALUE c.id FROM c WHERE c.pk = 'k2' ORDER BY c.id DESC", {}});
+  auto q =
+      PreparedQuery::Prepare({"SELECT VALUE c.id FROM c WHERE c.pk = 'k2' ORDER BY c.id DESC", {}});
   ASSERT_TRUE(q.ok());
   auto pk = q->PartitionKeyEquality({"/pk"});
   ASSERT_TRUE(pk.has_value());
