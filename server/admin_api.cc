@@ -48,6 +48,56 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
       }
       return Json200({{"seed", admin.seed}, {"regions", regions}});
     }
+    if (path.rfind("/regions/", 0) == 0 && request.method == "POST") {
+      // /regions/{r}/offline | online | clock
+      std::string rest = path.substr(9);
+      auto slash = rest.find('/');
+      if (slash == std::string::npos) {
+        return ErrorResponse(Status::NotFound("use POST /regions/{region}/offline, /online or /clock"));
+      }
+      std::string name = rest.substr(0, slash), action = rest.substr(slash + 1);
+      RegionContext* region = nullptr;
+      for (RegionContext* r : admin.regions) {
+        if (r->self.name == name) region = r;
+      }
+      if (!region) return ErrorResponse(Status::BadRequest("unknown region '" + name + "'"));
+      json body = json::object();
+      if (!request.body.empty()) {
+        body = json::parse(request.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object()) {
+          return ErrorResponse(Status::BadRequest("the body must be a JSON object"));
+        }
+      }
+      if (action == "offline") {
+        std::string mode = body.contains("mode") ? (body["mode"].is_string() ? body["mode"].get<std::string>()
+                                                                             : body["mode"].dump())
+                                                 : "503";
+        if (mode != "503" && mode != "403") {
+          return ErrorResponse(Status::BadRequest("mode must be \"503\" or \"403\", not " + mode));
+        }
+        region->state = mode == "503" ? RegionState::kOffline503 : RegionState::kOffline403;
+        spdlog::info("fault: region {} offline ({})", name, mode);
+      } else if (action == "online") {
+        region->state = RegionState::kOnline;
+        spdlog::info("fault: region {} online", name);
+      } else if (action == "clock") {
+        if (!body.contains("skewMs") || !body["skewMs"].is_number_integer()) {
+          return ErrorResponse(Status::BadRequest("clock needs an integer \"skewMs\""));
+        }
+        int64_t skew = body["skewMs"].get<int64_t>();
+        if (skew < -86'400'000 || skew > 86'400'000) {
+          return ErrorResponse(Status::BadRequest("skewMs must be within one day"));
+        }
+        if (!region->clock_control) return ErrorResponse(Status::BadRequest("this region's clock cannot be skewed"));
+        region->clock_control->set_skew_ms(skew);
+        spdlog::info("fault: region {} clock skew {} ms", name, skew);
+      } else {
+        return ErrorResponse(Status::NotFound("unknown region action '" + action + "'"));
+      }
+      return Json200({{"name", name},
+                      {"state", StateName(region->state.load())},
+                      {"clockSkewMs", region->clock_control ? region->clock_control->skew_ms() : 0}});
+    }
     if (path == "/links" && request.method == "GET") {
       json links = json::array();
       for (const RegionContext* from : admin.regions) {
