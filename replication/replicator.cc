@@ -277,7 +277,18 @@ struct Replicator::Impl {
     ps.in.applied = last;
     applied[peer].store(last, std::memory_order_release);
     ps.in.entries_applied += entries.size();
-    ps.in.last_lag_micros = clock->NowMicros() - entries.back().write_micros;
+    const int64_t now = clock->NowMicros();
+    for (const LogEntry& e : entries) {
+      int64_t lag = std::max<int64_t>(0, now - e.write_micros);
+      ps.in.max_lag_micros = std::max(ps.in.max_lag_micros, lag);
+      for (int i = 0; i < kLagBuckets; ++i) {
+        if (lag < kLagBoundsMicros[i]) {
+          ps.in.lag_buckets[i]++;
+          break;
+        }
+      }
+    }
+    ps.in.last_lag_micros = now - entries.back().write_micros;
     return Status::Ok();
   }
 

@@ -17,6 +17,7 @@
 // serialized internally.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -56,6 +57,13 @@ struct OutboundStats {
   int64_t lag_micros = 0;    // age of the oldest write the peer has not acknowledged
 };
 
+// Apply lag (origin commit -> committed here) of every replicated entry, in
+// log-spaced buckets: bucket i counts lags < kLagBoundsMicros[i].
+inline constexpr int kLagBuckets = 16;
+inline constexpr int64_t kLagBoundsMicros[kLagBuckets] = {
+    100, 250, 500, 1'000, 2'000, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
+    1'000'000, 5'000'000, 30'000'000, INT64_MAX};
+
 struct InboundStats {
   bool connected = false;
   uint64_t applied = 0;         // last origin lsn applied here
@@ -64,6 +72,22 @@ struct InboundStats {
   uint64_t gaps = 0;            // frames refused because an earlier one was missing
   uint64_t conflicts = 0;       // concurrent versions handed to the handler
   int64_t last_lag_micros = 0;  // origin commit -> applied here, for the last entry
+  int64_t max_lag_micros = 0;
+  uint64_t lag_buckets[kLagBuckets] = {};
+  // The smallest bucket bound below which `q` (0..1) of the entries' lags fall.
+  int64_t LagQuantileMicros(double q) const {
+    uint64_t total = 0;
+    for (uint64_t c : lag_buckets) total += c;
+    if (total == 0) return 0;
+    uint64_t seen = 0;
+    for (int i = 0; i < kLagBuckets; ++i) {
+      seen += lag_buckets[i];
+      if (static_cast<double>(seen) >= q * static_cast<double>(total)) {
+        return std::min(kLagBoundsMicros[i], max_lag_micros);
+      }
+    }
+    return max_lag_micros;
+  }
 };
 
 class Replicator {

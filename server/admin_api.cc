@@ -125,6 +125,9 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
             link["gaps"] = in.gaps;
             link["conflicts"] = in.conflicts;
             link["lastApplyLagMs"] = in.last_lag_micros / 1000.0;
+            link["applyLagMs"] = {{"p50", in.LagQuantileMicros(0.5) / 1000.0},
+                                  {"p99", in.LagQuantileMicros(0.99) / 1000.0},
+                                  {"max", in.max_lag_micros / 1000.0}};
           }
           links.push_back(link);
         }
@@ -146,7 +149,10 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
                            {"duplicatesSkipped", in.duplicates},
                            {"gaps", in.gaps},
                            {"conflicts", in.conflicts},
-                           {"lastApplyLagMs", in.last_lag_micros / 1000.0}});
+                           {"lastApplyLagMs", in.last_lag_micros / 1000.0},
+                           {"applyLagMs", {{"p50", in.LagQuantileMicros(0.5) / 1000.0},
+                                           {"p99", in.LagQuantileMicros(0.99) / 1000.0},
+                                           {"max", in.max_lag_micros / 1000.0}}}});
         }
       }
       return Json200({{"links", links}});
@@ -186,6 +192,7 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
       m += "# HELP regionlab_replication_lag_seconds Age of the oldest write not yet acknowledged on a link.\n# TYPE regionlab_replication_lag_seconds gauge\n";
       std::string sent = "# HELP regionlab_replication_entries_sent_total Log entries shipped on a link.\n# TYPE regionlab_replication_entries_sent_total counter\n";
       std::string retrans = "# HELP regionlab_replication_retransmits_total Resends on a link.\n# TYPE regionlab_replication_retransmits_total counter\n";
+      std::string apply_lag = "# HELP regionlab_replication_apply_lag_seconds Origin commit to applied here, per entry.\n# TYPE regionlab_replication_apply_lag_seconds histogram\n";
       std::string conflicts = "# HELP regionlab_conflicts_total Concurrent versions met when applying a link's writes.\n# TYPE regionlab_conflicts_total counter\n";
       for (const RegionContext* r : admin.regions) {
         if (!r->replicator) continue;
@@ -199,10 +206,18 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
           sent += "regionlab_replication_entries_sent_total" + lbl + " " + std::to_string(out.entries_sent) + "\n";
           retrans += "regionlab_replication_retransmits_total" + lbl + " " + std::to_string(out.retransmits) + "\n";
           conflicts += "regionlab_conflicts_total" + in_lbl + " " + std::to_string(in.conflicts) + "\n";
+          uint64_t cumulative = 0;
+          for (int i = 0; i < replication::kLagBuckets; ++i) {
+            cumulative += in.lag_buckets[i];
+            std::string le = i == replication::kLagBuckets - 1 ? "+Inf" : std::to_string(replication::kLagBoundsMicros[i] / 1e6);
+            apply_lag += "regionlab_replication_apply_lag_seconds_bucket{from=\"" + to + "\",to=\"" + r->self.name +
+                         "\",le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+          }
+          apply_lag += "regionlab_replication_apply_lag_seconds_count" + in_lbl + " " + std::to_string(cumulative) + "\n";
         }
       }
       HttpResponse r;
-      r.body = m + sent + retrans + conflicts;
+      r.body = m + sent + retrans + conflicts + apply_lag;
       r.content_type = "text/plain; version=0.0.4";
       return r;
     }
