@@ -59,10 +59,11 @@ struct OutboundStats {
 
 // Apply lag (origin commit -> committed here) of every replicated entry, in
 // log-spaced buckets: bucket i counts lags < kLagBoundsMicros[i].
-inline constexpr int kLagBuckets = 16;
+inline constexpr int kLagBuckets = 24;
 inline constexpr int64_t kLagBoundsMicros[kLagBuckets] = {
-    100, 250, 500, 1'000, 2'000, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
-    1'000'000, 5'000'000, 30'000'000, INT64_MAX};
+    100,     200,     300,     400,     500,       750,       1'000,     1'250,
+    1'500,   2'000,   3'000,   5'000,   10'000,    25'000,    50'000,    100'000,
+    250'000, 500'000, 750'000, 1'000'000, 2'000'000, 5'000'000, 30'000'000, INT64_MAX};
 
 struct InboundStats {
   bool connected = false;

@@ -1,0 +1,242 @@
+// Replication lag and catch-up benchmark (issue 3), driven with the real SDK.
+//
+//   node bench/replication/lag.mjs [path/to/regionlab] [--rates 100,1000,max] [--seconds 10]
+//                                  [--catchup 100000] [--redis] [--disk]
+//
+// Lag is measured by the receiving region itself: for every replicated entry,
+// origin commit time -> committed here (one process, one clock), exposed per
+// link in GET /links as applyLagMs {p50,p99,max} (log-spaced buckets: a
+// percentile is reported as its bucket's upper bound, capped by the max).
+// Catch-up: region uksouth runs alone (`serve`), takes N writes, then
+// westeurope starts and we time until it has applied them all.
+// --redis measures Redis primary->replica lag with the same load as a
+// reference (needs redis-server; polls the replica for each written key).
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../../tests/sdk/package.json"));
+const { CosmosClient } = require("@azure/cosmos");
+const KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+
+const args = process.argv.slice(2);
+const bin = args[0] && !args[0].startsWith("--") ? path.resolve(args.shift()) : path.join(here, "../../build/server/regionlab");
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const rates = opt("--rates", "100,1000,max").split(",");
+const seconds = Number(opt("--seconds", "10"));
+const catchupN = Number(opt("--catchup", "100000"));
+const withRedis = args.includes("--redis");
+// --disk: stores in temporary directories instead of --ephemeral (in-memory).
+const storeArgs = (name) => args.includes("--disk") ? ["--data-dir", fs.mkdtempSync(path.join(os.tmpdir(), `rl-bench-${name}-`))] : ["--ephemeral"];
+const pad = "x".repeat(900);
+
+function start(argv) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    proc.stderr.on("data", (d) => (err += d));
+    const rl = readline.createInterface({ input: proc.stdout });
+    const timer = setTimeout(() => reject(new Error("no ready line: " + err)), 20000);
+    rl.once("line", (line) => {
+      clearTimeout(timer);
+      resolve({ proc, ready: JSON.parse(line) });
+    });
+    proc.once("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
+  });
+}
+const adminGet = async (admin, p) => (await fetch(new URL(p, admin))).json();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function container(endpoint) {
+  const client = new CosmosClient({ endpoint, key: KEY });
+  const { database } = await client.databases.createIfNotExists({ id: "bench" });
+  const { container } = await database.containers.createIfNotExists({ id: "docs", partitionKey: "/pk" });
+  return { client, container };
+}
+
+// Writes at `rate` per second (or as fast as `concurrency` allows for "max")
+// for `seconds`; returns the achieved rate.
+async function load(container, rate, seconds, prefix) {
+  const end = Date.now() + seconds * 1000;
+  let n = 0;
+  const concurrency = rate === "max" ? 32 : Math.max(1, Math.ceil(Number(rate) / 200));
+  const interval = rate === "max" ? 0 : (1000 * concurrency) / Number(rate);
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      let next = Date.now() + (interval * w) / concurrency;
+      while (Date.now() < end) {
+        if (interval) {
+          const wait = next - Date.now();
+          if (wait > 0) await sleep(wait);
+          next += interval;
+        }
+        const id = `${prefix}-${w}-${n++}`;
+        await container.items.create({ id, pk: `p${n % 100}`, pad });
+      }
+    }),
+  );
+  return (n * 1000) / (Date.now() - t0);
+}
+
+async function linkStats(admin, from, to) {
+  const { links } = await adminGet(admin, "/links");
+  return links.find((l) => l.from === from && l.to === to);
+}
+
+async function waitCaughtUp(admin, from, to, timeoutMs = 120000) {
+  const t0 = Date.now();
+  for (;;) {
+    const l = await linkStats(admin, from, to);
+    if (l && l.connected && l.appliedLsn === l.ownLsn && l.ownLsn > 0) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error("not caught up: " + JSON.stringify(l));
+    await sleep(5);
+  }
+}
+
+async function lagRuns() {
+  const out = [];
+  for (const rate of rates) {
+    const { proc, ready } = await start(["--log-level", "warn", "up", "--port", "0", "--admin-port", "0", ...storeArgs("up")]);
+    try {
+      const { client, container: c } = await container(ready.regions[0].endpoint);
+      await waitCaughtUp(ready.admin, "uksouth", "westeurope");
+      const achieved = await load(c, rate, seconds, "lag");
+      await waitCaughtUp(ready.admin, "uksouth", "westeurope");
+      const l = await linkStats(ready.admin, "uksouth", "westeurope");
+      out.push({ rate, achievedPerSec: Math.round(achieved), applyLagMs: l.applyLagMs, entries: l.entriesApplied });
+      client.dispose();
+    } finally {
+      proc.kill("SIGTERM");
+    }
+  }
+  return out;
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function catchup() {
+  let dataUk, dataWe;
+  for (;;) {
+    dataUk = await freePort();
+    dataWe = await freePort();
+    if (dataUk > 1000 && dataWe > 1000 && dataUk + 1000 < 65535 && dataWe + 1000 < 65535) break;
+  }
+  const uk = await start(["--log-level", "error", "serve", "--region", "uksouth", "--port", `${dataUk}`, "--replication-port", `${dataUk + 1000}`,
+    "--peer", `westeurope=127.0.0.1:${dataWe + 1000}`, "--admin-port", "0", ...storeArgs("uk")]);
+  let we;
+  try {
+    const { client, container: c } = await container(uk.ready.regions[0].endpoint);
+    const t0 = Date.now();
+    let n = 0;
+    await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+      while (n < catchupN) {
+        const i = n++;
+        await c.items.create({ id: `cu-${i}`, pk: `p${i % 100}`, pad });
+      }
+    }));
+    const writeMs = Date.now() - t0;
+    client.dispose();
+    const { links } = await adminGet(uk.ready.admin, "/links");
+    const own = links.find((l) => l.from === "uksouth").ownLsn;
+    const t1 = Date.now();
+    we = await start(["--log-level", "error", "serve", "--region", "westeurope", "--port", `${dataWe}`, "--replication-port", `${dataWe + 1000}`,
+      "--peer", `uksouth=127.0.0.1:${dataUk + 1000}`, "--admin-port", "0", ...storeArgs("we")]);
+    for (;;) {
+      const { links: wl } = await adminGet(we.ready.admin, "/links");
+      const inbound = wl.find((l) => l.from === "uksouth" && l.to === "westeurope");
+      if (inbound && inbound.appliedLsn >= own) break;
+      await sleep(5);
+    }
+    const ms = Date.now() - t1;
+    return { writes: catchupN, writeRatePerSec: Math.round((catchupN * 1000) / writeMs), catchupMs: ms,
+             catchupDocsPerSec: Math.round((catchupN * 1000) / ms), note: "includes westeurope start-up and handshake" };
+  } finally {
+    uk.proc.kill("SIGTERM");
+    we?.proc.kill("SIGTERM");
+  }
+}
+
+// ---- Redis reference ----
+function resp(sock) {
+  let buf = "";
+  const waiters = [];
+  sock.on("data", (d) => {
+    buf += d.toString("latin1");
+    for (;;) {
+      const i = buf.indexOf("\r\n");
+      if (i < 0 || !waiters.length) break;
+      const line = buf.slice(0, i);
+      if (line[0] === "$" && line !== "$-1") {
+        const len = Number(line.slice(1));
+        if (buf.length < i + 2 + len + 2) break;
+        waiters.shift()(buf.slice(i + 2, i + 2 + len));
+        buf = buf.slice(i + 2 + len + 2);
+      } else {
+        waiters.shift()(line === "$-1" ? null : line);
+        buf = buf.slice(i + 2);
+      }
+    }
+  });
+  return (...cmd) => new Promise((resolve) => {
+    waiters.push(resolve);
+    sock.write(`*${cmd.length}\r\n` + cmd.map((c) => `$${Buffer.byteLength(String(c))}\r\n${c}\r\n`).join(""));
+  });
+}
+const connect = (port) => new Promise((r) => { const s = net.connect(port, "127.0.0.1", () => r(s)); });
+
+async function redisRuns() {
+  const p1 = await freePort(), p2 = await freePort();
+  const primary = spawn("redis-server", ["--port", `${p1}`, "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const replica = spawn("redis-server", ["--port", `${p2}`, "--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", `${p1}`], { stdio: "ignore" });
+  try {
+    await sleep(300);
+    const w = resp(await connect(p1)), r = resp(await connect(p2));
+    for (;;) { if ((await r("INFO", "replication")).includes?.("master_link_status:up")) break; await sleep(50); }
+    const out = [];
+    for (const rate of rates.filter((x) => x !== "max")) {
+      const lags = [];
+      const interval = 1000 / Number(rate);
+      const end = Date.now() + seconds * 1000;
+      let next = Date.now(), i = 0;
+      while (Date.now() < end) {
+        const wait = next - Date.now();
+        if (wait > 0) await sleep(wait);
+        next += interval;
+        const key = `k${rate}-${i++}`;
+        await w("SET", key, pad);
+        const t = process.hrtime.bigint();
+        while ((await r("EXISTS", key)) !== ":1") { /* poll the replica */ }
+        lags.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      lags.sort((a, b) => a - b);
+      const q = (p) => lags[Math.min(lags.length - 1, Math.floor(p * lags.length))];
+      out.push({ rate, writes: lags.length, lagMs: { p50: q(0.5), p99: q(0.99), max: lags[lags.length - 1] },
+                 note: "SET acknowledged -> visible on the replica (polling)" });
+    }
+    return out;
+  } finally {
+    primary.kill(); replica.kill();
+  }
+}
+
+const result = { date: new Date().toISOString(), lag: await lagRuns() };
+if (catchupN > 0) result.catchup = await catchup();
+if (withRedis) result.redis = await redisRuns();
+console.log(JSON.stringify(result, null, 2));
