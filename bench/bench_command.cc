@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include "bench/report.h"
@@ -108,8 +109,10 @@ class BenchCommandImpl final : public BenchCommand {
         ->capture_default_str();
     cmd_->add_option("--container", wl_.container, "container (partition key /pk)")
         ->capture_default_str();
-    cmd_->add_option("--seed", wl_.seed, "seeds the run id and the read choices")
-        ->capture_default_str();
+    seed_opt_ = cmd_->add_option(
+        "--seed", wl_.seed,
+        "seeds the run id (document ids) and the read choices (default: random, so repeated "
+        "runs against one --endpoint do not collide)");
     auto* existing = cmd_->add_option(
         "--existing-docs", wl_.existing,
         "with --endpoint: documents 0..N-1 of an earlier run with the same --seed exist; reads "
@@ -141,11 +144,13 @@ class BenchCommandImpl final : public BenchCommand {
     cmd_->add_flag("--check-targets", check_targets_, "exit with code 3 if a target is missed");
     for (auto* o : {data_dir, durable, threads, binary, startup, server_cpus}) endpoint->excludes(o);
     existing->needs(endpoint);
+    existing->needs(seed_opt_);
   }
 
   bool parsed() const override { return cmd_->parsed(); }
 
   int Run() override {
+    if (seed_opt_->count() == 0) wl_.seed = std::random_device{}() & 0x7fffffff;
     RunReport report;
     report.date = UtcNow();
     report.command = OwnCommandLine();
@@ -364,6 +369,7 @@ class BenchCommandImpl final : public BenchCommand {
   }
 
   CLI::App* cmd_ = nullptr;
+  CLI::Option* seed_opt_ = nullptr;
   WorkloadOptions wl_;
   std::string endpoint_;
   std::string key_;

@@ -135,6 +135,7 @@ std::string RunReport::ToJson() const {
                  {"warmupS", workload.warmup_s},
                  {"docSize", workload.doc_size},
                  {"partitionKeys", workload.partition_keys},
+                 {"seed", workload.seed},
                  {"phases", phase_names}};
   Json server = Json::object();
   if (!server_command.empty()) server["command"] = server_command;
@@ -165,6 +166,7 @@ std::string RunReport::ToJson() const {
     const auto& r = p.result;
     Json pj = {{"name", PhaseName(r.kind)},
                {"connections", r.connections},
+               {"documentsBefore", r.documents},
                {"elapsedS", Round(r.elapsed_s, 3)},
                {"ok", r.ok},
                {"errors", r.errors},
@@ -261,6 +263,9 @@ std::string RunReport::ToTable() const {
                     Ms(h.Percentile(0.999)), Ms(h.max()), srv, cli, other,
                     p.CpuBoundCeiling(host.nproc));
       out += buf;
+      if (r.kind == PhaseKind::kRead) {
+        out += "        (reads among " + std::to_string(r.documents) + " documents)\n";
+      }
       for (const auto& [kind, n] : r.error_kinds) {
         out += "        " + kind + ": " + std::to_string(n) + "\n";
       }

@@ -236,7 +236,10 @@ Result<PhaseResult> Workload::Measure(PhaseKind kind) {
     spdlog::info("bench: {} phase, {} s", PhaseName(kind), options_.duration_s);
     s.seconds = options_.duration_s;
   }
-  return RunLoop(kind, s, /*record=*/true);
+  const uint64_t documents = next_seq_.load();
+  PhaseResult r = RunLoop(kind, s, /*record=*/true);
+  r.documents = documents;
+  return r;
 }
 
 Result<PhaseResult> Workload::RunPhase(PhaseKind kind) {

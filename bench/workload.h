@@ -70,6 +70,9 @@ const char* PhaseName(PhaseKind kind);
 struct PhaseResult {
   PhaseKind kind = PhaseKind::kCreate;
   int connections = 0;
+  // Documents this run had created when the measured part started (a read
+  // phase reads among these; read cost grows with the store's size).
+  uint64_t documents = 0;
   double elapsed_s = 0;  // first request to last response of the measured part
   uint64_t ok = 0;       // 2xx responses
   uint64_t errors = 0;   // everything else, including transport failures

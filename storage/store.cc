@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -67,6 +68,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
+  // The metadata family is tiny and rarely flushed; without a cap it would pin
+  // every WAL file (in memory with --ephemeral).
+  db_options.max_total_wal_size = 64 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   std::string path = options.path;
   if (options.in_memory) {
@@ -80,7 +84,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = 16 << 20;
   rocksdb::BlockBasedTableOptions table;
-  table.cache_index_and_filter_blocks = true;
+  // Index and filter blocks live with the table readers, not in the (small,
+  // sharded) block cache: evicting a large index made every read re-read and
+  // decompress it (see docs/benchmarks.md).
+  table.cache_index_and_filter_blocks = false;
+  table.block_cache = rocksdb::NewLRUCache(32 << 20);
   // Replication applies look up keys that are usually absent (new documents):
   // without a filter each miss reads every level.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

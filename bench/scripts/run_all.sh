@@ -60,7 +60,7 @@ if "startup" in r:
     print(f'startup median {st["medianMs"]} ms, p90 {st["p90Ms"]} ms, min {st["minMs"]}, max {st["maxMs"]}, idle RSS {st["idleRssKbMedian"]} KiB')
 for p in r["phases"]:
     l = p["latencyUs"]
-    print(f'{p["name"]:6} c={p["connections"]:3} {p["opsPerS"]:9.0f}/s p50 {l["p50"]/1000:.2f} p99 {l["p99"]/1000:.2f} max {l["max"]/1000:.2f} ms '
+    print(f'{p["name"]:6} c={p["connections"]:3} docs={p.get("documentsBefore")} {p["opsPerS"]:9.0f}/s p50 {l["p50"]/1000:.2f} p99 {l["p99"]/1000:.2f} max {l["max"]/1000:.2f} ms '
           f'err {p["errors"]} srv {p.get("serverCpuUsPerOp")} us/op bench {p.get("benchCpuUsPerOp")} us/op other {p.get("otherCpuS")} s')
 for t in r["targets"]:
     print(f'  {t["name"]:24} {t["requirement"]:14} {t["value"]:10} {"met" if t["met"] else "MISSED"}')
@@ -68,15 +68,20 @@ PY
   cat "$OUT/$name.txt" >&2
 }
 
-# The headline runs: defaults (16 connections, 10 s per phase after 1 s warm-up).
+# The headline runs: defaults (16 connections, 10 s per phase after 1 s warm-up;
+# the read phase reads among everything the create phase wrote).
 run ephemeral
 run durable --durable
+# Reads of a small store (10,000 documents, all in memtables) for comparison.
+run read-10k --phases read --preload 10000
 run startup-ephemeral --startup-runs 30
 run startup-durable --startup-runs 30 --durable
 # Where the time goes: the server alone on one CPU, the load generator on the other.
 run pinned-ephemeral --server-cpus 0 --bench-cpus 1
-run pinned-durable --server-cpus 0 --bench-cpus 1 --durable
 # Concurrency and server threads.
 for c in 1 4 64; do run "conns-$c" --connections "$c" --duration-s 5; done
-for t in 1 4; do run "server-threads-$t" --server-threads "$t" --duration-s 5; done
+for t in 1 2 4; do run "server-threads-$t" --server-threads "$t" --duration-s 5; done
+run pinned-durable --server-cpus 0 --bench-cpus 1 --durable
+# Run-to-run variation of the headline run.
+run ephemeral-repeat
 echo "results in $OUT" >&2
