@@ -400,8 +400,9 @@ HttpResponse Query(RequestContext& ctx, const ContainerInfo& info) {
 HttpResponse HandleDocuments(RequestContext& ctx) {
   const auto& s = ctx.segments;
   const std::string& m = ctx.request.method;
-  auto info = LoadContainer(ctx, s[1], s[3]);
-  if (!info.ok()) return ErrorResponse(info.status());
+  auto loaded = LoadContainer(ctx, s[1], s[3]);
+  if (!loaded.ok()) return ErrorResponse(loaded.status());
+  const ContainerInfo* info = loaded->get();
   const bool read = m == "GET" || (m == "POST" && ctx.request.Header("x-ms-documentdb-isquery"));
   if (const std::string* token = ctx.request.Header("x-ms-session-token"); read && token && !token->empty()) {
     if (Status st = CheckSessionToken(ctx.region, *token); !st.ok()) return ErrorResponse(st);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,8 +74,10 @@ struct ContainerInfo {
   Json doc;                                // the container's JSON
   std::vector<std::string> pk_paths;       // "/pk", "/tenant", ...
 };
-Result<ContainerInfo> LoadContainer(RequestContext& ctx, const std::string& db_id,
-                                    const std::string& coll_id);
+// The parsed container is cached per thread and revalidated by _etag on every
+// call, so a replaced, deleted or replicated container is never served stale.
+Result<std::shared_ptr<const ContainerInfo>> LoadContainer(RequestContext& ctx, const std::string& db_id,
+                                                           const std::string& coll_id);
 
 // Extracts the partition key of `doc` for `paths` as a canonical JSON array.
 // A missing value is {} ("none"), as the SDK sends it.
