@@ -9,6 +9,7 @@
 #include <random>
 
 #include "base/logging.h"
+#include "client/admin_cli.h"
 #include "bench/bench_command.h"
 #include "server/cluster.h"
 
@@ -109,9 +110,23 @@ int main(int argc, char** argv) {
   auto* serve_seed_opt = serve->add_option("--seed", serve_seed, "seed of every random fault decision");
   serve->add_option("--key", serve_opts.key, "account master key (default: the emulator key)");
 
+  std::string status_admin = "http://127.0.0.1:8090/";
+  bool status_json = false;
+  auto* status = app.add_subcommand("status", "regions, replication links, lag and conflicts of a running cluster");
+  status->add_option("--admin", status_admin, "management API URL")->capture_default_str();
+  status->add_flag("--json", status_json, "print the raw JSON of /regions and /links");
+
   CLI11_PARSE(app, argc, argv);
   regionlab::InitLogging(log_level);
 
+  if (status->parsed()) {
+    regionlab::Status st = regionlab::client::PrintStatus(status_admin, status_json, std::cout);
+    if (!st.ok()) {
+      spdlog::error("status: {}", st.ToString());
+      return 1;
+    }
+    return 0;
+  }
   if (serve->parsed()) {
     serve_opts.regions = {serve_region};
     serve_opts.ids_by_sorted_name = true;

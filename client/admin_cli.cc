@@ -1,0 +1,66 @@
+#include "client/admin_cli.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "client/http_client.h"
+
+namespace regionlab::client {
+namespace {
+
+Result<nlohmann::json> GetJson(HttpClient& http, const std::string& path) {
+  auto resp = http.Send("GET", path, {}, "");
+  if (!resp.ok()) return resp.status();
+  if (resp->status != 200) {
+    return Status::Unavailable("GET " + path + " answered " + std::to_string(resp->status) + ": " + resp->body);
+  }
+  auto j = nlohmann::json::parse(resp->body, nullptr, false);
+  if (j.is_discarded()) return Status::Internal("GET " + path + " did not answer JSON");
+  return j;
+}
+
+std::string Pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s + " ";
+}
+
+}  // namespace
+
+Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out) {
+  auto endpoint = ParseHttpEndpoint(admin_url);
+  if (!endpoint.ok()) return endpoint.status();
+  HttpClient http(*endpoint);
+  auto regions = GetJson(http, "/regions");
+  if (!regions.ok()) return regions.status();
+  auto links = GetJson(http, "/links");
+  if (!links.ok()) return links.status();
+  if (json) {
+    out << nlohmann::json{{"regions", *regions}, {"links", (*links)["links"]}}.dump() << "\n";
+    return Status::Ok();
+  }
+  out << "seed " << regions->value("seed", 0) << "\n\n";
+  out << Pad("REGION", 14) << Pad("NAME", 22) << Pad("STATE", 12) << Pad("SKEW", 10) << "ENDPOINT\n";
+  for (const auto& r : (*regions)["regions"]) {
+    out << Pad(r.value("name", ""), 14) << Pad(r.value("displayName", ""), 22) << Pad(r.value("state", ""), 12)
+        << Pad(std::to_string(r.value("clockSkewMs", 0)) + "ms", 10) << r.value("endpoint", "") << "\n";
+  }
+  out << "\n"
+      << Pad("LINK", 28) << Pad("CONNECTED", 10) << Pad("QUEUE", 8) << Pad("LAG", 10) << Pad("APPLIED", 9)
+      << Pad("P99 APPLY", 10) << "CONFLICTS\n";
+  for (const auto& l : (*links)["links"]) {
+    char lag[32], p99[32];
+    std::snprintf(lag, sizeof lag, "%.1fms", l.value("lagMs", 0.0));
+    double apply_p99 = l.contains("applyLagMs") ? l["applyLagMs"].value("p99", 0.0) : 0.0;
+    std::snprintf(p99, sizeof p99, "%.1fms", apply_p99);
+    out << Pad(l.value("from", "") + " -> " + l.value("to", ""), 28) << Pad(l.value("connected", false) ? "yes" : "NO", 10)
+        << Pad(l.contains("queue") ? std::to_string(l["queue"].get<uint64_t>()) : "-", 8)
+        << Pad(l.contains("lagMs") ? lag : "-", 10)
+        << Pad(l.contains("appliedLsn") ? std::to_string(l["appliedLsn"].get<uint64_t>()) : "-", 9)
+        << Pad(l.contains("applyLagMs") ? p99 : "-", 10)
+        << (l.contains("conflicts") ? std::to_string(l["conflicts"].get<uint64_t>()) : "-") << "\n";
+  }
+  return Status::Ok();
+}
+
+}  // namespace regionlab::client
