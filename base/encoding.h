@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace regionlab {
 
@@ -26,6 +27,10 @@ std::string HexEncode(std::string_view bytes);
 // RFC 1123 date, as the Cosmos SDKs send in x-ms-date: "Tue, 01 Nov 1994 08:12:31 GMT".
 std::string FormatHttpDate(int64_t unix_seconds);
 std::optional<int64_t> ParseHttpDate(std::string_view text);
+
+// Splits "a, b,,c" on `sep` into {"a","b","c"}: parts trimmed of spaces,
+// empty parts dropped (for comma-separated command-line values).
+std::vector<std::string> SplitList(std::string_view s, char sep = ',');
 
 // ASCII lower-case copy.
 std::string ToLower(std::string_view s);

@@ -17,27 +17,13 @@
 
 #include "bench/report.h"
 #include "bench/server_process.h"
+#include "base/encoding.h"
 #include "bench/workload.h"
 
 namespace regionlab::bench {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::vector<std::string> SplitCsv(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    std::string part = s.substr(i, j - i);
-    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-    while (!part.empty() && part.back() == ' ') part.pop_back();
-    if (!part.empty()) out.push_back(part);
-    i = j + 1;
-  }
-  return out;
-}
 
 std::string UtcNow() {
   std::time_t t = std::time(nullptr);
@@ -156,7 +142,7 @@ class BenchCommandImpl final : public BenchCommand {
     report.command = OwnCommandLine();
     report.host = ReadHostInfo();
     report.workload = wl_;
-    for (const auto& p : SplitCsv(phases_csv_)) {
+    for (const auto& p : regionlab::SplitList(phases_csv_)) {
       if (p == "create") {
         phases_.push_back(PhaseKind::kCreate);
       } else if (p == "read") {

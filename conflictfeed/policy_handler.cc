@@ -18,7 +18,7 @@ const ConflictResolver& PolicyHandler::ResolverFor(const std::string& coll_rid) 
   std::string path;
   bool found = false;
   store_
-      .Scan("C", "", true,
+      .Scan(storage::keys::AllContainersPrefix(), "", true,
             [&](std::string_view, storage::Record&& rec) {
               auto bytes = Base64Decode(rec.rid);
               if (!bytes || *bytes != coll_rid) return true;

@@ -18,17 +18,6 @@ namespace keys = storage::keys;
 using storage::Record;
 using storage::RecordKind;
 
-std::string ListBody(const char* array_name, const std::string& rid,
-                     const std::vector<std::string>& bodies) {
-  std::string out = "{\"_rid\":" + Json(rid).dump() + ",\"" + array_name + "\":[";
-  for (size_t i = 0; i < bodies.size(); ++i) {
-    if (i) out += ',';
-    out += bodies[i];
-  }
-  out += "],\"_count\":" + std::to_string(bodies.size()) + "}";
-  return out;
-}
-
 Result<std::optional<Record>> LiveRecord(storage::Store& store, const std::string& key) {
   auto got = store.Get(key);
   if (!got.ok()) return got.status();
@@ -104,15 +93,11 @@ HttpResponse CreateDatabase(RequestContext& ctx) {
 // and x-ms-continuation (the base64 of the last key returned).
 HttpResponse ListPage(RequestContext& ctx, const std::string& prefix, const char* array_name,
                       const std::string& rid) {
-  long max_items = 1L << 30;
-  if (const std::string* m = ctx.request.Header("x-ms-max-item-count")) {
-    try {
-      max_items = std::stol(*m);
-    } catch (...) {
-      return ErrorResponse(Status::BadRequest("x-ms-max-item-count must be an integer, not '" + *m + "'."));
-    }
-    if (max_items <= 0) max_items = 1L << 30;
-  }
+  // Lists of databases and containers are not paged unless the client asks.
+  const std::string* m = ctx.request.Header("x-ms-max-item-count");
+  auto limit = query::ParseMaxItemCount(m);
+  if (!limit.ok()) return ErrorResponse(limit.status());
+  const int64_t max_items = (m == nullptr || *limit == 0) ? INT64_MAX : *limit;
   std::string start_after;
   if (const std::string* c = ctx.request.Header("x-ms-continuation"); c && !c->empty()) {
     auto decoded = Base64Decode(*c);
@@ -125,7 +110,7 @@ HttpResponse ListPage(RequestContext& ctx, const std::string& prefix, const char
   std::string last_key;
   bool more = false;
   Status s = ctx.region.store->Scan(prefix, start_after, false, [&](std::string_view key, Record&& r) {
-    if (static_cast<long>(bodies.size()) >= max_items) {
+    if (static_cast<int64_t>(bodies.size()) >= max_items) {
       more = true;
       return false;
     }
@@ -134,7 +119,7 @@ HttpResponse ListPage(RequestContext& ctx, const std::string& prefix, const char
     return true;
   });
   if (!s.ok()) return ErrorResponse(s);
-  HttpResponse resp = JsonResponse(200, ListBody(array_name, rid, bodies));
+  HttpResponse resp = JsonResponse(200, query::FeedBody(rid, array_name, bodies));
   resp.SetHeader("x-ms-item-count", std::to_string(bodies.size()));
   if (more) resp.SetHeader("x-ms-continuation", Base64Encode(last_key));
   return resp;
@@ -372,7 +357,7 @@ HttpResponse PartitionKeyRanges(RequestContext& ctx, const ContainerInfo& info) 
                 {"parents", Json::array()},
                 {"_ts", info.record.ts},
                 {"_lsn", 1}};
-  HttpResponse resp = JsonResponse(200, ListBody("PartitionKeyRanges", info.record.rid, {range.dump()}));
+  HttpResponse resp = JsonResponse(200, query::FeedBody(info.record.rid, "PartitionKeyRanges", {range.dump()}));
   resp.SetHeader("etag", info.record.etag);
   resp.SetHeader("x-ms-item-count", "1");
   return resp;

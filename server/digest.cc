@@ -14,7 +14,7 @@ Result<std::vector<ContainerDigest>> ComputeDigest(const storage::Store& store) 
     std::string db, id, rid_bytes;
   };
   std::vector<Container> containers;
-  Status s = store.Scan("C", "", false, [&](std::string_view, storage::Record&& rec) {
+  Status s = store.Scan(storage::keys::AllContainersPrefix(), "", false, [&](std::string_view, storage::Record&& rec) {
     containers.push_back({rec.parent, rec.id, RidBytes(rec.rid).value_or("")});
     return true;
   });

@@ -283,15 +283,9 @@ HttpResponse DocumentPage(RequestContext& ctx, const ContainerInfo& info, const 
     if (!pk.ok()) return ErrorResponse(pk.status());
     prefix = keys::PartitionPrefix(coll_rid, *pk);
   }
-  long max_items = 100;
-  if (const std::string* m = ctx.request.Header("x-ms-max-item-count")) {
-    try {
-      max_items = std::stol(*m);
-    } catch (...) {
-      return ErrorResponse(Status::BadRequest("x-ms-max-item-count must be an integer, not '" + *m + "'."));
-    }
-    if (max_items <= 0) max_items = 1L << 30;  // -1: as many as fit in a page
-  }
+  auto limit = query::ParseMaxItemCount(ctx.request.Header("x-ms-max-item-count"));
+  if (!limit.ok()) return ErrorResponse(limit.status());
+  const int64_t max_items = *limit == 0 ? INT64_MAX : *limit;  // 0: as many as fit in a page
   std::string start_after;
   if (const std::string* c = ctx.request.Header("x-ms-continuation"); c && !c->empty()) {
     auto decoded = Base64Decode(*c);

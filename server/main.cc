@@ -8,27 +8,13 @@
 #include <iostream>
 #include <random>
 
+#include "base/encoding.h"
 #include "base/logging.h"
 #include "client/admin_cli.h"
 #include "bench/bench_command.h"
 #include "server/cluster.h"
 
 namespace {
-
-std::vector<std::string> SplitCsv(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    std::string part = s.substr(i, j - i);
-    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-    while (!part.empty() && part.back() == ' ') part.pop_back();
-    if (!part.empty()) out.push_back(part);
-    i = j + 1;
-  }
-  return out;
-}
 
 // Blocks SIGINT/SIGTERM in every thread started after this call, so that
 // WaitForStopSignal can take them synchronously.
@@ -155,7 +141,7 @@ int main(int argc, char** argv) {
     return RunUp(serve_opts, serve_seed_opt->count() > 0);
   }
   if (up->parsed()) {
-    up_opts.regions = SplitCsv(regions_csv);
+    up_opts.regions = regionlab::SplitList(regions_csv);
     up_opts.seed = seed;
     return RunUp(up_opts, seed_opt->count() > 0);
   }

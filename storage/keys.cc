@@ -37,6 +37,8 @@ std::string Container(std::string_view db_id, std::string_view coll_id) {
   k.append(coll_id);
   return k;
 }
+std::string AllContainersPrefix() { return "C"; }
+
 std::string ContainerPrefix(std::string_view db_id) {
   std::string k = "C";
   PutLengthPrefixed(&k, db_id);

@@ -38,6 +38,7 @@ std::string Database(std::string_view db_id);
 std::string DatabasePrefix();  // every database
 std::string Container(std::string_view db_id, std::string_view coll_id);
 std::string ContainerPrefix(std::string_view db_id);  // containers of one database
+std::string AllContainersPrefix();                   // containers of every database
 std::string Document(std::string_view coll_rid, std::string_view pk, std::string_view doc_id);
 std::string DocumentPrefix(std::string_view coll_rid);  // documents of a container
 std::string PartitionPrefix(std::string_view coll_rid, std::string_view pk);
