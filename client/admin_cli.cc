@@ -20,6 +20,28 @@ Result<nlohmann::json> GetJson(HttpClient& http, const std::string& path) {
   return j;
 }
 
+// The faults of a /links entry, compactly: "delay=240ms jitter=10ms drop=0.3", or "-".
+std::string FaultsText(const nlohmann::json& link) {
+  if (!link.contains("faults") || !link["faults"].is_object()) return "-";
+  const auto& f = link["faults"];
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : " ") + s; };
+  char buf[64];
+  if (f.value("partitioned", false)) add("partitioned");
+  if (int64_t v = f.value("delayMs", int64_t{0})) add("delay=" + std::to_string(v) + "ms");
+  if (int64_t v = f.value("jitterMs", int64_t{0})) add("jitter=" + std::to_string(v) + "ms");
+  for (const auto& [key, name] : {std::pair{"dropRate", "drop"}, {"duplicateRate", "duplicate"},
+                                  {"reorderRate", "reorder"}}) {
+    double v = f.value(key, 0.0);
+    if (v > 0) {
+      std::snprintf(buf, sizeof buf, "%s=%g", name, v);
+      add(buf);
+    }
+  }
+  if (int64_t v = f.value("bandwidthKBps", int64_t{0})) add("bandwidth=" + std::to_string(v) + "KB/s");
+  return out.empty() ? "-" : out;
+}
+
 std::string Pad(std::string s, size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s + " ";
@@ -47,7 +69,7 @@ Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out) {
   }
   out << "\n"
       << Pad("LINK", 28) << Pad("CONNECTED", 10) << Pad("QUEUE", 8) << Pad("LAG", 10) << Pad("APPLIED", 9)
-      << Pad("P99 APPLY", 10) << "CONFLICTS\n";
+      << Pad("P99 APPLY", 10) << Pad("CONFLICTS", 10) << "FAULTS\n";
   for (const auto& l : (*links)["links"]) {
     char lag[32], p99[32];
     std::snprintf(lag, sizeof lag, "%.1fms", l.value("lagMs", 0.0));
@@ -58,7 +80,8 @@ Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out) {
         << Pad(l.contains("lagMs") ? lag : "-", 10)
         << Pad(l.contains("appliedLsn") ? std::to_string(l["appliedLsn"].get<uint64_t>()) : "-", 9)
         << Pad(l.contains("applyLagMs") ? p99 : "-", 10)
-        << (l.contains("conflicts") ? std::to_string(l["conflicts"].get<uint64_t>()) : "-") << "\n";
+        << Pad(l.contains("conflicts") ? std::to_string(l["conflicts"].get<uint64_t>()) : "-", 10)
+        << FaultsText(l) << "\n";
   }
   return Status::Ok();
 }

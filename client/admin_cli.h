@@ -10,7 +10,7 @@
 namespace regionlab::client {
 
 // Prints regions (state, clock skew, endpoint) and every replication link
-// (connected, queue, lag, applied position, conflicts) as a table, or the raw
+// (connected, queue, lag, applied position, conflicts, faults in force) as a table, or the raw
 // JSON of GET /regions and GET /links when `json` is set.
 Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out);
 

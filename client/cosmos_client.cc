@@ -32,8 +32,16 @@ void AddRequestOptions(const RequestOptions& opts, HttpHeaders* h) {
   if (!opts.if_match.empty()) h->emplace_back("If-Match", opts.if_match);
   if (!opts.if_none_match.empty()) h->emplace_back("If-None-Match", opts.if_none_match);
   if (!opts.session_token.empty()) h->emplace_back("x-ms-session-token", opts.session_token);
+  if (!opts.fence.empty()) h->emplace_back("x-regionlab-fence", opts.fence);
   h->insert(h->end(), opts.extra_headers.begin(), opts.extra_headers.end());
 }
+
+std::string LeasePath(std::string_view name, std::string_view op) {
+  std::string p = "/_regionlab/leases/" + std::string(name);
+  if (!op.empty()) p += "/" + std::string(op);
+  return p;
+}
+ResourceAddress LeaseAddress(std::string_view name) { return {"leases", "leases/" + std::string(name)}; }
 
 void AddPartitionKey(std::string_view pk, HttpHeaders* h) {
   if (!pk.empty()) h->emplace_back(std::string(kPartitionKeyHeader), std::string(pk));
@@ -319,6 +327,54 @@ Result<std::string> CosmosClient::ReadAllDocuments(std::string_view db, std::str
     opts.continuation = page->continuation;
   }
   return Dump(all);
+}
+
+// --- Fenced leases ----------------------------------------------------------------
+
+Result<CosmosResponse> CosmosClient::AcquireLease(std::string_view name, std::string_view owner,
+                                                  int64_t ttl_ms) {
+  json body = {{"owner", std::string(owner)}, {"ttlMs", ttl_ms}};
+  return Send("POST", LeasePath(name, "acquire"), {}, Dump(body), {}, LeaseAddress(name), true);
+}
+
+Result<CosmosResponse> CosmosClient::RenewLease(std::string_view name, std::string_view owner,
+                                                uint64_t token, int64_t ttl_ms) {
+  json body = {{"owner", std::string(owner)}, {"token", token}};
+  if (ttl_ms > 0) body["ttlMs"] = ttl_ms;
+  return Send("POST", LeasePath(name, "renew"), {}, Dump(body), {}, LeaseAddress(name), true);
+}
+
+Result<CosmosResponse> CosmosClient::ReleaseLease(std::string_view name, std::string_view owner,
+                                                  uint64_t token) {
+  json body = {{"owner", std::string(owner)}, {"token", token}};
+  return Send("POST", LeasePath(name, "release"), {}, Dump(body), {}, LeaseAddress(name), true);
+}
+
+Result<CosmosResponse> CosmosClient::GetLease(std::string_view name) {
+  return Send("GET", LeasePath(name, ""), {}, {}, {}, LeaseAddress(name), true);
+}
+
+std::string FenceValue(std::string_view lease, uint64_t token) {
+  return std::string(lease) + ":" + std::to_string(token);
+}
+
+Result<Lease> ParseLease(const CosmosResponse& r) {
+  if (r.status != 200) {
+    Status s = StatusFromResponse(r);
+    return s.ok() ? Status::Internal("lease response has status " + std::to_string(r.status)) : s;
+  }
+  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("token") || !j["token"].is_number_unsigned()) {
+    return Status::Internal("lease response is not a lease: " + r.body);
+  }
+  Lease l;
+  l.name = j.value("name", std::string());
+  if (j.contains("owner") && j["owner"].is_string()) l.owner = j["owner"].get<std::string>();
+  l.token = j["token"].get<uint64_t>();
+  l.expires_at_ms = j.value("expiresAtMs", int64_t{0});
+  l.ttl_ms = j.value("ttlMs", int64_t{0});
+  l.held = j.value("held", true);
+  return l;
 }
 
 // --- Free functions -----------------------------------------------------------------

@@ -81,7 +81,27 @@ struct RequestOptions {
   std::string if_none_match;  // If-None-Match when not empty
   std::string session_token;  // x-ms-session-token when not empty
   HttpHeaders extra_headers;  // sent as given, after the others
+  // x-regionlab-fence when not empty: "{lease}:{token}" (FenceValue()). A
+  // regionlab region refuses the write with 412 when it knows a newer token
+  // for that lease (docs/leases.md).
+  std::string fence;
 };
+
+// "{lease}:{token}", the value of x-regionlab-fence.
+std::string FenceValue(std::string_view lease, uint64_t token);
+
+// A fenced lease as acquire/renew/get answer it (docs/leases.md).
+struct Lease {
+  std::string name;
+  std::string owner;        // empty when released (GET)
+  uint64_t token = 0;
+  int64_t expires_at_ms = 0;  // by the home region's clock
+  int64_t ttl_ms = 0;
+  bool held = true;         // GET only: not released and not expired (by the answering region's clock)
+};
+// Parses the body of a 200 from AcquireLease/RenewLease/GetLease; any other
+// response becomes its StatusFromResponse().
+Result<Lease> ParseLease(const CosmosResponse& response);
 
 // Options for one page of a feed (read feed or query).
 struct FeedOptions {
@@ -169,6 +189,21 @@ class CosmosClient {
   // A response with status >= 400 on any page becomes its StatusFromResponse().
   Result<std::string> ReadAllDocuments(std::string_view db, std::string_view coll,
                                        std::optional<std::string> partition_key_json = {});
+
+  // --- Fenced leases (regionlab extension, docs/leases.md) ----------------------
+  // Signed as resource type "leases", link "leases/{name}". Acquire: 200
+  // with the lease (ParseLease), 409 (held by another owner: body "owner"),
+  // 503 (the lease's home region is unreachable: retry), 429 (too many
+  // requests waiting for the home region: retry after x-ms-retry-after-ms).
+  Result<CosmosResponse> AcquireLease(std::string_view name, std::string_view owner, int64_t ttl_ms);
+  // 200 with the extended lease, 409 when `token` is not current or the lease
+  // expired. `ttl_ms` 0 keeps the lease's ttl.
+  Result<CosmosResponse> RenewLease(std::string_view name, std::string_view owner, uint64_t token,
+                                    int64_t ttl_ms = 0);
+  // 204, or 409 when `token` is not current.
+  Result<CosmosResponse> ReleaseLease(std::string_view name, std::string_view owner, uint64_t token);
+  // 200 with the lease as the answering region knows it ("held"), 404 never acquired.
+  Result<CosmosResponse> GetLease(std::string_view name);
 
   // --- Anything else ----------------------------------------------------------
   // Signs and sends any request. `path` is unencoded and may carry a query

@@ -1,58 +1,311 @@
 #include "conflictfeed/policy_handler.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "base/cosmos_auth.h"
 #include "base/encoding.h"
+#include "conflictfeed/conflict_record.h"
+#include "conflictfeed/merge_procedure.h"
+#include "conflictfeed/native_resolver.h"
+#include "replication/version_vector.h"
 #include "storage/keys.h"
 
 namespace regionlab::conflictfeed {
 
-PolicyHandler::PolicyHandler(storage::Store& store)
-    : store_(store), default_(NewLastWriterWins("/_ts")) {}
+using Json = nlohmann::ordered_json;
+using storage::Record;
 
-const ConflictResolver& PolicyHandler::ResolverFor(const std::string& coll_rid) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = by_container_.find(coll_rid); it != by_container_.end()) return *it->second;
-  // Find the container whose _rid decodes to `coll_rid`. Containers are few;
-  // a scan on a cache miss is cheap and needs no secondary index.
-  std::string path;
-  bool found = false;
-  store_
-      .Scan(storage::keys::AllContainersPrefix(), "", true,
-            [&](std::string_view, storage::Record&& rec) {
-              auto bytes = Base64Decode(rec.rid);
-              if (!bytes || *bytes != coll_rid) return true;
-              auto doc = nlohmann::json::parse(rec.body, nullptr, false);
-              if (!doc.is_discarded()) {
-                auto policy = doc.value("conflictResolutionPolicy", nlohmann::json::object());
-                path = policy.value("conflictResolutionPath", "/_ts");
-              }
-              found = true;
-              return false;
-            })
-      .IgnoreError();  // on a failed scan the default policy applies
-  if (!found) return *default_;
-  auto& slot = by_container_[coll_rid];
-  slot = NewLastWriterWins(path);
-  return *slot;
+struct PolicyHandler::ContainerPolicy {
+  std::string container_key;
+  std::string etag;
+  std::string coll_rid;
+  std::string coll_self;  // "dbs/<dbrid>/colls/<collrid>/"
+  std::string coll_link;  // "dbs/<db>/colls/<coll>"
+  std::vector<std::string> pk_paths;
+  bool custom = false;
+  std::string path;  // LastWriterWins path
+  bool record_losers = false;
+  std::string procedure;
+  const NativeResolver* native = nullptr;  // for "native:NAME"
+  std::string native_argument;
+  std::unique_ptr<ConflictResolver> lww;     // on `path`
+  std::unique_ptr<ConflictResolver> lww_ts;  // on /_ts
+};
+
+namespace {
+
+constexpr const char* kSystemProperties[] = {"_rid", "_self", "_etag", "_attachments", "_ts"};
+
+// The stored-procedure id a conflictResolutionProcedure names: the last
+// segment of "dbs/d/colls/c/sprocs/ID", or the whole value.
+std::string ProcedureId(const std::string& procedure) {
+  size_t at = procedure.rfind("sprocs/");
+  std::string id = at == std::string::npos ? procedure : procedure.substr(at + 7);
+  while (!id.empty() && id.back() == '/') id.pop_back();
+  return id;
 }
 
-Result<replication::Resolution> PolicyHandler::Resolve(std::string_view key,
-                                                       std::vector<storage::Record> versions,
-                                                       const storage::WriteContext& ctx) {
-  const ConflictResolver& resolver = versions.front().kind == storage::RecordKind::kDocument
-                                         ? ResolverFor(versions.front().parent)
-                                         : *default_;
+// `versions` without siblings, in canonical order (the replicator's).
+void Canonicalize(std::vector<Record>& versions) {
+  for (auto& v : versions) {
+    v.siblings.clear();
+    v.merged = false;
+  }
+}
+
+replication::Resolution Pick(std::vector<Record> versions, size_t winner) {
+  replication::Resolution res;
+  res.survivor = std::move(versions[winner]);
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (i != winner) res.survivor.siblings.push_back(std::move(versions[i]));
+  }
+  return res;
+}
+
+size_t Best(const std::vector<Record>& versions, const ConflictResolver& resolver) {
   size_t best = 0;
   for (size_t i = 1; i < versions.size(); ++i) {
     if (resolver.Prefers(versions[i], versions[best])) best = i;
   }
-  replication::Resolution res;
-  res.survivor = std::move(versions[best]);
-  for (size_t i = 0; i < versions.size(); ++i) {
-    if (i != best) res.survivor.siblings.push_back(std::move(versions[i]));
+  return best;
+}
+
+// A version derived from every input: `body` (null for a delete), a vector
+// dominating them all, and the inputs kept as siblings so that a later
+// resolution starts again from them. Deterministic: every region computes
+// the same record from the same inputs.
+Record MergedVersion(const std::vector<Record>& versions, const Record& lead, const std::optional<Json>& body,
+                     const std::string& coll_self) {
+  Record r;
+  r.kind = storage::RecordKind::kDocument;
+  r.id = lead.id;
+  r.partition_key = lead.partition_key;
+  r.rid = lead.rid;
+  r.parent = lead.parent;
+  r.origin_region = lead.origin_region;
+  r.origin_lsn = lead.origin_lsn;
+  r.merged = true;
+  for (const Record& v : versions) {
+    r.version = replication::Merge(r.version, v.version);
+    r.ts = std::max(r.ts, v.ts);
+    r.write_micros = std::max(r.write_micros, v.write_micros);
   }
-  return res;
+  std::string fingerprint = replication::ToString(r.version);
+  if (body) {
+    Json doc = *body;
+    for (const char* p : kSystemProperties) doc.erase(p);
+    fingerprint += doc.dump();
+    r.etag = "\"" + HexEncode(Sha256(fingerprint).substr(0, 16)) + "\"";
+    doc["_rid"] = r.rid;
+    doc["_self"] = coll_self + "docs/" + r.rid + "/";
+    doc["_etag"] = r.etag;
+    doc["_attachments"] = "attachments/";
+    doc["_ts"] = r.ts;
+    r.body = doc.dump();
+    r.operation = storage::Operation::kReplace;
+  } else {
+    fingerprint += "deleted";
+    r.etag = "\"" + HexEncode(Sha256(fingerprint).substr(0, 16)) + "\"";
+    r.tombstone = true;
+    r.operation = storage::Operation::kDelete;
+  }
+  r.siblings = versions;
+  return r;
+}
+
+}  // namespace
+
+PolicyHandler::PolicyHandler(storage::Store& store, PolicyHandlerOptions options)
+    : store_(store), options_(options), default_(NewLastWriterWins("/_ts")) {}
+
+PolicyHandler::~PolicyHandler() = default;
+
+std::shared_ptr<const PolicyHandler::ContainerPolicy> PolicyHandler::PolicyFor(const std::string& coll_rid) {
+  std::shared_ptr<const ContainerPolicy> cached;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = by_container_.find(coll_rid); it != by_container_.end()) cached = it->second;
+  }
+  std::optional<Record> container;
+  std::string container_key;
+  if (cached) {
+    auto got = store_.Get(cached->container_key);
+    if (got.ok() && got->has_value() && !(*got)->tombstone && (*got)->etag == cached->etag) return cached;
+  }
+  // Find the container whose _rid decodes to `coll_rid`. Containers are few;
+  // a scan on a cache miss is cheap and needs no secondary index.
+  store_
+      .Scan(storage::keys::AllContainersPrefix(), "", false,
+            [&](std::string_view key, Record&& rec) {
+              auto bytes = Base64Decode(rec.rid);
+              if (!bytes || *bytes != coll_rid) return true;
+              container = std::move(rec);
+              container_key = std::string(key);
+              return false;
+            })
+      .IgnoreError();  // on a failed scan the default policy applies
+  if (!container) return nullptr;
+  auto p = std::make_shared<ContainerPolicy>();
+  p->container_key = container_key;
+  p->etag = container->etag;
+  p->coll_rid = coll_rid;
+  p->coll_link = "dbs/" + container->parent + "/colls/" + container->id;
+  Json doc = Json::parse(container->body, nullptr, false);
+  if (doc.is_object()) {
+    p->coll_self = doc.value("_self", "");
+    if (doc.contains("partitionKey") && doc["partitionKey"].is_object()) {
+      for (const auto& path : doc["partitionKey"].value("paths", Json::array())) {
+        if (path.is_string()) p->pk_paths.push_back(path.get<std::string>());
+      }
+    }
+    Json policy = doc.value("conflictResolutionPolicy", Json::object());
+    if (policy.is_object()) {
+      p->custom = policy.value("mode", "LastWriterWins") == "Custom";
+      Json path = policy.value("conflictResolutionPath", Json(""));
+      p->path = path.is_string() ? path.get<std::string>() : "";
+      Json proc = policy.value("conflictResolutionProcedure", Json(""));
+      p->procedure = proc.is_string() ? proc.get<std::string>() : "";
+      Json losers = policy.value("recordLosers", Json(false));
+      p->record_losers = losers.is_boolean() && losers.get<bool>();
+    }
+  }
+  if (p->path.empty()) p->path = "/_ts";
+  std::string native_name;
+  if (p->custom && ParseNativeProcedure(p->procedure, &native_name, &p->native_argument)) {
+    p->native = FindNativeResolver(native_name);
+  }
+  p->lww = NewLastWriterWins(p->path);
+  p->lww_ts = NewLastWriterWins("/_ts");
+  std::lock_guard<std::mutex> lock(mu_);
+  by_container_[coll_rid] = p;
+  return p;
+}
+
+Result<replication::Resolution> PolicyHandler::Resolve(std::string_view key, std::vector<Record> versions,
+                                                       const storage::WriteContext& ctx) {
+  Canonicalize(versions);
+  switch (versions.front().kind) {
+    case storage::RecordKind::kDocument:
+      return ResolveDocument(std::move(versions));
+    case storage::RecordKind::kConflict: {
+      // Copies of one conflict record from several regions: one record with
+      // a vector covering them all. A delete wins; otherwise the copy of the
+      // lowest region (the content is the same up to who made it).
+      size_t pick = 0;
+      for (size_t i = 1; i < versions.size(); ++i) {
+        const Record& a = versions[i];
+        const Record& b = versions[pick];
+        if (a.tombstone != b.tombstone ? a.tombstone : a.origin_region < b.origin_region) pick = i;
+      }
+      replication::Resolution res;
+      res.survivor = versions[pick];
+      for (const Record& v : versions) res.survivor.version = replication::Merge(res.survivor.version, v.version);
+      return res;
+    }
+    default: {
+      size_t winner = Best(versions, *default_);
+      return Pick(std::move(versions), winner);
+    }
+  }
+}
+
+Result<replication::Resolution> PolicyHandler::ResolveDocument(std::vector<Record> versions) {
+  auto policy = PolicyFor(versions.front().parent);
+  if (!policy) {
+    size_t winner = Best(versions, *default_);
+    return Pick(std::move(versions), winner);
+  }
+
+  auto feed = [&](const std::string& reason) {
+    size_t winner = Best(versions, *policy->lww_ts);
+    ConflictInfo info{policy->coll_rid, policy->coll_self, policy->custom ? "Custom" : "LastWriterWins", reason};
+    std::vector<std::pair<std::string, Record>> records;
+    for (size_t i = 0; i < versions.size(); ++i) {
+      if (i != winner) records.push_back(MakeConflictRecord(info, versions[i], versions[winner]));
+    }
+    replication::Resolution res = Pick(std::move(versions), winner);
+    res.new_records = std::move(records);
+    return res;
+  };
+
+  if (!policy->custom) {
+    size_t winner = Best(versions, *policy->lww);
+    std::vector<std::pair<std::string, Record>> records;
+    if (policy->record_losers) {
+      ConflictInfo info{policy->coll_rid, policy->coll_self, "LastWriterWins",
+                        "recordLosers: overwritten by last-writer-wins on " + policy->path};
+      for (size_t i = 0; i < versions.size(); ++i) {
+        if (i != winner) records.push_back(MakeConflictRecord(info, versions[i], versions[winner]));
+      }
+    }
+    replication::Resolution res = Pick(std::move(versions), winner);
+    res.new_records = std::move(records);
+    return res;
+  }
+
+  if (policy->procedure.empty()) return feed("no conflictResolutionProcedure: left to the application");
+
+  // Custom resolvers see the versions from the one last-writer-wins on _ts
+  // likes least to the one it likes most.
+  std::vector<size_t> order(versions.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return policy->lww_ts->Prefers(versions[b], versions[a]);
+  });
+  std::vector<Record> sorted;
+  for (size_t i : order) sorted.push_back(versions[i]);
+
+  Decision decision;
+  std::string native_name, native_argument;
+  if (ParseNativeProcedure(policy->procedure, &native_name, &native_argument)) {
+    if (!policy->native) return feed("native resolver '" + native_name + "' is not registered");
+    decision = policy->native->Resolve(sorted, policy->native_argument);
+  } else {
+    std::string proc_id = ProcedureId(policy->procedure);
+    auto sproc = store_.Get(storage::keys::StoredProcedure(policy->coll_rid, proc_id));
+    if (!sproc.ok()) return sproc.status();
+    if (!sproc->has_value() || (*sproc)->tombstone) {
+      return feed("merge procedure '" + proc_id + "' does not exist");
+    }
+    Json sp = Json::parse((*sproc)->body, nullptr, false);
+    std::string source = sp.is_object() && sp.contains("body") && sp["body"].is_string()
+                             ? sp["body"].get<std::string>()
+                             : std::string();
+    MergeScope scope{&store_, policy->coll_rid, policy->coll_link, policy->pk_paths};
+    auto ran = RunMergeProcedure(source, sorted, scope, options_.merge_budget);
+    if (!ran.ok()) {
+      spdlog::warn("conflicts: merge procedure '{}' failed on '{}': {}", proc_id, sorted.front().id,
+                   ran.status().message());
+      return feed("merge procedure '" + proc_id + "' failed: " + ran.status().message());
+    }
+    decision = std::move(*ran);
+  }
+
+  switch (decision.kind) {
+    case Decision::Kind::kKeep: {
+      size_t winner = order[std::min(decision.index, order.size() - 1)];
+      return Pick(std::move(versions), winner);
+    }
+    case Decision::Kind::kFeed:
+      return feed(decision.reason);
+    case Decision::Kind::kWrite:
+    case Decision::Kind::kDelete: {
+      std::optional<Json> body;
+      if (decision.kind == Decision::Kind::kWrite) {
+        Json doc = Json::parse(decision.body, nullptr, false);
+        if (!doc.is_object()) return feed("the resolver wrote something that is not a JSON object");
+        doc["id"] = sorted.front().id;
+        body = std::move(doc);
+      }
+      replication::Resolution res;
+      res.survivor = MergedVersion(versions, sorted.back(), body, policy->coll_self);
+      return res;
+    }
+  }
+  return feed("unknown decision");
 }
 
 }  // namespace regionlab::conflictfeed

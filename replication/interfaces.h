@@ -31,12 +31,18 @@ class Transport {
 
 // What to store when concurrent versions of one resource meet.
 struct Resolution {
-  // The version to keep under the resource's key: one of the inputs (the
-  // winner, served to reads), with `siblings` holding the other inputs that
-  // stay open, or a new merged version whose vector dominates every input.
+  // The version to keep under the resource's key, served to reads. Either
+  // one of the inputs (the winner), with `siblings` holding the other inputs
+  // that stay open; or a version derived from the inputs (`merged` set, a
+  // vector dominating every input), with `siblings` holding every input so
+  // that a later resolution starts again from the original versions.
   storage::Record survivor;
-  // Anything else to commit in the same batch (conflict records).
-  std::vector<std::pair<std::string, storage::Record>> extra_puts;
+  // Records to create as this region's own writes, in the same atomic batch
+  // (conflict records). Each is skipped if its key already holds a record
+  // (live or deleted): every region derives the same records, and a record
+  // deleted anywhere must not come back. The replicator stamps their version
+  // vector, origin and write time.
+  std::vector<std::pair<std::string, storage::Record>> new_records;
 };
 
 // Decides between concurrent versions. Implemented by conflictfeed.

@@ -60,6 +60,7 @@ struct Replicator::Impl {
   ReplicatorOptions options;
 
   mutable std::mutex mu;
+  Replicator::MessageHandler message_handler;  // set before links come up
   std::map<uint32_t, PeerState> state;
   // Lock-free copy of each origin's applied lsn (read per request for
   // session tokens), indexed by region id.
@@ -187,6 +188,15 @@ struct Replicator::Impl {
   Status MergeRecord(PeerState& ps, const std::string& key, Record incoming,
                      const storage::WriteContext& ctx, std::unordered_map<std::string, Record>& pending,
                      storage::WriteSet& set) {
+    // A record this batch was about to create as a local write (a conflict
+    // record) that arrives from a peer in the same batch: the peer's copy
+    // exists first, so ours is not created (as if the key had held it).
+    if (auto it = std::find_if(set.local_puts.begin(), set.local_puts.end(),
+                               [&](const auto& p) { return p.first == key; });
+        it != set.local_puts.end()) {
+      set.local_puts.erase(it);
+      pending.erase(key);
+    }
     std::optional<Record> current;
     if (auto it = pending.find(key); it != pending.end()) {
       current = it->second;
@@ -230,9 +240,13 @@ struct Replicator::Impl {
       });
       auto res = handler->Resolve(key, std::move(all), ctx);
       if (!res.ok()) return res.status();
-      for (auto& extra : res->extra_puts) {
-        pending[extra.first] = extra.second;
-        set.puts.push_back(std::move(extra));
+      for (auto& [nkey, nrec] : res->new_records) {
+        if (pending.count(nkey)) continue;
+        auto existing_rec = store->Get(nkey);
+        if (!existing_rec.ok()) return existing_rec.status();
+        if (existing_rec->has_value()) continue;
+        pending[nkey] = nrec;
+        set.local_puts.emplace_back(nkey, std::move(nrec));
       }
       stored = std::move(res->survivor);
     }
@@ -241,17 +255,32 @@ struct Replicator::Impl {
     return Status::Ok();
   }
 
-  // A stored record and its siblings as a flat list of versions.
+  // A stored record and its siblings as a flat list of versions. A merged
+  // record is derived from its siblings, which are the versions.
   static std::vector<Record> Flatten(Record rec) {
     std::vector<Record> out;
     std::vector<Record> sibs = std::move(rec.siblings);
     rec.siblings.clear();
-    out.push_back(std::move(rec));
+    if (!rec.merged) out.push_back(std::move(rec));
     for (Record& s : sibs) {
       s.siblings.clear();
+      s.merged = false;
       out.push_back(std::move(s));
     }
     return out;
+  }
+
+  // Gives records created by resolution (conflict records) their identity
+  // as this region's write at `lsn`.
+  static void StampLocal(storage::WriteSet& set, const storage::WriteContext& ctx) {
+    if (set.local_puts.empty()) return;
+    const uint64_t lsn = ctx.local_lsn(set.main_logged());
+    for (auto& [key, rec] : set.local_puts) {
+      rec.version = {{ctx.region_id, lsn}};
+      rec.origin_region = ctx.region_id;
+      rec.origin_lsn = lsn;
+      rec.write_micros = ctx.now_micros;
+    }
   }
 
   // Applies consecutive entries of `peer` in one atomic batch, with the
@@ -271,6 +300,7 @@ struct Replicator::Impl {
       set.meta_puts.emplace_back(storage::keys::AppliedKey(peer), storage::keys::EncodeFixed64(last));
       set.origin_region = peer;
       set.origin_lsn = last;
+      StampLocal(set, ctx);
       return set;
     });
     if (!commit.ok()) return commit.status();
@@ -363,6 +393,7 @@ struct Replicator::Impl {
       }
       set.origin_region = peer;
       set.origin_lsn = last ? upto : 0;
+      StampLocal(set, ctx);
       return set;
     });
     if (!commit.ok()) {
@@ -475,15 +506,41 @@ void Replicator::OnInboundDown(uint32_t peer) {
   }
 }
 
+bool Replicator::SendMessage(uint32_t peer, uint32_t channel, std::string payload) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    PeerState* ps = impl_->Find(peer);
+    if (!ps || !ps->out_up) return false;
+  }
+  pb::Frame f;
+  f.mutable_message()->set_channel(channel);
+  f.mutable_message()->set_payload(std::move(payload));
+  impl_->transport->SendToPeer(peer, f.SerializeAsString());
+  return true;
+}
+
+void Replicator::SetMessageHandler(MessageHandler handler) { impl_->message_handler = std::move(handler); }
+
 void Replicator::OnInboundFrame(uint32_t peer, std::string_view payload) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  PeerState* ps = impl_->Find(peer);
-  if (!ps || !ps->in_up) return;
   pb::Frame f;
   if (!f.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     spdlog::warn("replication: malformed frame from region {}", peer);
     return;
   }
+  if (f.has_message()) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      PeerState* ps = impl_->Find(peer);
+      if (!ps || !ps->in_up) return;
+    }
+    if (impl_->message_handler) {
+      impl_->message_handler(peer, f.message().channel(), std::move(*f.mutable_message()->mutable_payload()));
+    }
+    return;
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  PeerState* ps = impl_->Find(peer);
+  if (!ps || !ps->in_up) return;
   if (f.has_entries()) {
     impl_->OnEntries(peer, *ps, f.entries());
   } else if (f.has_snapshot()) {

@@ -19,7 +19,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "base/clock.h"
@@ -116,6 +118,17 @@ class Replicator {
   void Pump();
   // Retransmission timers and log trimming; call periodically (e.g. every 50 ms).
   void Tick();
+
+  // Application messages between regions (see pb::Message). A message is
+  // sent on the outbound link to `peer` and is lost if that link is down or
+  // a fault drops it: callers time out and retry. Returns false when the
+  // link is not up. Messages are not ordered with replication entries.
+  bool SendMessage(uint32_t peer, uint32_t channel, std::string payload);
+  // Called for every message received, on the transport's thread, outside
+  // the replicator's lock (it may call SendMessage). Set once, before the
+  // links come up.
+  using MessageHandler = std::function<void(uint32_t peer, uint32_t channel, std::string payload)>;
+  void SetMessageHandler(MessageHandler handler);
 
   // Last lsn of `origin`'s writes applied here (own_lsn for this region).
   uint64_t Applied(uint32_t origin) const;

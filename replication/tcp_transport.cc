@@ -123,6 +123,15 @@ struct PeerCounters {
 
 class Connection;
 class Dialer;
+class PeerShaper;
+
+// Steady-clock microseconds: the link shapers' time base (their timers expire
+// on the same clock).
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -158,6 +167,12 @@ struct TcpTransportCore : std::enable_shared_from_this<TcpTransportCore> {
   // Every open connection (handshaking or not), by id, for Stop and Drop.
   std::map<uint64_t, std::shared_ptr<Connection>> live;  // guarded by mu
   uint64_t next_id = 1;                                 // guarded by mu
+  // Per peer: the shaper of every frame from this region to it, and how many
+  // times its faults were set (the random stream's generation).
+  std::map<uint32_t, std::shared_ptr<PeerShaper>> shapers;  // guarded by mu
+  std::map<uint32_t, uint64_t> fault_generations;           // guarded by mu
+
+  std::shared_ptr<PeerShaper> ShaperFor(uint32_t id);  // creates it; takes mu
 
   std::optional<PeerEndpoint> FindPeer(uint32_t id) {
     std::lock_guard<std::mutex> lock(mu);
@@ -465,7 +480,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnLinkFrame(const pb::Frame& f) {
     bool ok = role_ == Role::kDialer ? (f.has_resume() || f.has_ack())
-                                     : (f.has_entries() || f.has_snapshot());
+                                     : (f.has_entries() || f.has_snapshot() || f.has_message() ||
+                                        f.has_resume_request());
     if (!ok) return Malformed("frame kind not allowed on this link");
     impl_->Deliver(*this, body_);
   }
@@ -648,9 +664,136 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   int failures_ = 0;
 };
 
+
+// The link shaper of the frames from this region to one peer (both of its
+// connections: Entries/Snapshot on our outbound link, Resume/Ack on the
+// peer's inbound link). LinkShaperCore decides; this class holds the copies
+// until their release time (one steady_timer on its own strand) and hands
+// them to the connection they were sent on, in release order. A copy whose
+// connection closed meanwhile is lost there, as it would be on the wire.
+//
+// Locking: `mu_` is a leaf lock. Submit runs under the caller's locks
+// (deliver_mu, the Replicator's mutex); under mu_ it only calls
+// Connection::Send (which posts) and the timer (every timer call is made
+// under mu_, so they never run concurrently).
+class PeerShaper : public std::enable_shared_from_this<PeerShaper> {
+ public:
+  explicit PeerShaper(net::io_context& io) : timer_(net::make_strand(io)) {}
+
+  void SetFaults(const LinkFaults& faults, uint64_t stream_seed) {
+    std::lock_guard<std::mutex> lock(mu_);
+    core_.Reset(faults, stream_seed);
+    active_ = faults.Any();
+  }
+  LinkFaults faults() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return core_.faults();
+  }
+  LinkShaperStats stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    LinkShaperStats s = stats_;
+    s.queued = held_.size();
+    return s;
+  }
+
+  void Submit(const std::shared_ptr<Connection>& conn, std::string payload);
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    held_.clear();
+    if (armed_) timer_.cancel();
+    armed_ = false;
+  }
+
+ private:
+  struct Held {
+    std::shared_ptr<Connection> conn;
+    std::string payload;
+  };
+
+  void ReleaseDueLocked(int64_t now);
+  void ArmLocked() {
+    if (held_.empty() || stopped_) return;
+    const int64_t next = held_.begin()->first.first;
+    if (armed_ && armed_at_ <= next) return;
+    armed_ = true;
+    armed_at_ = next;
+    timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::microseconds(next)));
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec == net::error::operation_aborted) return;  // re-armed or stopped
+      self->OnTimer();
+    });
+  }
+  void OnTimer() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    armed_ = false;
+    ReleaseDueLocked(SteadyMicros());
+    ArmLocked();
+  }
+
+  mutable std::mutex mu_;
+  net::steady_timer timer_;
+  LinkShaperCore core_;      // guarded by mu_
+  bool active_ = false;      // core_.faults().Any()
+  bool stopped_ = false;
+  bool armed_ = false;       // a wait is pending for armed_at_
+  int64_t armed_at_ = 0;
+  uint64_t next_seq_ = 0;
+  std::map<std::pair<int64_t, uint64_t>, Held> held_;  // (release micros, seq) -> copy
+  LinkShaperStats stats_;    // queued is computed in stats()
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------- Impl
+
+namespace {
+
+void PeerShaper::Submit(const std::shared_ptr<Connection>& conn, std::string payload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return;
+  ++stats_.frames;
+  if (!active_ && held_.empty()) {  // a healthy link: straight through
+    ++stats_.written;
+    conn->Send(std::move(payload));
+    return;
+  }
+  const int64_t now = SteadyMicros();
+  const LinkShaperCore::Decision d = core_.Decide(now, payload.size());
+  if (d.dropped) {
+    ++stats_.dropped;
+    return;
+  }
+  if (d.copies == 2) ++stats_.duplicated;
+  for (int c = 0; c < d.copies; ++c) {
+    const LinkShaperCore::Copy& copy = d.copy[c];
+    if (copy.reordered) ++stats_.reordered;
+    if (copy.release_micros > now) ++stats_.delayed;
+    Held h{conn, c + 1 < d.copies ? payload : std::move(payload)};
+    held_.emplace(std::make_pair(copy.release_micros, next_seq_++), std::move(h));
+  }
+  ReleaseDueLocked(now);
+  ArmLocked();
+}
+
+void PeerShaper::ReleaseDueLocked(int64_t now) {
+  while (!held_.empty() && held_.begin()->first.first <= now) {
+    auto node = held_.extract(held_.begin());
+    ++stats_.written;
+    node.mapped().conn->Send(std::move(node.mapped().payload));
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<PeerShaper> Impl::ShaperFor(uint32_t id) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto& s = shapers[id];
+  if (!s) s = std::make_shared<PeerShaper>(io);
+  return s;
+}
 
 bool Impl::Register(const std::shared_ptr<Connection>& c, uint64_t* id) {
   std::lock_guard<std::mutex> lock(mu);
@@ -763,12 +906,14 @@ void Impl::Deliver(const Connection& c, std::string_view payload) {
 // call it in the order it wants frames to leave.
 void Impl::EnqueueOutbound(Role link, uint32_t peer, std::string payload) {
   std::shared_ptr<Connection> conn;
+  std::shared_ptr<PeerShaper> shaper;
   {
     std::lock_guard<std::mutex> lock(mu);
     if (stopped.load()) return;
     const auto& links = link == Role::kDialer ? outbound : inbound;
     auto it = links.find(peer);
     if (it != links.end()) conn = it->second;
+    if (auto s = shapers.find(peer); s != shapers.end()) shaper = s->second;
   }
   if (!conn) {
     spdlog::debug("replication: {} link with region {} is down; dropping a {}-byte frame",
@@ -780,7 +925,11 @@ void Impl::EnqueueOutbound(Role link, uint32_t peer, std::string payload) {
                   opts.max_frame_bytes);
     return;
   }
-  conn->Send(std::move(payload));
+  if (shaper) {
+    shaper->Submit(conn, std::move(payload));
+  } else {
+    conn->Send(std::move(payload));
+  }
 }
 
 // ---------------------------------------------------------------- TcpTransport
@@ -839,6 +988,8 @@ void TcpTransport::SetPeers(std::vector<PeerEndpoint> peers) {
     if (p.id == impl_->opts.self_id) continue;
     auto& c = impl_->counters[p.id];
     if (!c) c = std::make_shared<PeerCounters>();
+    auto& s = impl_->shapers[p.id];
+    if (!s) s = std::make_shared<PeerShaper>(impl_->io);
     impl_->peers[p.id] = std::move(p);
   }
 }
@@ -872,10 +1023,12 @@ void TcpTransport::Stop() {
   }
   std::map<uint64_t, std::shared_ptr<Connection>> live;
   std::map<uint32_t, std::shared_ptr<Dialer>> dialers;
+  std::vector<std::shared_ptr<PeerShaper>> shapers;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->stopped.load()) return;
     impl_->stopped.store(true);
+    for (auto& [id, sh] : impl_->shapers) shapers.push_back(sh);
     live.swap(impl_->live);
     dialers.swap(impl_->dialers);
     impl_->outbound.clear();
@@ -886,6 +1039,7 @@ void TcpTransport::Stop() {
     impl->acceptor.close(ignored);
     impl->accept_retry.cancel();
   });
+  for (auto& sh : shapers) sh->Stop();  // drops held copies (they hold connections)
   for (auto& [id, d] : dialers) d->Stop();
   for (auto& [id, c] : live) c->Close("stopping");
   spdlog::info("replication: {} transport stopped", impl_->opts.self_name);
@@ -897,6 +1051,24 @@ void TcpTransport::SendToPeer(uint32_t peer, std::string payload) {
 
 void TcpTransport::ReplyToPeer(uint32_t peer, std::string payload) {
   impl_->EnqueueOutbound(Role::kAcceptor, peer, std::move(payload));
+}
+
+void TcpTransport::SetLinkFaults(uint32_t peer, const LinkFaults& faults) {
+  std::string peer_name;
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->peers.find(peer);
+    if (it == impl_->peers.end()) {
+      spdlog::warn("replication: link faults for unknown region {} ignored", peer);
+      return;
+    }
+    peer_name = it->second.name;
+    generation = impl_->fault_generations[peer]++;
+  }
+  auto shaper = impl_->ShaperFor(peer);
+  shaper->SetFaults(faults, LinkStreamSeed(impl_->opts.fault_seed, impl_->opts.self_name, peer_name, generation));
+  spdlog::info("fault: link {} -> {}: {}", impl_->opts.self_name, peer_name, faults.Describe());
 }
 
 void TcpTransport::DropConnections() {
@@ -921,6 +1093,10 @@ TcpTransport::LinkInfo TcpTransport::Info(uint32_t peer) const {
     info.bytes_sent = it->second->bytes_sent.load(std::memory_order_relaxed);
     info.frames_sent = it->second->frames_sent.load(std::memory_order_relaxed);
     info.outbound_connects = it->second->connects.load(std::memory_order_relaxed);
+  }
+  if (auto it = impl_->shapers.find(peer); it != impl_->shapers.end()) {
+    info.faults = it->second->faults();
+    info.shaper = it->second->stats();
   }
   return info;
 }

@@ -29,6 +29,7 @@
 #include "base/cosmos_auth.h"
 #include "base/status.h"
 #include "replication/interfaces.h"
+#include "replication/link_shaper.h"
 
 namespace boost::asio {
 class io_context;
@@ -79,6 +80,8 @@ struct TcpTransportOptions {
   // Deadline for connecting plus the whole handshake, on both sides.
   // Default: 5000.
   int handshake_timeout_ms = 5000;
+  // Seed of the link shapers' random streams (see SetLinkFaults). Default: 0.
+  uint64_t fault_seed = 0;
 };
 
 class TcpTransport final : public Transport {
@@ -117,6 +120,17 @@ class TcpTransport final : public Transport {
   void SendToPeer(uint32_t peer, std::string payload) override;   // outbound link
   void ReplyToPeer(uint32_t peer, std::string payload) override;  // inbound link
 
+  // Link faults (replication/link_shaper.h, docs/chaos.md). Every
+  // replication frame this region sends to `peer` -- Entries and Snapshots on
+  // the outbound link, Resume and Ack replies on the peer's inbound link --
+  // passes through that peer's shaper, which may drop, duplicate, delay or
+  // reorder it. Replaces the link's whole fault set and re-seeds its random
+  // stream from (fault_seed, self name, peer name, number of earlier calls
+  // for that peer). Frames already held keep their release times. Handshake
+  // frames are never shaped. Unknown peers are ignored (with a warning); call
+  // after SetPeers. Thread-safe.
+  void SetLinkFaults(uint32_t peer, const LinkFaults& faults);
+
   // Fault/test hook: abruptly closes every connection (inbound, outbound and
   // those still in the handshake); the dialers re-dial after the initial
   // backoff.
@@ -129,6 +143,8 @@ class TcpTransport final : public Transport {
     uint64_t bytes_sent = 0;          // outbound link, all connections: bytes written (with prefixes)
     uint64_t frames_sent = 0;         // outbound link, all connections: frames written (handshake included)
     uint64_t outbound_connects = 0;   // outbound handshakes completed (1 + reconnections)
+    LinkFaults faults;                // faults in force on frames from this region to the peer
+    LinkShaperStats shaper;           // what the shaper did to them
   };
   LinkInfo Info(uint32_t peer) const;
 

@@ -2,25 +2,26 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "base/cosmos_auth.h"
-#include "server/admin_api.h"
-#include "server/data_plane.h"
-#include "server/http_server.h"
-#include "server/region_context.h"
 #include "conflictfeed/policy_handler.h"
 #include "replication/replicator.h"
 #include "replication/tcp_transport.h"
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <algorithm>
-#include <atomic>
+#include "server/admin_api.h"
+#include "server/data_plane.h"
+#include "server/http_server.h"
+#include "server/leases.h"
+#include "server/region_context.h"
 
 namespace regionlab::server {
 namespace {
@@ -46,10 +47,22 @@ struct IoRunner {
   std::vector<std::thread> pool;
 };
 
+// One local region. The clock, the context (what the data plane and the
+// admin API see), the store options (with the in-memory file system of an
+// ephemeral region) and the ports live as long as the cluster; the rest is
+// torn down by a kill and rebuilt by a restart.
 struct Region {
+  uint32_t id = 0;
   std::unique_ptr<SkewedClock> clock;
-  std::unique_ptr<storage::Store> store;
   std::unique_ptr<RegionContext> ctx;
+  storage::StoreOptions store_options;
+  uint16_t http_port = 0;         // 0 until the first bind
+  uint16_t replication_port = 0;  // 0 until the first bind
+  std::vector<replication::PeerEndpoint> peers;
+  std::map<uint32_t, replication::LinkFaults> faults;  // in force on frames to each peer
+  std::atomic<bool> running{false};
+
+  std::unique_ptr<storage::Store> store;
   std::unique_ptr<IoRunner> runner;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<conflictfeed::PolicyHandler> handler;
@@ -67,6 +80,29 @@ struct Region {
       ScheduleTick();
     });
   }
+
+  ~Region() { TearDown(); }
+
+  // Tears everything down abruptly (kill, and the end of Stop): listeners
+  // and connections close, io threads are joined without draining, the
+  // store closes (what was acknowledged is in its WAL).
+  void TearDown() {
+    running = false;
+    stopping = true;
+    if (http) http->Stop();
+    if (transport) transport->Stop();
+    if (ctx->leases) ctx->leases->CancelForwards();
+    if (runner) runner->Stop();
+    tick_timer.reset();
+    transport.reset();
+    if (ctx) ctx->replicator = nullptr;
+    replicator.reset();
+    http.reset();
+    handler.reset();
+    if (ctx) ctx->store = nullptr;
+    store.reset();   // closes RocksDB
+    runner.reset();  // destroys the io_context: whatever it still held closes
+  }
 };
 
 std::string Endpoint(const std::string& host, uint16_t port) {
@@ -75,13 +111,146 @@ std::string Endpoint(const std::string& host, uint16_t port) {
 
 }  // namespace
 
-struct Cluster::Impl {
+struct Cluster::Impl final : RegionControl {
   ClusterOptions options;
   std::vector<std::unique_ptr<Region>> regions;
   AdminContext admin;
   std::unique_ptr<IoRunner> admin_runner;
   std::unique_ptr<HttpServer> admin_http;
   bool stopped = false;
+
+  ~Impl() override { StopAll(); }
+
+  Region* Find(uint32_t id) const {
+    for (const auto& r : regions) {
+      if (r->id == id) return r.get();
+    }
+    return nullptr;
+  }
+
+  // Opens the store and builds the region's serving objects (listeners
+  // bound, nothing started). On a restart the ports are the ones bound the
+  // first time.
+  Status Open(Region& r) {
+    if (!r.ctx->leases) {  // fenced leases: one service per region, for the cluster's life
+      LeaseServiceOptions lo;
+      lo.max_forward_waiters = options.threads_per_region - 1;  // one io thread stays free for replies
+      r.ctx->leases = std::make_shared<LeaseService>(*r.ctx, lo);
+    }
+    auto store = storage::Store::Open(r.store_options, *r.clock);
+    if (!store.ok()) return store.status();
+    r.store = std::move(*store);
+    r.runner = std::make_unique<IoRunner>(options.threads_per_region);
+    RegionContext* ctx = r.ctx.get();
+    auto http = HttpServer::Start(r.runner->io, options.host, r.http_port,
+                                  [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); });
+    if (!http.ok()) return http.status();
+    r.http = std::move(*http);
+    r.http_port = r.http->port();
+
+    replication::TcpTransportOptions to;
+    to.self_id = r.id;
+    to.self_name = ctx->self.name;
+    to.listen_host = options.host;
+    to.listen_port = r.replication_port;
+    to.account_key = options.key;
+    to.fault_seed = options.seed;
+    auto transport = replication::TcpTransport::Create(r.runner->io, to);
+    if (!transport.ok()) return transport.status();
+    r.transport = std::move(*transport);
+    r.replication_port = r.transport->port();
+    r.handler = std::make_unique<conflictfeed::PolicyHandler>(*r.store);
+    std::vector<uint32_t> peers;
+    for (const auto& info : ctx->account_regions) {
+      if (info.id != r.id) peers.push_back(info.id);
+    }
+    replication::ReplicatorOptions ro;
+    ro.log_retention_entries = options.log_retention_entries;
+    auto replicator = replication::Replicator::Create(*r.store, r.id, peers, *r.handler, *r.transport, *r.clock, ro);
+    if (!replicator.ok()) return replicator.status();
+    r.replicator = std::move(*replicator);
+    r.replicator->SetMessageHandler([l = r.ctx->leases](uint32_t peer, uint32_t channel, std::string payload) {
+      l->OnMessage(peer, channel, std::move(payload));
+    });
+    Region* rp = &r;
+    r.store->SetCommitListener([rp](const storage::CommitInfo&, bool local) {
+      if (!local || rp->pump_scheduled.exchange(true)) return;
+      boost::asio::post(rp->runner->io, [rp] {
+        rp->pump_scheduled = false;
+        if (!rp->stopping) rp->replicator->Pump();
+      });
+    });
+    r.tick_timer = std::make_unique<boost::asio::steady_timer>(r.runner->io);
+    return Status::Ok();
+  }
+
+  // Connects an opened region to its peers and lets it serve.
+  void Go(Region& r) {
+    r.stopping = false;
+    r.pump_scheduled = false;
+    r.ctx->store = r.store.get();
+    r.ctx->replicator = r.replicator.get();
+    r.transport->SetPeers(r.peers);
+    for (const auto& [peer, f] : r.faults) r.transport->SetLinkFaults(peer, f);
+    r.transport->Start(r.replicator.get());
+    boost::asio::post(r.runner->io, [rp = &r] { rp->ScheduleTick(); });
+    r.running = true;
+  }
+
+  // ---- RegionControl (called with the admin mutex held) ----
+
+  void ApplyLinkFaults(uint32_t from, uint32_t to, const replication::LinkFaults& faults) override {
+    Region* r = Find(from);
+    if (!r) return;
+    r->faults[to] = faults;
+    if (r->running && r->transport) r->transport->SetLinkFaults(to, faults);
+  }
+
+  replication::LinkShaperStats LinkStats(uint32_t from, uint32_t to) const override {
+    Region* r = Find(from);
+    if (!r || !r->running || !r->transport) return {};
+    return r->transport->Info(to).shaper;
+  }
+
+  bool Running(uint32_t region) const override {
+    Region* r = Find(region);
+    return r && r->running.load();
+  }
+
+  Status Kill(uint32_t region) override {
+    Region* r = Find(region);
+    if (!r) return Status::BadRequest("no such local region");
+    if (!r->running) return Status::Conflict("region '" + r->ctx->self.name + "' is already killed");
+    spdlog::warn("fault: killing region {}", r->ctx->self.name);
+    r->TearDown();
+    spdlog::warn("fault: region {} killed (ports {} and {} closed)", r->ctx->self.name, r->http_port,
+                 r->replication_port);
+    return Status::Ok();
+  }
+
+  Status Restart(uint32_t region) override {
+    Region* r = Find(region);
+    if (!r) return Status::BadRequest("no such local region");
+    if (r->running) return Status::Conflict("region '" + r->ctx->self.name + "' is running");
+    spdlog::info("fault: restarting region {}", r->ctx->self.name);
+    if (Status s = Open(*r); !s.ok()) {
+      spdlog::error("fault: region {} cannot restart: {}", r->ctx->self.name, s.ToString());
+      r->TearDown();
+      return Status::Unavailable("region '" + r->ctx->self.name + "' cannot restart: " + s.message());
+    }
+    Go(*r);
+    spdlog::info("fault: region {} restarted on {}, replication port {}", r->ctx->self.name,
+                 r->ctx->self.endpoint, r->replication_port);
+    return Status::Ok();
+  }
+
+  void RunAfter(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    if (!admin_runner) return;
+    auto timer = std::make_shared<boost::asio::steady_timer>(admin_runner->io, delay);
+    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (!ec) fn();
+    });
+  }
 
   void StopAll() {
     if (stopped) return;
@@ -101,16 +270,9 @@ struct Cluster::Impl {
     for (auto& r : regions) {
       if (r->runner) r->runner->Stop();
     }
-    for (auto& r : regions) {
-      r->tick_timer.reset();
-      r->transport.reset();
-      r->replicator.reset();
-    }
     admin_http.reset();
-    for (auto& r : regions) {
-      r->http.reset();
-      r->store.reset();  // closes RocksDB
-    }
+    for (auto& r : regions) r->TearDown();
+    admin_runner.reset();
   }
 };
 
@@ -134,6 +296,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   impl->options = options;
   if (impl->options.key.empty()) impl->options.key = std::string(kEmulatorKey);
   impl->admin.seed = options.seed;
+  impl->admin.control = impl.get();
 
   // Every region of the account: the local ones, then the remote peers.
   std::vector<std::string> all_names = options.regions;
@@ -155,92 +318,48 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   for (size_t i = 0; i < options.regions.size(); ++i) {
     const uint32_t id = id_of(options.regions[i]);
     auto region = std::make_unique<Region>();
+    region->id = id;
     region->clock = std::make_unique<SkewedClock>(SystemClock::Instance());
-    storage::StoreOptions so;
+    storage::StoreOptions& so = region->store_options;
     so.region_id = id;
     so.in_memory = options.ephemeral;
-    if (!options.ephemeral) {
+    if (options.ephemeral) {
+      so.memory_env = storage::NewMemoryEnv();  // survives a kill, for the restart
+    } else {
       std::filesystem::path dir = std::filesystem::path(options.data_dir) / infos[id].name / "store";
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
       so.path = dir.string();
     }
-    auto store = storage::Store::Open(so, *region->clock);
-    if (!store.ok()) return store.status();
-    region->store = std::move(*store);
-
     region->ctx = std::make_unique<RegionContext>();
     region->ctx->account_key = impl->options.key;
-    region->ctx->store = region->store.get();
     region->ctx->clock = region->clock.get();
     region->ctx->clock_control = region->clock.get();
-
-    region->runner = std::make_unique<IoRunner>(options.threads_per_region);
-    uint16_t port = options.port == 0 ? 0 : static_cast<uint16_t>(options.port + i);
-    RegionContext* ctx = region->ctx.get();
-    auto http = HttpServer::Start(region->runner->io, options.host, port,
-                                  [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); });
-    if (!http.ok()) return http.status();
-    region->http = std::move(*http);
-    infos[id].endpoint = Endpoint(options.host, region->http->port());
-
-    // Replication: a transport listening for the peers' links, and the
-    // replicator that ships this region's log and applies theirs.
-    replication::TcpTransportOptions to;
-    to.self_id = id;
-    to.self_name = infos[id].name;
-    to.listen_host = options.host;
-    to.listen_port = options.replication_port == 0 ? 0 : static_cast<uint16_t>(options.replication_port + i);
-    to.account_key = impl->options.key;
-    auto transport = replication::TcpTransport::Create(region->runner->io, to);
-    if (!transport.ok()) return transport.status();
-    region->transport = std::move(*transport);
-    region->handler = std::make_unique<conflictfeed::PolicyHandler>(*region->store);
-    std::vector<uint32_t> peers;
-    for (const auto& info : infos) {
-      if (info.id != id) peers.push_back(info.id);
-    }
-    replication::ReplicatorOptions ro;
-    ro.log_retention_entries = options.log_retention_entries;
-    auto replicator = replication::Replicator::Create(*region->store, id, peers, *region->handler,
-                                                      *region->transport, *region->clock, ro);
-    if (!replicator.ok()) return replicator.status();
-    region->replicator = std::move(*replicator);
-    region->ctx->replicator = region->replicator.get();
-    Region* r = region.get();
-    region->store->SetCommitListener([r](const storage::CommitInfo&, bool local) {
-      if (!local || r->pump_scheduled.exchange(true)) return;
-      boost::asio::post(r->runner->io, [r] {
-        r->pump_scheduled = false;
-        if (!r->stopping) r->replicator->Pump();
-      });
-    });
-    region->tick_timer = std::make_unique<boost::asio::steady_timer>(region->runner->io);
+    region->ctx->self = infos[id];
+    region->ctx->account_regions = infos;  // endpoints completed below
+    region->http_port = options.port == 0 ? 0 : static_cast<uint16_t>(options.port + i);
+    region->replication_port =
+        options.replication_port == 0 ? 0 : static_cast<uint16_t>(options.replication_port + i);
+    if (Status s = impl->Open(*region); !s.ok()) return s;
+    infos[id].endpoint = Endpoint(options.host, region->http_port);
     impl->regions.push_back(std::move(region));
   }
   // Every region knows every region's endpoint (for the account document) and
   // every peer's replication address.
   std::vector<replication::PeerEndpoint> endpoints;
-  for (auto& r : impl->regions) {
-    uint32_t id = r->store->region_id();
-    endpoints.push_back({id, infos[id].name, options.host, r->transport->port()});
-  }
+  for (auto& r : impl->regions) endpoints.push_back({r->id, infos[r->id].name, options.host, r->replication_port});
   for (const auto& p : options.remote_peers) {
     endpoints.push_back({id_of(p.name), p.name, p.host, p.replication_port});
   }
   for (auto& r : impl->regions) {
-    uint32_t id = r->store->region_id();
-    r->ctx->self = infos[id];
+    r->ctx->self = infos[r->id];
     r->ctx->account_regions = infos;
     impl->admin.regions.push_back(r->ctx.get());
-    std::vector<replication::PeerEndpoint> peers;
     for (const auto& e : endpoints) {
-      if (e.id != id) peers.push_back(e);
+      if (e.id != r->id) r->peers.push_back(e);
     }
-    r->transport->SetPeers(peers);
-    r->transport->Start(r->replicator.get());
-    boost::asio::post(r->runner->io, [rp = r.get()] { rp->ScheduleTick(); });
+    impl->Go(*r);
   }
 
   impl->admin_runner = std::make_unique<IoRunner>(1);
@@ -252,7 +371,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   for (const auto& r : impl->regions) {
     const RegionInfo& info = r->ctx->self;
     spdlog::info("region {} ({}) serving on {}, replication on port {}", info.name, info.display_name,
-                 info.endpoint, r->transport->port());
+                 info.endpoint, r->replication_port);
   }
   return std::unique_ptr<Cluster>(new Cluster(std::move(impl)));
 }
@@ -266,6 +385,20 @@ std::string Cluster::ReadyLine() const {
                          {"admin", Endpoint(impl_->options.host, impl_->admin_http->port())},
                          {"regions", regions}};
   return line.dump();
+}
+
+Status Cluster::RunScenario(const std::string& json_text) {
+  HttpRequest req;
+  req.method = "POST";
+  req.target = req.path = "/scenario";
+  req.body = json_text;
+  HttpResponse resp = HandleAdmin(impl_->admin, req);
+  if (resp.status == 202) return Status::Ok();
+  auto j = nlohmann::json::parse(resp.body, nullptr, false);
+  std::string message = j.is_object() && j.contains("message") && j["message"].is_string()
+                            ? j["message"].get<std::string>()
+                            : resp.body;
+  return Status::BadRequest(message);
 }
 
 }  // namespace regionlab::server

@@ -1,7 +1,10 @@
 // Cluster: the regions of one `regionlab up` process. Each region has its own
 // store, clock, io_context and data-plane listener; one admin listener serves
 // the management API. Owns everything it starts; Stop() (or destruction)
-// shuts it all down in order: listeners, io threads, stores.
+// shuts it all down in order: listeners, io threads, stores. It is also the
+// management API's RegionControl: link faults go to the regions' transports,
+// and a region can be killed (everything but its clock, its RegionContext and
+// its in-memory file system is torn down) and restarted on the same ports.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +62,9 @@ class Cluster {
 
   // {"event":"ready","admin":"http://127.0.0.1:8090/","regions":[{"name":"UK South","endpoint":...}]}
   std::string ReadyLine() const;
+  // Starts a scenario (the body of POST /scenario, docs/chaos.md) now.
+  // BadRequest, with the reason, when it does not validate.
+  Status RunScenario(const std::string& json_text);
   void Stop();
 
  private:

@@ -11,6 +11,7 @@
 #include "replication/version_vector.h"
 #include "server/errors.h"
 #include "server/handlers.h"
+#include "server/leases.h"
 
 namespace regionlab::server {
 namespace {
@@ -63,6 +64,8 @@ Status Authenticate(const RegionContext& region, const HttpRequest& req) {
         "The authorization header is malformed; expected type=master&ver=1.0&sig=...");
   }
   ResourceAddress addr = ResourceAddressFromPath(req.path);
+  // Fenced leases are signed as type "leases", link "leases/{name}" (server/leases.h).
+  if (auto lease = LeaseResourceAddress(req.path)) addr = std::move(*lease);
   // The JS SDK reads one conflict as .../conflicts/{id}/conflicts signed as
   // type "users" with the conflict's link (see cosmos-wire-notes.md).
   std::vector<ResourceAddress> candidates = {addr};
@@ -99,6 +102,14 @@ bool IsWrite(const std::string& method) {
 
 HttpResponse Route(RequestContext& ctx) {
   const auto& s = ctx.segments;
+  // Fenced leases (server/leases.h), then the fence check of writes: a write
+  // carrying x-regionlab-fence with a stale token is 412; `fence` keeps the
+  // home region from granting a newer token until the write is done.
+  if (s.size() >= 2 && s[0] == "_regionlab" && s[1] == "leases") {
+    return HandleLeaseRequest(ctx.region, ctx.request, s);
+  }
+  LeaseFence fence = CheckLeaseFence(ctx.region, ctx.request, IsWrite(ctx.request.method) && !IsReadOnlyPost(ctx.request));
+  if (!fence.status.ok()) return ErrorResponse(fence.status);
   if (s.empty()) {
     if (ctx.request.method != "GET") return ErrorResponse(Status::BadRequest("Use GET / for the account."));
     return HandleAccount(ctx);
@@ -108,6 +119,11 @@ HttpResponse Route(RequestContext& ctx) {
     if (s[2] == "colls") {
       if (s.size() <= 4 || (s.size() == 5 && s[4] == "pkranges")) return HandleContainers(ctx);
       if (s[4] == "docs" && s.size() <= 6) return HandleDocuments(ctx);
+      if (s[4] == "sprocs" && s.size() <= 6) return HandleStoredProcedures(ctx);
+      // .../conflicts/{id}/conflicts is how the JS SDK reads one conflict.
+      if (s[4] == "conflicts" && (s.size() <= 6 || (s.size() == 7 && s[6] == "conflicts"))) {
+        return HandleConflicts(ctx);
+      }
     }
   }
   return ErrorResponse(Status::NotFound("Resource Not Found: no route for " + ctx.request.method + " /" +

@@ -6,6 +6,7 @@
 
 #include "base/encoding.h"
 #include "server/errors.h"
+#include "conflictfeed/native_resolver.h"
 #include "server/handlers.h"
 #include "server/query/query.h"
 #include "server/query/store_row_source.h"
@@ -52,6 +53,8 @@ void DropContainer(const Record& container, const storage::WriteContext& w, stor
   set->erase_ranges.emplace_back(docs, keys::PrefixEnd(docs));
   std::string sprocs = keys::StoredProcedurePrefix(rid);
   set->erase_ranges.emplace_back(sprocs, keys::PrefixEnd(sprocs));
+  std::string conflicts = keys::ConflictPrefix(rid);
+  set->erase_ranges.emplace_back(conflicts, keys::PrefixEnd(conflicts));
 }
 
 // ---- databases ----
@@ -216,6 +219,18 @@ Status NormalizeContainer(Json& body, const std::optional<Json>& existing) {
     if (!policy.contains("conflictResolutionProcedure")) policy["conflictResolutionProcedure"] = "";
     if (!policy["conflictResolutionProcedure"].is_string()) {
       return Status::BadRequest("conflictResolutionProcedure must be a string.");
+    }
+    std::string native_name, native_argument;
+    if (conflictfeed::ParseNativeProcedure(policy["conflictResolutionProcedure"].get<std::string>(), &native_name,
+                                           &native_argument)) {
+      const conflictfeed::NativeResolver* native = conflictfeed::FindNativeResolver(native_name);
+      if (!native) {
+        std::string known;
+        for (const auto& n : conflictfeed::NativeResolverNames()) known += (known.empty() ? "" : ", ") + n;
+        return Status::BadRequest("conflictResolutionProcedure names native resolver '" + native_name +
+                                  "', which is not compiled into this regionlab (known: " + known + ").");
+      }
+      RL_RETURN_IF_ERROR(native->ValidateArgument(native_argument));
     }
   }
   if (policy.contains("recordLosers") && !policy["recordLosers"].is_boolean()) {

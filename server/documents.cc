@@ -40,7 +40,8 @@ Result<std::string> HeaderPartitionKey(const RequestContext& ctx, const Containe
   return CanonicalPartitionKey(*h, info.pk_paths.size());
 }
 
-// Renders `doc` as the stored version: system properties replaced by ours.
+}  // namespace
+
 Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
                       const storage::WriteContext& w, const std::optional<Record>& previous) {
   for (const char* p : kSystemProperties) doc.erase(p);
@@ -57,6 +58,7 @@ Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk
   r.origin_lsn = w.lsn;
   r.write_micros = w.now_micros;
   r.parent = coll_rid;
+  r.operation = previous && !previous->tombstone ? storage::Operation::kReplace : storage::Operation::kCreate;
   std::string self = info.doc["_self"].get<std::string>() + "docs/" + r.rid + "/";
   doc["_rid"] = r.rid;
   doc["_self"] = self;
@@ -66,6 +68,8 @@ Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk
   r.body = doc.dump();
   return r;
 }
+
+namespace {
 
 // Validates a document body for create/upsert/replace and returns its id and
 // partition key.
@@ -257,6 +261,7 @@ HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, cons
     tomb.etag = MakeEtag(w.region_id, w.lsn);
     tomb.ts = w.now_micros / 1000000;
     tomb.tombstone = true;
+    tomb.operation = storage::Operation::kDelete;
     tomb.version = NextVersion(*cur, w);
     tomb.origin_region = w.region_id;
     tomb.origin_lsn = w.lsn;
@@ -408,9 +413,7 @@ HttpResponse HandleDocuments(RequestContext& ctx) {
       return CreateOrUpsert(ctx, *info);
     }
     if (m == "GET") {
-      if (ctx.request.Header("a-im")) {
-        return ErrorResponse(Status::BadRequest("The change feed (A-IM) is not supported by this regionlab build yet."));
-      }
+      if (ctx.request.Header("a-im")) return HandleChangeFeed(ctx, *info);
       return DocumentPage(ctx, *info, ctx.request.Header("x-ms-documentdb-partitionkey"));
     }
   } else {

@@ -67,6 +67,8 @@ HttpResponse HandleAccount(RequestContext& ctx);
 HttpResponse HandleDatabases(RequestContext& ctx);   // dbs, dbs/{id}
 HttpResponse HandleContainers(RequestContext& ctx);  // dbs/{db}/colls[/{id}[/pkranges]]
 HttpResponse HandleDocuments(RequestContext& ctx);   // dbs/{db}/colls/{c}/docs[/{id}]
+HttpResponse HandleStoredProcedures(RequestContext& ctx);  // dbs/{db}/colls/{c}/sprocs[/{id}]
+HttpResponse HandleConflicts(RequestContext& ctx);   // dbs/{db}/colls/{c}/conflicts[/{id}[/conflicts]]
 
 // Looks up a live container; fills ctx.container_rid/link. 404 if absent.
 struct ContainerInfo {
@@ -79,6 +81,12 @@ struct ContainerInfo {
 Result<std::shared_ptr<const ContainerInfo>> LoadContainer(RequestContext& ctx, const std::string& db_id,
                                                            const std::string& coll_id);
 
+// Renders `doc` as the stored version of document `id` (partition key `pk`,
+// canonical) written by `w`: system properties replaced by ours, version
+// vector following `previous` (the current record at the key, if any).
+storage::Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
+                               const storage::WriteContext& w, const std::optional<storage::Record>& previous);
+
 // Extracts the partition key of `doc` for `paths` as a canonical JSON array.
 // A missing value is {} ("none"), as the SDK sends it.
 std::string ExtractPartitionKey(const Json& doc, const std::vector<std::string>& paths);
@@ -88,5 +96,10 @@ Result<std::string> CanonicalPartitionKey(std::string_view header, size_t path_c
 // Applies Cosmos patch operations to `doc`. Refuses to touch `id`, system
 // properties and the partition key paths.
 Status ApplyPatch(Json& doc, const Json& operations, const std::vector<std::string>& pk_paths);
+
+// The change feed (GET .../docs with an A-IM header): latest-version and
+// all-versions-and-deletes modes, continuations valid on every region.
+// server/change_feed.cc.
+HttpResponse HandleChangeFeed(RequestContext& ctx, const ContainerInfo& info);
 
 }  // namespace regionlab::server

@@ -5,13 +5,18 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
+#include <sstream>
 
 #include "base/encoding.h"
 #include "base/logging.h"
 #include "client/admin_cli.h"
+#include "client/fault_cli.h"
 #include "bench/bench_command.h"
+#include "scripting/script_host.h"
 #include "server/cluster.h"
 
 namespace {
@@ -27,14 +32,40 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
-int RunUp(regionlab::server::ClusterOptions options, bool seed_given) {
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int RunUp(regionlab::server::ClusterOptions options, bool seed_given, const std::string& scenario_file = "") {
   if (!seed_given) options.seed = std::random_device{}() & 0x7fffffff;
   spdlog::info("seed {}", options.seed);
+  std::string scenario;
+  if (!scenario_file.empty()) {
+    auto text = ReadFile(scenario_file);
+    if (!text) {
+      spdlog::error("cannot read the scenario file {}", scenario_file);
+      return 2;
+    }
+    scenario = std::move(*text);
+  }
   sigset_t signals = BlockStopSignals();
   auto cluster = regionlab::server::Cluster::Start(options);
   if (!cluster.ok()) {
     spdlog::error("cannot start: {}", cluster.status().ToString());
     return 1;
+  }
+  if (!scenario_file.empty()) {
+    regionlab::Status st = (*cluster)->RunScenario(scenario);
+    if (!st.ok()) {
+      spdlog::error("scenario {}: {}", scenario_file, st.message());
+      (*cluster)->Stop();
+      return 2;
+    }
+    spdlog::info("scenario {} started", scenario_file);
   }
   std::cout << (*cluster)->ReadyLine() << std::endl;
   int sig = 0;
@@ -45,9 +76,22 @@ int RunUp(regionlab::server::ClusterOptions options, bool seed_given) {
   return 0;
 }
 
+// {"mode":"403"} for `fault region R --offline 403`.
+std::string ModeBody(const std::string& mode) {
+  std::string escaped;
+  for (char c : mode) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return "{\"mode\":\"" + escaped + "\"}";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The JavaScript helper process forks from this still-small process, so
+  // that running a procedure later does not fork the whole server.
+  regionlab::scripting::StartHelper();
   CLI::App app{"regionlab: a local multi-region Cosmos DB-compatible document store"};
   app.require_subcommand(1);
   std::string log_level = "info";
@@ -70,6 +114,9 @@ int main(int argc, char** argv) {
   auto* seed_opt = up->add_option("--seed", seed, "seed of every random fault decision");
   up->add_option("--key", up_opts.key, "account master key (default: the emulator key)");
   up->add_option("--threads", up_opts.threads_per_region, "io threads per region")->capture_default_str();
+  std::string up_scenario;
+  up->add_option("--scenario", up_scenario, "run this scenario file (a POST /scenario body) from the start")
+      ->check(CLI::ExistingFile);
 
   auto bench = regionlab::bench::AddBenchCommand(app);
 
@@ -102,8 +149,160 @@ int main(int argc, char** argv) {
   status->add_option("--admin", status_admin, "management API URL")->capture_default_str();
   status->add_flag("--json", status_json, "print the raw JSON of /regions and /links");
 
-  CLI11_PARSE(app, argc, argv);
+  // `regionlab fault ...`: every fault endpoint of the management API.
+  std::string fault_admin = "http://127.0.0.1:8090/";
+  auto* fault = app.add_subcommand("fault", "inject or heal faults in a running cluster (docs/chaos.md)");
+  fault->require_subcommand(1);
+  auto admin_opt = [&](CLI::App* sub) {
+    sub->add_option("--admin", fault_admin, "management API URL")->capture_default_str();
+  };
+  admin_opt(fault);
+  std::string f_from, f_to, f_region, f_skew, f_file, f_offline;
+  std::vector<std::string> f_groups;
+  regionlab::client::LinkFaultArgs f_link;
+  std::string f_delay, f_jitter;
+  double f_drop = 0, f_dup = 0, f_reorder = 0;
+  int64_t f_bandwidth = 0;
+  bool f_heal = false, f_online = false;
+  auto* f_link_cmd = fault->add_subcommand("link", "set the faults of the link FROM -> TO (replaces its fault set)");
+  f_link_cmd->add_option("from", f_from, "sending region")->required();
+  f_link_cmd->add_option("to", f_to, "receiving region")->required();
+  auto* o_delay = f_link_cmd->add_option("--delay", f_delay, "one-way delay, e.g. 240ms");
+  auto* o_jitter = f_link_cmd->add_option("--jitter", f_jitter, "uniform jitter around the delay, e.g. 10ms");
+  auto* o_drop = f_link_cmd->add_option("--drop", f_drop, "loss rate 0..1");
+  auto* o_dup = f_link_cmd->add_option("--duplicate", f_dup, "duplication rate 0..1");
+  auto* o_reorder = f_link_cmd->add_option("--reorder", f_reorder, "reordering rate 0..1");
+  auto* o_bw = f_link_cmd->add_option("--bandwidth", f_bandwidth, "bandwidth limit in KB/s (0: none)");
+  f_link_cmd->add_flag("--partitioned", f_link.partitioned, "drop every frame");
+  f_link_cmd->add_flag("--heal", f_heal, "remove every fault of the link instead");
+  admin_opt(f_link_cmd);
+  auto* f_heal_link = fault->add_subcommand("heal-link", "remove every fault of the link FROM -> TO");
+  f_heal_link->add_option("from", f_from, "sending region")->required();
+  f_heal_link->add_option("to", f_to, "receiving region")->required();
+  admin_opt(f_heal_link);
+  auto* f_partition = fault->add_subcommand("partition", "cut every link between groups: uksouth / westeurope eastus");
+  f_partition->add_option("groups", f_groups, "region names, groups separated by /")->required();
+  admin_opt(f_partition);
+  auto* f_heal_all = fault->add_subcommand("heal", "remove every fault everywhere");
+  admin_opt(f_heal_all);
+  auto* f_region_cmd = fault->add_subcommand("region", "take a region offline (403 or 503) or bring it online");
+  f_region_cmd->add_option("region", f_region, "region name")->required();
+  auto* o_offline = f_region_cmd->add_option("--offline", f_offline, "403 (writes refused) or 503 (everything)");
+  auto* o_online = f_region_cmd->add_flag("--online", f_online, "serve again");
+  o_offline->excludes(o_online);
+  admin_opt(f_region_cmd);
+  auto* f_clock = fault->add_subcommand("clock", "skew a region's clock: clock westeurope +300ms (or -300ms, 0)");
+  f_clock->add_option("region", f_region, "region name")->required();
+  f_clock->add_option("skew,--skew", f_skew, "skew, e.g. +300ms, -2s, 0")->required();
+  admin_opt(f_clock);
+  auto* f_kill = fault->add_subcommand("kill", "hard-stop a region, as kill -9 of its node");
+  f_kill->add_option("region", f_region, "region name")->required();
+  admin_opt(f_kill);
+  auto* f_restart = fault->add_subcommand("restart", "restart a killed region from its data directory");
+  f_restart->add_option("region", f_region, "region name")->required();
+  admin_opt(f_restart);
+  auto* f_scenario = fault->add_subcommand("scenario", "run a scenario file (a JSON timeline) on the server");
+  f_scenario->add_option("file", f_file, "scenario file")->required()->check(CLI::ExistingFile);
+  admin_opt(f_scenario);
+
+  // A negative clock skew ("-300ms") is a value, not an option: after
+  // `fault clock`, such a token is rewritten as "--skew=-300ms"... CLI11
+  // would otherwise take it for a short option.
+  std::vector<std::string> args(argv, argv + argc);
+  {
+    bool in_fault = false, in_clock = false;
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (!in_fault) {
+        in_fault = a == "fault";
+      } else if (!in_clock) {
+        in_clock = a == "clock";
+      } else if (a.size() >= 2 && a[0] == '-' && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.')) {
+        args[i] = "--skew=" + a;
+        break;
+      }
+    }
+  }
+  std::vector<char*> argp;
+  for (auto& a : args) argp.push_back(a.data());
+
+  CLI11_PARSE(app, static_cast<int>(argp.size()), argp.data());
   regionlab::InitLogging(log_level);
+
+  if (fault->parsed()) {
+    namespace rc = regionlab::client;
+    std::string method = "POST", path, body;
+    if (f_link_cmd->parsed()) {
+      path = rc::AdminPath({"links", f_from, f_to});
+      if (f_heal) {
+        method = "DELETE";
+      } else {
+        method = "PUT";
+        if (o_delay->count()) f_link.delay = f_delay;
+        if (o_jitter->count()) f_link.jitter = f_jitter;
+        if (o_drop->count()) f_link.drop = f_drop;
+        if (o_dup->count()) f_link.duplicate = f_dup;
+        if (o_reorder->count()) f_link.reorder = f_reorder;
+        if (o_bw->count()) f_link.bandwidth_kbps = f_bandwidth;
+        auto b = rc::LinkFaultsBody(f_link);
+        if (!b.ok()) {
+          std::cerr << "fault link: " << b.status().message() << "\n";
+          return 2;
+        }
+        body = *b;
+      }
+    } else if (f_heal_link->parsed()) {
+      method = "DELETE";
+      path = rc::AdminPath({"links", f_from, f_to});
+    } else if (f_partition->parsed()) {
+      path = "/partition";
+      auto b = rc::PartitionBody(f_groups);
+      if (!b.ok()) {
+        std::cerr << "fault partition: " << b.status().message() << "\n";
+        return 2;
+      }
+      body = *b;
+    } else if (f_heal_all->parsed()) {
+      path = "/heal";
+    } else if (f_region_cmd->parsed()) {
+      if (!o_offline->count() && !f_online) {
+        std::cerr << "fault region: give --offline 403|503 or --online\n";
+        return 2;
+      }
+      if (f_online) {
+        path = rc::AdminPath({"regions", f_region, "online"});
+      } else {
+        path = rc::AdminPath({"regions", f_region, "offline"});
+        body = ModeBody(f_offline);
+      }
+    } else if (f_clock->parsed()) {
+      auto ms = rc::ParseDurationMs(f_skew, true);
+      if (!ms.ok()) {
+        std::cerr << "fault clock: " << ms.status().message() << "\n";
+        return 2;
+      }
+      path = rc::AdminPath({"regions", f_region, "clock"});
+      body = "{\"skewMs\":" + std::to_string(*ms) + "}";
+    } else if (f_kill->parsed()) {
+      path = rc::AdminPath({"regions", f_region, "kill"});
+    } else if (f_restart->parsed()) {
+      path = rc::AdminPath({"regions", f_region, "restart"});
+    } else if (f_scenario->parsed()) {
+      auto text = ReadFile(f_file);
+      if (!text) {
+        std::cerr << "fault scenario: cannot read " << f_file << "\n";
+        return 2;
+      }
+      path = "/scenario";
+      body = std::move(*text);
+    }
+    regionlab::Status st = rc::AdminRequest(fault_admin, method, path, body, std::cout);
+    if (!st.ok()) {
+      std::cerr << "fault: " << st.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
 
   if (status->parsed()) {
     regionlab::Status st = regionlab::client::PrintStatus(status_admin, status_json, std::cout);
@@ -143,7 +342,7 @@ int main(int argc, char** argv) {
   if (up->parsed()) {
     up_opts.regions = regionlab::SplitList(regions_csv);
     up_opts.seed = seed;
-    return RunUp(up_opts, seed_opt->count() > 0);
+    return RunUp(up_opts, seed_opt->count() > 0, up_scenario);
   }
   if (bench->parsed()) return bench->Run();
   return 2;

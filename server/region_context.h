@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ class Replicator;
 }
 
 namespace regionlab::server {
+
+class LeaseService;  // server/leases.h
 
 struct RegionInfo {
   std::string name;          // short Azure name: "uksouth"
@@ -65,6 +68,9 @@ struct RegionContext {
   RegionMetrics metrics;
   // Accept x-ms-date values at most this far from the region's clock.
   int64_t max_clock_drift_seconds = 15 * 60;
+  // Fenced leases (server/leases.h); null: lease routes answer 503. Shared so
+  // that this header needs only the declaration.
+  std::shared_ptr<LeaseService> leases;
 };
 
 }  // namespace regionlab::server

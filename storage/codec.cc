@@ -24,6 +24,9 @@ void ToProto(const Record& rec, pb::Record* p) {
   p->set_body(rec.body);
   p->set_parent(rec.parent);
   for (const Record& sib : rec.siblings) ToProto(sib, p->add_siblings());
+  p->set_operation(static_cast<uint32_t>(rec.operation));
+  p->set_merged(rec.merged);
+  p->set_local_lsn(rec.local_lsn);
 }
 
 void FromProto(pb::Record&& p, Record* rec) {
@@ -46,6 +49,9 @@ void FromProto(pb::Record&& p, Record* rec) {
     rec->siblings.emplace_back();
     FromProto(std::move(sib), &rec->siblings.back());
   }
+  rec->operation = static_cast<Operation>(p.operation());
+  rec->merged = p.merged();
+  rec->local_lsn = p.local_lsn();
 }
 
 }  // namespace

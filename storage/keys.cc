@@ -61,6 +61,10 @@ std::string StoredProcedure(std::string_view coll_rid, std::string_view sproc_id
   return StoredProcedurePrefix(coll_rid) + std::string(sproc_id);
 }
 std::string StoredProcedurePrefix(std::string_view coll_rid) { return "s" + std::string(coll_rid); }
+std::string Conflict(std::string_view coll_rid, std::string_view conflict_id) {
+  return ConflictPrefix(coll_rid) + std::string(conflict_id);
+}
+std::string ConflictPrefix(std::string_view coll_rid) { return "x" + std::string(coll_rid); }
 
 std::string Log(uint64_t lsn) {
   std::string k = "L";
@@ -107,6 +111,34 @@ std::string PrefixEnd(std::string_view prefix) {
     end.pop_back();
   }
   return std::string(1, '\xff');  // unreachable for our prefixes
+}
+
+std::string Lease(std::string_view name) { return LeasePrefix() + std::string(name); }
+std::string LeasePrefix() { return "l"; }
+
+std::string ChangePrefix(std::string_view coll_rid) { return "f" + std::string(coll_rid); }
+
+std::optional<std::string> ChangeKey(std::string_view document_key, uint64_t local_lsn) {
+  if (document_key.size() <= 1 + kContainerRidBytes || document_key[0] != 'd') return std::nullopt;
+  std::string k = "f";
+  k.append(document_key.substr(1, kContainerRidBytes));
+  k.append(EncodeFixed64(local_lsn));
+  k.append(document_key.substr(1 + kContainerRidBytes));
+  return k;
+}
+
+std::string ChangeCurrentKey(std::string_view document_key) { return "r" + std::string(document_key); }
+
+bool ParseChangeKey(std::string_view change_key, uint64_t* local_lsn, std::string* document_key) {
+  constexpr size_t kHead = 1 + kContainerRidBytes;
+  if (change_key.size() <= kHead + 8 || change_key[0] != 'f') return false;
+  auto lsn = DecodeFixed64(change_key.substr(kHead, 8));
+  if (!lsn) return false;
+  *local_lsn = *lsn;
+  document_key->assign("d");
+  document_key->append(change_key.substr(1, kContainerRidBytes));
+  document_key->append(change_key.substr(kHead + 8));
+  return true;
 }
 
 }  // namespace regionlab::storage::keys

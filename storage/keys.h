@@ -11,10 +11,14 @@
 //
 //   resources   the current version (or tombstone) of every resource
 //     resource_key  := database_key | container_key | document_key | sproc_key
+//                    | conflict_key | lease_key
 //     database_key  := 'D' db_id
 //     container_key := 'C' lp(db_id) coll_id
 //     document_key  := 'd' coll_rid pk_part doc_id
 //     sproc_key     := 's' coll_rid sproc_id
+//     conflict_key  := 'x' coll_rid conflict_id   a conflicts-feed record
+//     lease_key     := 'l' lease_name              a fenced lease (server/leases.h),
+//                                                  written only by its home region
 //     pk_part       := lp(partition_key)        canonical JSON array, e.g. ["a",5]
 //     coll_rid      := 8 bytes                  the container's binary _rid
 //     lp(x)         := varint32(len(x)) x
@@ -44,6 +48,11 @@ std::string DocumentPrefix(std::string_view coll_rid);  // documents of a contai
 std::string PartitionPrefix(std::string_view coll_rid, std::string_view pk);
 std::string StoredProcedure(std::string_view coll_rid, std::string_view sproc_id);
 std::string StoredProcedurePrefix(std::string_view coll_rid);
+std::string Conflict(std::string_view coll_rid, std::string_view conflict_id);
+std::string ConflictPrefix(std::string_view coll_rid);
+// Fenced leases (server/leases.h): one record per lease name.
+std::string Lease(std::string_view name);
+std::string LeasePrefix();  // every lease
 std::string Log(uint64_t lsn);
 std::optional<uint64_t> LogSequence(std::string_view log_key);
 
@@ -59,5 +68,22 @@ std::string PrefixEnd(std::string_view prefix);
 void PutLengthPrefixed(std::string* dst, std::string_view value);
 // Reads lp(x) from the front of *input, advancing it.
 bool GetLengthPrefixed(std::string_view* input, std::string_view* value);
+
+// Change-feed index (column family `changes`, maintained by Store::Write; see
+// Store::ScanChanges). For every live document, one entry in the order its
+// current version was stored in this region, and a pointer back to it:
+//   change_key  := 'f' coll_rid fixed64_be(local_lsn) lp(pk) doc_id
+//                  -> the (origin region, origin lsn) of each version it holds
+//   current_key := 'r' document_key -> fixed64_be(local_lsn)
+// A change key is a document key with 'd' replaced by 'f' and the local lsn
+// inserted after the container rid, so a container's changes are contiguous
+// and ordered by (local_lsn, document key).
+std::string ChangePrefix(std::string_view coll_rid);
+// `document_key` as produced by Document(); nullopt if it is not one.
+std::optional<std::string> ChangeKey(std::string_view document_key, uint64_t local_lsn);
+std::string ChangeCurrentKey(std::string_view document_key);
+// Inverse of ChangeKey: the local lsn and the document key.
+bool ParseChangeKey(std::string_view change_key, uint64_t* local_lsn, std::string* document_key);
+constexpr size_t kContainerRidBytes = 8;
 
 }  // namespace regionlab::storage::keys

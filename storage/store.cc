@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <unordered_map>
 
 #include "storage/codec.h"
 #include "storage/keys.h"
@@ -19,9 +20,35 @@ namespace regionlab::storage {
 namespace {
 
 constexpr char kFormatVersion[] = "1";
-enum Family { kMeta = 0, kResources = 1, kLog = 2, kFamilyCount = 3 };
+enum Family { kMeta = 0, kResources = 1, kLog = 2, kChanges = 3, kFamilyCount = 4 };
 const char* const kFamilyNames[kFamilyCount] = {"default",
-                                                "resources", "log"};
+                                                "resources", "log", "changes"};
+// Metadata key set once the change-feed index covers every document (stores
+// written before the index existed are indexed at open).
+constexpr char kChangesIndexedKey[] = "changes-indexed";
+
+// Value of a change-feed index entry: per version, fixed32 region + fixed64 lsn.
+std::string EncodeChangeVersions(const Record& rec) {
+  std::string out;
+  auto add = [&](const Record& v) {
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v.origin_region >> (8 * i)) & 0xff));
+    out.append(keys::EncodeFixed64(v.origin_lsn));
+  };
+  if (!rec.merged) add(rec);
+  for (const Record& sib : rec.siblings) add(sib);
+  return out;
+}
+
+bool DecodeChangeVersions(std::string_view in, std::vector<std::pair<uint32_t, uint64_t>>* out) {
+  out->clear();
+  if (in.size() % 12 != 0) return false;
+  for (size_t i = 0; i < in.size(); i += 12) {
+    uint32_t region = 0;
+    for (size_t j = 0; j < 4; ++j) region = (region << 8) | static_cast<uint8_t>(in[i + j]);
+    out->emplace_back(region, *keys::DecodeFixed64(in.substr(i + 4, 8)));
+  }
+  return true;
+}
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -32,10 +59,20 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
+struct MemoryEnv {
+  std::unique_ptr<rocksdb::Env> env;
+};
+
+std::shared_ptr<MemoryEnv> NewMemoryEnv() {
+  auto m = std::make_shared<MemoryEnv>();
+  m->env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  return m;
+}
+
 struct Store::Impl {
   const Clock* clock = nullptr;
   StoreOptions options;
-  std::unique_ptr<rocksdb::Env> mem_env;  // only for in_memory; outlives db
+  std::shared_ptr<MemoryEnv> mem_env;  // only for in_memory; outlives db
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::WriteOptions write_options;
@@ -45,6 +82,53 @@ struct Store::Impl {
   Store::CommitListener listener;
 
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles[f]; }
+
+  // Change-feed index upkeep, in the batch of the write that stores `rec` at
+  // `key` (rec.local_lsn set): the document's previous change entry (found
+  // through its current_key, or in `batch_current` when this batch already
+  // moved it) is removed, and a live version gets a new entry at its lsn.
+  // One extra point read (an 8-byte value) per document put.
+  Status IndexChange(rocksdb::WriteBatch& batch, std::unordered_map<std::string, uint64_t>& batch_current,
+                     const std::string& key, const Record& rec) {
+    auto change = keys::ChangeKey(key, rec.local_lsn);
+    if (!change || rec.kind != RecordKind::kDocument) return Status::Ok();
+    std::string current_key = keys::ChangeCurrentKey(key);
+    std::optional<uint64_t> previous;
+    if (auto it = batch_current.find(key); it != batch_current.end()) {
+      if (it->second != 0) previous = it->second;
+    } else {
+      std::string value;
+      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf(kChanges), current_key, &value);
+      if (s.ok()) {
+        previous = keys::DecodeFixed64(value);
+      } else if (!s.IsNotFound()) {
+        return FromRocks(s, "reading the change-feed index");
+      }
+    }
+    if (previous) RL_RETURN_IF_ERROR(FromRocks(batch.Delete(cf(kChanges), *keys::ChangeKey(key, *previous)), "batching"));
+    if (rec.tombstone) {
+      batch_current[key] = 0;
+      return FromRocks(batch.Delete(cf(kChanges), current_key), "batching");
+    }
+    batch_current[key] = rec.local_lsn;
+    RL_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kChanges), *change, EncodeChangeVersions(rec)), "batching"));
+    return FromRocks(batch.Put(cf(kChanges), current_key, keys::EncodeFixed64(rec.local_lsn)), "batching");
+  }
+
+  // The index entries of documents in the erased resource range [begin, end).
+  // Only a whole container's documents are ever erased (a dropped container);
+  // a narrower document range leaves its change entries behind, which
+  // ScanChanges skips because their documents are gone.
+  Status EraseChanges(rocksdb::WriteBatch& batch, const std::string& begin, const std::string& end) {
+    if (begin.empty() || begin[0] != 'd') return Status::Ok();
+    RL_RETURN_IF_ERROR(FromRocks(
+        batch.DeleteRange(cf(kChanges), keys::ChangeCurrentKey(begin), keys::ChangeCurrentKey(end)), "batching"));
+    if (begin.size() == 1 + keys::kContainerRidBytes && end == keys::PrefixEnd(begin)) {
+      std::string prefix = keys::ChangePrefix(begin.substr(1));
+      RL_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(cf(kChanges), prefix, keys::PrefixEnd(prefix)), "batching"));
+    }
+    return Status::Ok();
+  }
 
   ~Impl() {
     if (db) {
@@ -74,8 +158,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   std::string path = options.path;
   if (options.in_memory) {
-    impl->mem_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
-    db_options.env = impl->mem_env.get();
+    impl->mem_env = options.memory_env ? options.memory_env : NewMemoryEnv();
+    db_options.env = impl->mem_env->env.get();
     path = "/regionlab-mem";
   } else if (path.empty()) {
     return Status::BadRequest("store path is empty");
@@ -99,6 +183,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
       {kFamilyNames[kMeta], cf_options},
       {kFamilyNames[kResources], cf_options},
       {kFamilyNames[kLog], log_options},
+      {kFamilyNames[kChanges], cf_options},
   };
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, families, &impl->handles, &raw);
@@ -146,6 +231,29 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     impl->own_lsn = keys::DecodeFixed64(value).value_or(0);
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "reading own lsn");
+  }
+  // Index the documents of a store written before the change-feed index existed.
+  s = impl->db->Get(ro, impl->cf(kMeta), kChangesIndexedKey, &value);
+  if (s.IsNotFound()) {
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> docs(impl->db->NewIterator(ro, impl->cf(kResources)));
+    for (docs->Seek("d"); docs->Valid() && docs->key().starts_with("d"); docs->Next()) {
+      Record rec;
+      std::string_view key(docs->key().data(), docs->key().size());
+      if (!DecodeRecord(std::string_view(docs->value().data(), docs->value().size()), &rec)) {
+        return Status::Corruption("undecodable record while indexing the change feed");
+      }
+      auto change = keys::ChangeKey(key, rec.local_lsn);
+      if (rec.tombstone || !change) continue;
+      RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kChanges), *change, EncodeChangeVersions(rec)), "indexing"));
+      RL_RETURN_IF_ERROR(FromRocks(
+          batch.Put(impl->cf(kChanges), keys::ChangeCurrentKey(key), keys::EncodeFixed64(rec.local_lsn)), "indexing"));
+    }
+    RL_RETURN_IF_ERROR(FromRocks(docs->status(), "scanning documents to index"));
+    RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kMeta), kChangesIndexedKey, "1"), "indexing"));
+    RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(rocksdb::WriteOptions(), &batch), "writing the change-feed index"));
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading the change-feed index state");
   }
   spdlog::debug("store opened at {} (region {}, last lsn {})", path, options.region_id,
                 impl->last_lsn.load());
@@ -210,45 +318,67 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     if (set->empty()) return CommitInfo{};
 
     rocksdb::WriteBatch batch;
+    std::unordered_map<std::string, uint64_t> feed_current;  // see Impl::IndexChange
     for (const auto& [begin, end] : set->erase_ranges) {
       rocksdb::Status s = batch.DeleteRange(impl_->cf(kResources), begin, end);
       if (!s.ok()) return FromRocks(s, "batching range delete");
+      RL_RETURN_IF_ERROR(impl_->EraseChanges(batch, begin, end));  // change-feed index
     }
     for (const auto& [key, value] : set->meta_puts) {
       rocksdb::Status s = batch.Put(impl_->cf(kMeta), key, value);
       if (!s.ok()) return FromRocks(s, "batching metadata");
     }
     bool logged = !set->puts.empty() || !set->erase_ranges.empty();
-    local = logged && !set->origin_region.has_value();
-    if (logged) {
+    bool has_local_puts = !set->local_puts.empty();
+    local = (logged && !set->origin_region.has_value()) || has_local_puts;
+    // Appends one log entry at `lsn` holding `puts` (and `erase_ranges`).
+    auto add_entry = [&](uint64_t lsn, uint32_t origin, uint64_t origin_lsn,
+                         std::vector<std::pair<std::string, Record>>& puts,
+                         std::vector<std::pair<std::string, std::string>>& erase_ranges) -> Status {
       LogEntry entry;
-      entry.lsn = ctx.lsn;
+      entry.lsn = lsn;
       entry.write_micros = ctx.now_micros;
-      entry.origin_region = set->origin_region.value_or(ctx.region_id);
-      entry.origin_lsn = set->origin_region ? set->origin_lsn : ctx.lsn;
+      entry.origin_region = origin;
+      entry.origin_lsn = origin_lsn;
       std::string encoded;
-      for (const auto& [key, rec] : set->puts) {
+      for (auto& [key, rec] : puts) {
+        rec.local_lsn = lsn;
         encoded.clear();
         EncodeRecord(rec, &encoded);
         rocksdb::Status s = batch.Put(impl_->cf(kResources), key, encoded);
         if (!s.ok()) return FromRocks(s, "batching put");
+        RL_RETURN_IF_ERROR(impl_->IndexChange(batch, feed_current, key, rec));  // change-feed index
       }
-      entry.records = std::move(set->puts);
-      entry.erase_ranges = std::move(set->erase_ranges);
+      entry.records = std::move(puts);
+      entry.erase_ranges = std::move(erase_ranges);
       std::string log_value;
       EncodeLogEntry(entry, &log_value);
-      rocksdb::Status s = batch.Put(impl_->cf(kLog), keys::Log(ctx.lsn), log_value);
-      if (!s.ok()) return FromRocks(s, "batching log entry");
-      if (local) {
-        s = batch.Put(impl_->cf(kMeta), keys::OwnLsnKey(), keys::EncodeFixed64(ctx.lsn));
-        if (!s.ok()) return FromRocks(s, "batching own lsn");
-      }
+      return FromRocks(batch.Put(impl_->cf(kLog), keys::Log(lsn), log_value), "batching log entry");
+    };
+    uint64_t last = 0, own = 0;
+    if (logged) {
+      last = ctx.lsn;
+      uint32_t origin = set->origin_region.value_or(ctx.region_id);
+      uint64_t origin_lsn = set->origin_region ? set->origin_lsn : ctx.lsn;
+      if (!set->origin_region) own = ctx.lsn;
+      RL_RETURN_IF_ERROR(add_entry(ctx.lsn, origin, origin_lsn, set->puts, set->erase_ranges));
     }
+    if (has_local_puts) {
+      last = ctx.local_lsn(logged);
+      own = last;
+      std::vector<std::pair<std::string, std::string>> no_ranges;
+      RL_RETURN_IF_ERROR(add_entry(last, ctx.region_id, last, set->local_puts, no_ranges));
+    }
+    if (own != 0) {
+      rocksdb::Status s = batch.Put(impl_->cf(kMeta), keys::OwnLsnKey(), keys::EncodeFixed64(own));
+      if (!s.ok()) return FromRocks(s, "batching own lsn");
+    }
+    logged = last != 0;
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
     if (!logged) return CommitInfo{};
-    impl_->last_lsn.store(ctx.lsn, std::memory_order_release);
-    if (local) impl_->own_lsn.store(ctx.lsn, std::memory_order_release);
-    info = CommitInfo{ctx.lsn, ctx.now_micros};
+    impl_->last_lsn.store(last, std::memory_order_release);
+    if (own != 0) impl_->own_lsn.store(own, std::memory_order_release);
+    info = CommitInfo{last, ctx.now_micros};
   }
   if (impl_->listener) impl_->listener(info, local);
   return info;
@@ -281,6 +411,55 @@ Result<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, "reading metadata");
   return std::optional<std::string>(std::move(value));
+}
+
+Status Store::ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::string_view after_key,
+                          const std::function<ChangeAction(const DocumentChange&)>& filter,
+                          const std::function<bool(const DocumentChange&, Record&&)>& load) const {
+  struct SnapshotHolder {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snap;
+    ~SnapshotHolder() { db->ReleaseSnapshot(snap); }
+  } holder{impl_->db.get(), impl_->db->GetSnapshot()};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = holder.snap;
+  std::string prefix = keys::ChangePrefix(coll_rid);
+  std::string upper = keys::PrefixEnd(prefix);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kChanges)));
+  // Seek to (after_lsn, after_key): a change key is the document key with the
+  // lsn spliced in, so build it from after_key (or from the bare prefix).
+  std::string start = prefix + keys::EncodeFixed64(after_lsn);
+  if (!after_key.empty()) {
+    auto k = keys::ChangeKey(after_key, after_lsn);
+    if (!k || k->compare(0, prefix.size(), prefix) != 0) return Status::BadRequest("change feed position outside the container");
+    start = *k;
+  }
+  it->Seek(start);
+  if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  DocumentChange change;
+  for (; it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (!keys::ParseChangeKey(key, &change.local_lsn, &change.key) ||
+        !DecodeChangeVersions(std::string_view(it->value().data(), it->value().size()), &change.versions)) {
+      return Status::Corruption("malformed change-feed index entry");
+    }
+    ChangeAction action = filter(change);
+    if (action == ChangeAction::kStop) break;
+    if (action == ChangeAction::kSkip) continue;
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = impl_->db->Get(ro, impl_->cf(kResources), change.key, &value);
+    if (s.IsNotFound()) continue;  // left behind by a partial range erase
+    if (!s.ok()) return FromRocks(s, "reading a changed document");
+    Record rec;
+    if (!DecodeRecord(std::string_view(value.data(), value.size()), &rec)) {
+      return Status::Corruption("undecodable record in the change feed");
+    }
+    if (rec.tombstone || rec.local_lsn != change.local_lsn) continue;  // stale entry (defensive)
+    if (!load(change, std::move(rec))) break;
+  }
+  return FromRocks(it->status(), "scanning the change-feed index");
 }
 
 Result<std::vector<LogEntry>> Store::ReadLog(uint64_t from_lsn, size_t max) const {

@@ -28,6 +28,13 @@
 
 namespace regionlab::storage {
 
+// An in-memory file system for stores opened with `in_memory`. A store keeps
+// its files there; sharing one MemoryEnv between a store and its reopening
+// (StoreOptions::memory_env) lets an ephemeral region be stopped and restarted
+// with its data, as a disk store would be.
+struct MemoryEnv;
+std::shared_ptr<MemoryEnv> NewMemoryEnv();
+
 struct StoreOptions {
   // Directory of the RocksDB database; created if missing. Ignored when
   // `in_memory` is set.
@@ -35,12 +42,26 @@ struct StoreOptions {
   // Keep everything in memory (RocksDB's MemEnv); nothing survives Close.
   // Default: false.
   bool in_memory = false;
+  // With `in_memory`: the file system to use, which outlives the store (for a
+  // restart). Null: a private one, dropped on Close.
+  std::shared_ptr<MemoryEnv> memory_env;
   // This region's id, recorded at first open. Opening the same directory with
   // another id fails: a directory belongs to one region. Default: 0.
   uint32_t region_id = 0;
   // fsync the WAL on every write. Default: false (see the header comment).
   bool sync = false;
 };
+
+// One entry of a container's change-feed index (Store::ScanChanges): a live
+// document, where its current version was stored in this region's log, and
+// the (origin region, origin lsn) of every version the stored record holds
+// (the record itself unless it is a merge, and its open siblings).
+struct DocumentChange {
+  uint64_t local_lsn = 0;
+  std::string key;  // the document's key (keys::Document)
+  std::vector<std::pair<uint32_t, uint64_t>> versions;
+};
+enum class ChangeAction { kSkip, kLoad, kStop };
 
 class Store {
  public:
@@ -81,6 +102,17 @@ class Store {
   Result<uint64_t> FirstRetainedLsn() const;
   // Removes log entries with lsn < `below`. Resources are untouched.
   Status TrimLog(uint64_t below);
+
+  // ---- Change feed (see keys.h, "Change-feed index") ----
+  // Walks the live documents of container `coll_rid` in (local_lsn, document
+  // key) order, from the first one after (after_lsn, after_key) (an empty
+  // `after_key` sorts before every key), all read from one consistent
+  // snapshot of the store. `filter` sees each index entry; kLoad reads the
+  // document's record from the same snapshot and hands it to `load` (which
+  // returns false to stop), kStop ends the walk.
+  Status ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::string_view after_key,
+                     const std::function<ChangeAction(const DocumentChange&)>& filter,
+                     const std::function<bool(const DocumentChange&, Record&&)>& load) const;
 
   // A metadata value (default family), nullopt if absent.
   Result<std::optional<std::string>> GetMeta(std::string_view key) const;

@@ -15,6 +15,16 @@ enum class RecordKind : uint32_t {
   kContainer = 2,
   kDocument = 3,
   kStoredProcedure = 4,
+  kConflict = 5,
+  kLease = 6,
+};
+
+// What a write did to a resource. Persisted as a number.
+enum class Operation : uint32_t {
+  kUnknown = 0,
+  kCreate = 1,
+  kReplace = 2,
+  kDelete = 3,
 };
 
 // region id -> that region's counter. Absent entries are 0.
@@ -35,6 +45,9 @@ struct Record {
   std::string body;    // rendered JSON including system properties
   std::string parent;  // see record.proto
   std::vector<Record> siblings;  // see record.proto; empty unless a conflict is open
+  Operation operation = Operation::kUnknown;  // see record.proto
+  bool merged = false;                        // see record.proto
+  uint64_t local_lsn = 0;                     // see record.proto; set by Store::Write
 };
 
 // Handed to a write under the store's write lock.
@@ -42,6 +55,9 @@ struct WriteContext {
   uint64_t lsn = 0;          // the sequence number this write will get
   uint32_t region_id = 0;    // this store's region
   int64_t now_micros = 0;    // this region's clock
+  // The lsn that WriteSet::local_puts will get: `lsn` when the set has no
+  // other logged change (`main_logged` false), `lsn + 1` otherwise.
+  uint64_t local_lsn(bool main_logged) const { return main_logged ? lsn + 1 : lsn; }
 };
 
 // A batch of changes that commit atomically, with one log entry.
@@ -60,7 +76,15 @@ struct WriteSet {
   // log sequence number was `origin_lsn`.
   std::optional<uint32_t> origin_region;
   uint64_t origin_lsn = 0;
-  bool empty() const { return puts.empty() && erase_ranges.empty() && meta_puts.empty(); }
+  // Local writes made in the same atomic batch as a replicated write (e.g.
+  // conflict records created while applying a peer's entries): a second log
+  // entry attributed to this region, at WriteContext::local_lsn(), so that
+  // they replicate like any local write.
+  std::vector<std::pair<std::string, Record>> local_puts;
+  bool main_logged() const { return !puts.empty() || !erase_ranges.empty(); }
+  bool empty() const {
+    return puts.empty() && erase_ranges.empty() && meta_puts.empty() && local_puts.empty();
+  }
 };
 
 struct CommitInfo {

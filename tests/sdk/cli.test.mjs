@@ -41,3 +41,93 @@ test("status against nothing fails with a message on stderr and nothing on stdou
     return true;
   });
 });
+
+// `regionlab fault ...`: every fault endpoint from the shell. stdout carries only the server's
+// JSON answer; failures exit non-zero with the server's message on stderr.
+test("fault drives every endpoint of the management API", async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const path = await import("node:path");
+  const { adminGet, linkInfo, waitFor } = await import("./harness.mjs");
+  const admin = server.admin;
+  const fault = async (...args) => {
+    const { stdout, stderr } = await run(BIN, ["fault", ...args, "--admin", admin]);
+    assert.equal(stdout.split("\n").filter(Boolean).length, 1, `stdout: ${stdout} stderr: ${stderr}`);
+    return JSON.parse(stdout);
+  };
+
+  let j = await fault("link", "uksouth", "westeurope", "--delay", "240ms", "--jitter", "10ms", "--drop", "0.3",
+    "--duplicate", "0.5", "--reorder", "0.2", "--bandwidth", "100");
+  assert.deepEqual(j.faults, { delayMs: 240, jitterMs: 10, dropRate: 0.3, duplicateRate: 0.5, reorderRate: 0.2,
+    bandwidthKBps: 100, partitioned: false });
+  assert.equal((await linkInfo(admin, "uksouth", "westeurope")).faults.delayMs, 240);
+  const { stdout: table } = await run(BIN, ["status", "--admin", admin]);
+  assert.match(table, /^uksouth -> westeurope .*delay=240ms jitter=10ms drop=0\.3 duplicate=0\.5 reorder=0\.2 bandwidth=100KB\/s$/m);
+  assert.match(table, /^westeurope -> uksouth .* -$/m);
+
+  j = await fault("link", "westeurope", "uksouth", "--partitioned");
+  assert.equal(j.faults.partitioned, true);
+  j = await fault("heal-link", "uksouth", "westeurope");
+  assert.equal(j.faults.delayMs, 0);
+  j = await fault("link", "westeurope", "uksouth", "--heal");
+  assert.equal(j.faults.partitioned, false);
+
+  j = await fault("partition", "uksouth", "/", "westeurope");
+  assert.deepEqual(j.groups, [["uksouth"], ["westeurope"]]);
+  assert.equal((await linkInfo(admin, "westeurope", "uksouth")).faults.partitioned, true);
+
+  j = await fault("region", "uksouth", "--offline", "403");
+  assert.equal(j.state, "offline-403");
+  j = await fault("region", "uksouth", "--online");
+  assert.equal(j.state, "online");
+  j = await fault("clock", "westeurope", "+300ms");
+  assert.equal(j.clockSkewMs, 300);
+  j = await fault("clock", "westeurope", "-300ms");
+  assert.equal(j.clockSkewMs, -300);
+  j = await fault("clock", "westeurope", "0");
+  assert.equal(j.clockSkewMs, 0);
+
+  j = await fault("heal");
+  assert.equal(j.healed, true);
+  assert.ok((await adminGet(admin, "/links")).links.every((l) => !l.faults.partitioned));
+
+  j = await fault("kill", "westeurope");
+  assert.equal(j.state, "killed");
+  j = await fault("restart", "westeurope");
+  assert.equal(j.state, "online");
+
+  const dir = mkdtempSync(path.join(tmpdir(), "regionlab-cli-"));
+  try {
+    const file = path.join(dir, "s.json");
+    writeFileSync(file, JSON.stringify([{ atMs: 0, put: { from: "uksouth", to: "westeurope", delayMs: 5 } }]));
+    j = await fault("scenario", file);
+    assert.deepEqual(j, { steps: 1 });
+    await waitFor("the scenario's step", async () => (await linkInfo(admin, "uksouth", "westeurope")).faults.delayMs === 5);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await fault("heal");
+  await waitLinksIdle(admin);
+});
+
+test("fault reports the server's refusal on stderr and exits non-zero", async () => {
+  for (const args of [
+    ["link", "uksouth", "mars", "--delay", "5ms"],
+    ["link", "uksouth", "westeurope", "--drop", "1.5"],
+    ["restart", "uksouth"],
+  ]) {
+    await assert.rejects(run(BIN, ["fault", ...args, "--admin", server.admin]), (err) => {
+      assert.notEqual(err.code, 0, args.join(" "));
+      assert.equal(err.stdout, "", args.join(" "));
+      assert.match(err.stderr, /^fault: .*answered (400|409): ./m, args.join(" "));
+      return true;
+    });
+  }
+  // A duration that does not parse never reaches the server.
+  await assert.rejects(run(BIN, ["fault", "link", "uksouth", "westeurope", "--delay", "soon", "--admin", server.admin]),
+    (err) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /not a duration/);
+      return true;
+    });
+});

@@ -605,3 +605,45 @@ export async function waitLinksIdle(admin, { timeoutMs = 15_000, expectLinks } =
     { timeoutMs },
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection helpers (chaos.test.mjs, cli.test.mjs).
+
+/**
+ * Sends METHOD <admin>/<path> with an optional JSON body. Resolves with {status, json, text}
+ * whatever the status (use adminOk to insist on 2xx).
+ */
+export async function adminRequest(admin, method, p, body) {
+  const url = admin.replace(/\/+$/, "") + "/" + p.replace(/^\/+/, "");
+  const init = { method };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers = { "content-type": "application/json" };
+  }
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+/** adminRequest that throws (with the server's answer) unless the status is 2xx; resolves with the JSON. */
+export async function adminOk(admin, method, p, body) {
+  const r = await adminRequest(admin, method, p, body);
+  if (r.status < 200 || r.status > 299) {
+    throw new Error(`${method} ${p} ${body === undefined ? "" : JSON.stringify(body)} -> ${r.status} ${tail(r.text, 500)}`);
+  }
+  return r.json;
+}
+
+/** The GET /links entry of the directed link from -> to. */
+export async function linkInfo(admin, from, to) {
+  const { links } = await adminGet(admin, "/links");
+  const l = links.find((x) => x.from === from && x.to === to);
+  assert.ok(l, `no link ${from}->${to} in ${JSON.stringify(links)}`);
+  return l;
+}

@@ -1,5 +1,7 @@
 #include "tests/support/sim_cluster.h"
 
+#include <cstdio>
+
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
 #include "server/data_plane.h"
@@ -24,6 +26,7 @@ class SimCluster::Transport final : public replication::Transport {
 
 struct SimCluster::Region {
   bool up = true;
+  uint64_t epoch = 0;  // bumped by every crash
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<conflictfeed::PolicyHandler> handler;
   std::unique_ptr<Transport> transport;
@@ -35,7 +38,8 @@ SimCluster::SimCluster(const SimOptions& options) : options_(options), rng_(opti
   last_tick_ = clock_.NowMicros();
   const int n = options.regions;
   faults_.assign(n, std::vector<SimLinkFaults>(n));
-  link_tail_.assign(n, std::vector<int64_t>(n, 0));
+  links_.resize(n);
+  for (auto& row : links_) row.resize(n);
   std::vector<server::RegionInfo> infos;
   const char* names[] = {"uksouth", "westeurope", "eastus", "westus", "northeurope",
                          "japaneast", "brazilsouth", "australiaeast", "centralindia"};
@@ -46,6 +50,12 @@ SimCluster::SimCluster(const SimOptions& options) : options_(options), rng_(opti
     info.id = static_cast<uint32_t>(i);
     info.endpoint = "http://sim-" + info.name + "/";
     infos.push_back(info);
+    names_.push_back(info.name);
+  }
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      if (i != j) ResetLink(i, j);
+    }
   }
   for (int i = 0; i < n; ++i) {
     auto r = std::make_unique<Region>();
@@ -112,46 +122,52 @@ server::HttpResponse SimCluster::Request(int r, const std::string& method, const
   return resp;
 }
 
+void SimCluster::ResetLink(int from, int to) {
+  Link& link = links_[from][to];
+  link.applied = faults_[from][to];
+  SimLinkFaults effective = link.applied;
+  // The base latency, uniform in [min, max] ms, is delay ± jitter on top.
+  effective.delay_ms += (options_.min_delay_ms + options_.max_delay_ms) / 2;
+  effective.jitter_ms += (options_.max_delay_ms - options_.min_delay_ms) / 2;
+  link.core.Reset(effective, replication::LinkStreamSeed(options_.seed, names_[from], names_[to], link.generation++));
+}
+
 void SimCluster::Send(int from, int to, bool forward, std::string payload) {
   if (!regions_[from]->up) return;
-  // Faults act on the from->to direction of the link for forward frames; a
-  // reply travels to->from on the link `to`->`from`... replies belong to the
-  // link from the peer, so use that link's faults only for partitions.
-  int link_from = forward ? from : to;
-  int link_to = forward ? to : from;
-  SimLinkFaults& f = faults_[link_from][link_to];
+  // Every frame from `from` to `to` -- on from's outbound link (forward:
+  // Entries, Snapshot) or a reply on from's inbound link from `to` (Resume,
+  // Ack) -- goes through the from -> to shaper, as in the TCP transport.
+  if (!(faults_[from][to] == links_[from][to].applied)) ResetLink(from, to);
+  Link& link = links_[from][to];
   std::string tag = std::to_string(from) + ">" + std::to_string(to) + (forward ? "" : "r");
-  if (f.partitioned) {
-    history_.push_back("cut " + tag);
+  ++link.stats.frames;
+  const int64_t now = clock_.NowMicros();
+  const auto d = link.core.Decide(now, payload.size());
+  if (d.dropped) {
+    ++link.stats.dropped;
+    history_.push_back((link.applied.partitioned ? "cut " : "drop ") + tag);
     return;
   }
-  std::uniform_real_distribution<double> unit(0, 1);
-  if (forward && f.drop_rate > 0 && unit(rng_) < f.drop_rate) {
-    history_.push_back("drop " + tag);
-    return;
-  }
-  int copies = (forward && f.duplicate_rate > 0 && unit(rng_) < f.duplicate_rate) ? 2 : 1;
-  for (int c = 0; c < copies; ++c) {
-    std::uniform_int_distribution<int64_t> delay(options_.min_delay_ms, options_.max_delay_ms);
-    int64_t at = clock_.NowMicros() + (delay(rng_) + (forward ? f.delay_ms : 0)) * 1000;
-    int64_t& tail = link_tail_[from][to];
-    bool reorder = forward && f.reorder_rate > 0 && unit(rng_) < f.reorder_rate;
-    if (!reorder) {
-      at = std::max(at, tail);  // FIFO, like one TCP connection
-      tail = at;
-    }
-    inflight_.push(Frame{at, next_seq_++, from, to, forward, payload});
+  if (d.copies == 2) ++link.stats.duplicated;
+  for (int c = 0; c < d.copies; ++c) {
+    if (d.copy[c].reordered) ++link.stats.reordered;
+    if (d.copy[c].release_micros > now) ++link.stats.delayed;
+    ++link.stats.written;
+    inflight_.push(Frame{d.copy[c].release_micros, next_seq_++, from, to, forward, regions_[from]->epoch,
+                         regions_[to]->epoch, payload});
   }
 }
 
 void SimCluster::Deliver(const Frame& f) {
   Region& dst = *regions_[f.to];
   std::string tag = std::to_string(f.from) + ">" + std::to_string(f.to) + (f.forward ? "" : "r");
-  if (!dst.up || !regions_[f.from]->up) {
-    history_.push_back("lost " + tag);
+  if (!dst.up || !regions_[f.from]->up || dst.epoch != f.to_epoch || regions_[f.from]->epoch != f.from_epoch) {
+    history_.push_back("lost " + tag);  // an end crashed: its connections died with the frame
     return;
   }
-  history_.push_back("@" + std::to_string(f.at) + " " + tag + " " + std::to_string(f.payload.size()));
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(replication::Fnv1a64(f.payload)));
+  history_.push_back("@" + std::to_string(f.at) + " " + tag + " " + std::to_string(f.payload.size()) + " " + hash);
   if (f.forward) {
     dst.replicator->OnInboundFrame(static_cast<uint32_t>(f.from), f.payload);
   } else {
@@ -225,6 +241,7 @@ void SimCluster::Crash(int r) {
   Region& reg = *regions_[r];
   if (!reg.up) return;
   reg.up = false;
+  ++reg.epoch;
   for (int j = 0; j < size(); ++j) {
     if (j == r) continue;
     regions_[j]->replicator->OnOutboundDown(uint32_t(r));

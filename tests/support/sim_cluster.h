@@ -3,6 +3,15 @@
 // decisions of the network) comes from the seed, so a run is repeatable bit
 // for bit: same seed, same delivery order, same final state.
 //
+// The network is the real fault model: every directed link (frames from
+// region A to region B, Entries/Snapshots and A's Resume/Ack replies alike)
+// runs a replication::LinkShaperCore, the decision code of the TCP
+// transport's shaper, with its own random stream seeded from (seed, A's name,
+// B's name, number of fault changes on that link), exactly as `regionlab up`
+// seeds its links. The base one-way latency [min_delay_ms, max_delay_ms] is
+// the link's delay and jitter on top of the faults. A crash loses whatever
+// was in flight from or to the region (its connections died).
+//
 // Regions are real: in-memory RocksDB stores, the real data plane
 // (HandleDataPlane, signed requests), the real Replicator and PolicyHandler.
 // Only the network and the clock are simulated.
@@ -16,6 +25,7 @@
 #include <vector>
 
 #include "conflictfeed/policy_handler.h"
+#include "replication/link_shaper.h"
 #include "replication/replicator.h"
 #include "server/digest.h"
 #include "server/http_types.h"
@@ -25,13 +35,9 @@
 
 namespace regionlab::testing {
 
-struct SimLinkFaults {
-  bool partitioned = false;
-  double drop_rate = 0;
-  double duplicate_rate = 0;
-  double reorder_rate = 0;   // a reordered frame skips ahead of queued ones
-  int64_t delay_ms = 0;      // added to the base delay
-};
+// The faults of one directed link: the fields of PUT /links (delay_ms and
+// jitter_ms add to the base latency).
+using SimLinkFaults = replication::LinkFaults;
 
 struct SimOptions {
   int regions = 2;
@@ -77,9 +83,12 @@ class SimCluster {
   storage::Store& store(int r);
   replication::Replicator& replicator(int r);
   std::vector<server::ContainerDigest> Digest(int r);
-  // One line per delivered or dropped frame: the run's history, for
-  // determinism checks.
+  // One line per delivered or lost frame: the run's history, for
+  // determinism checks. A delivered frame: "@<micros> <from>><to>[r] <bytes>
+  // <FNV-1a of the payload>" ("r": a reply on the receiver's link).
   const std::vector<std::string>& history() const { return history_; }
+  // What the shaper of the link from -> to did so far.
+  const replication::LinkShaperStats& link_stats(int from, int to) const { return links_[from][to].stats; }
 
  private:
   struct Region;
@@ -88,12 +97,21 @@ class SimCluster {
     uint64_t seq;
     int from, to;
     bool forward;  // on the from->to link (entries) vs a reply on it (acks)
+    uint64_t from_epoch, to_epoch;  // the regions' incarnations when it was sent
     std::string payload;
     bool operator>(const Frame& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  // The shaper of one directed link and the faults it was last given.
+  struct Link {
+    replication::LinkShaperCore core;
+    SimLinkFaults applied;
+    uint64_t generation = 0;
+    replication::LinkShaperStats stats;
   };
   class Transport;
 
   void Send(int from, int to, bool forward, std::string payload);
+  void ResetLink(int from, int to);
   void Deliver(const Frame& f);
   void Connect(int a, int b);
   void TickAll();
@@ -103,7 +121,8 @@ class SimCluster {
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Region>> regions_;
   std::vector<std::vector<SimLinkFaults>> faults_;
-  std::vector<std::vector<int64_t>> link_tail_;  // last delivery time per link (FIFO)
+  std::vector<std::vector<Link>> links_;  // by sender, receiver
+  std::vector<std::string> names_;
   std::priority_queue<Frame, std::vector<Frame>, std::greater<Frame>> inflight_;
   uint64_t next_seq_ = 0;
   int64_t last_tick_ = 0;

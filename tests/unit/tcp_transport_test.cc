@@ -274,6 +274,124 @@ TEST(TcpTransportTest, DestroyAfterStopWhileIoRuns) {
   // r1 keeps re-dialing the closed listener until its own Stop.
 }
 
+// ------------------------------------------------------------ link faults
+
+// Two connected regions.
+std::pair<std::unique_ptr<Region>, std::unique_ptr<Region>> ConnectedPair() {
+  auto r0 = Region::Make(0, "uksouth", {1});
+  auto r1 = Region::Make(1, "westeurope", {0});
+  EXPECT_TRUE(r0 && r1);
+  if (!r0 || !r1) return {};
+  r0->Start({r1->Endpoint()});
+  r1->Start({r0->Endpoint()});
+  EXPECT_TRUE(WaitFor([&] { return LinksUp(*r0, *r1); }));
+  return {std::move(r0), std::move(r1)};
+}
+
+// Milliseconds from writing `id` in `from` until `to` has applied it.
+int64_t MillisToReplicate(Region& from, Region& to, const std::string& id) {
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WriteDoc(*from.store, id, "{}").ok());
+  from.replicator->Pump();
+  EXPECT_TRUE(WaitFor([&] { return BodyOf(*to.store, id).has_value(); }, 10s));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(TcpTransportFaultTest, DelayActsOnOneDirectionOnly) {
+  auto [r0, r1] = ConnectedPair();
+  ASSERT_TRUE(r0 && r1);
+  LinkFaults f;
+  f.delay_ms = 200;
+  r0->transport->SetLinkFaults(1, f);
+  EXPECT_EQ(r0->transport->Info(1).faults, f);
+  EXPECT_FALSE(r1->transport->Info(0).faults.Any());
+  const int64_t delayed = MillisToReplicate(*r0, *r1, "slow");
+  const int64_t direct = MillisToReplicate(*r1, *r0, "fast");
+  EXPECT_GE(delayed, 200);
+  EXPECT_LT(direct, 200);
+  auto info = r0->transport->Info(1);
+  EXPECT_GT(info.shaper.delayed, 0u);
+  EXPECT_EQ(info.shaper.dropped, 0u);
+  EXPECT_EQ(r1->transport->Info(0).shaper.delayed, 0u);
+  // Healed: back to immediate delivery, once what was already held has left
+  // (frames never overtake those sent before them).
+  r0->transport->SetLinkFaults(1, LinkFaults{});
+  ASSERT_TRUE(WaitFor([&] { return r0->transport->Info(1).shaper.queued == 0; }));
+  EXPECT_LT(MillisToReplicate(*r0, *r1, "fast-again"), 200);
+}
+
+TEST(TcpTransportFaultTest, LossDuplicationAndReorderingLoseNothingAndApplyEverythingOnce) {
+  auto [r0, r1] = ConnectedPair();
+  ASSERT_TRUE(r0 && r1);
+  LinkFaults f;
+  f.drop_rate = 0.3;
+  f.duplicate_rate = 0.3;
+  f.reorder_rate = 0.3;
+  f.jitter_ms = 2;
+  r0->transport->SetLinkFaults(1, f);  // Entries (and r0's acks) on the way out
+  r1->transport->SetLinkFaults(0, f);  // r1's Resume/Ack replies back
+  WriteRange(*r0, 0, 150);
+  ASSERT_TRUE(WaitFor([&] {
+    r0->replicator->Pump();
+    r0->replicator->Tick();  // retransmission timers (the cluster ticks every 50 ms)
+    r1->replicator->Tick();
+    return r1->replicator->Applied(0) == r0->store->own_lsn() &&
+           r0->replicator->Outbound(1).acked == r0->store->own_lsn();
+  }));
+  for (int i = 0; i < 150; ++i) {
+    auto body = BodyOf(*r1->store, "doc" + std::to_string(i));
+    ASSERT_TRUE(body.has_value()) << i;
+    EXPECT_EQ(*body, "{\"n\":" + std::to_string(i) + "}");
+  }
+  EXPECT_EQ(r1->replicator->Inbound(0).entries_applied, 150u);  // each exactly once
+  auto out = r0->transport->Info(1).shaper;
+  auto back = r1->transport->Info(0).shaper;
+  EXPECT_GT(out.dropped + back.dropped, 0u);
+  EXPECT_GT(out.duplicated + back.duplicated, 0u);
+  EXPECT_GT(out.reordered + back.reordered, 0u);
+  EXPECT_EQ(out.frames - out.dropped + out.duplicated, out.written + out.queued) << "every copy accounted for";
+}
+
+TEST(TcpTransportFaultTest, PartitionedLinkDeliversNothingUntilHealed) {
+  auto [r0, r1] = ConnectedPair();
+  ASSERT_TRUE(r0 && r1);
+  LinkFaults cut;
+  cut.partitioned = true;
+  r0->transport->SetLinkFaults(1, cut);
+  uint64_t dropped_before = r0->transport->Info(1).shaper.dropped;
+  ASSERT_TRUE(WriteDoc(*r0->store, "cut-off", "{}").ok());
+  r0->replicator->Pump();
+  // The frame was handed to the link and lost there.
+  ASSERT_TRUE(WaitFor([&] { return r0->transport->Info(1).shaper.dropped > dropped_before; }));
+  EXPECT_FALSE(BodyOf(*r1->store, "cut-off").has_value());
+  EXPECT_TRUE(r0->transport->Info(1).outbound_connected);  // the connection itself stays up
+  r0->transport->SetLinkFaults(1, LinkFaults{});
+  // The replicator resends after its retransmission timeout (driven by Tick).
+  ASSERT_TRUE(WaitFor([&] {
+    r0->replicator->Tick();
+    return BodyOf(*r1->store, "cut-off").has_value();
+  }));
+  EXPECT_GE(r0->replicator->Outbound(1).retransmits, 1u);
+}
+
+TEST(TcpTransportFaultTest, BandwidthLimitQueuesFrames) {
+  auto [r0, r1] = ConnectedPair();
+  ASSERT_TRUE(r0 && r1);
+  LinkFaults f;
+  f.bandwidth_kbps = 20;  // 20 KB/s: 24 KB of documents take more than a second
+  r0->transport->SetLinkFaults(1, f);
+  auto start = std::chrono::steady_clock::now();
+  const std::string big(1000, 'x');
+  for (int i = 0; i < 24; ++i) {
+    ASSERT_TRUE(WriteDoc(*r0->store, "big" + std::to_string(i), "{\"x\":\"" + big + "\"}").ok());
+    r0->replicator->Pump();
+  }
+  ASSERT_TRUE(WaitFor([&] { return r1->replicator->Applied(0) == r0->store->own_lsn(); }));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(ms, 1000);
+  EXPECT_GT(r0->transport->Info(1).shaper.delayed, 0u);
+}
+
 // ------------------------------------------------------------ raw sockets
 
 // Minimal protobuf encoding for hand-made frames.

@@ -1,0 +1,405 @@
+// Stored procedures: create, read, replace, delete, list/query, execute.
+//
+//   POST   dbs/{db}/colls/{c}/sprocs            {"id", "body"}       201 | 409
+//   GET    dbs/{db}/colls/{c}/sprocs            {"StoredProcedures": [...]}
+//   GET    dbs/{db}/colls/{c}/sprocs/{id}
+//   PUT    dbs/{db}/colls/{c}/sprocs/{id}       {"id", "body"}       200 | 404
+//   DELETE dbs/{db}/colls/{c}/sprocs/{id}                             204 | 404
+//   POST   dbs/{db}/colls/{c}/sprocs/{id}       [args...] + partition key header: execute
+//
+// Stored procedures are records like documents (kind kStoredProcedure) and
+// replicate to every region; a container's Custom merge procedure is one of
+// them. Execution runs the JavaScript in scripting/ (a sandboxed child
+// process) as one transaction scoped to the partition key: the procedure
+// runs while the store's write lock is held, its writes collect in an overlay
+// that later reads see, and they commit as one batch only if it succeeds.
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+#include "base/cosmos_auth.h"
+#include "base/encoding.h"
+#include "scripting/script_host.h"
+#include "server/errors.h"
+#include "server/handlers.h"
+#include "server/query/query.h"
+#include "server/query/store_row_source.h"
+#include "storage/keys.h"
+
+namespace regionlab::server {
+namespace {
+
+namespace keys = storage::keys;
+using storage::Record;
+using storage::RecordKind;
+
+constexpr size_t kMaxProcedureBytes = 256 * 1024;
+// A stored procedure holds the region's write lock while it runs.
+constexpr scripting::Budget kExecuteBudget{2000, 64u * 1024 * 1024};
+
+Status SprocNotFound(const std::string& id) {
+  return Status::NotFound("Entity with the specified id does not exist in the system. StoredProcedure '" + id + "'.");
+}
+
+std::string SprocRid(const std::string& coll_rid, const std::string& id) {
+  std::string input = "sproc";
+  input.push_back('\0');
+  input += id;
+  return RidText(coll_rid + Sha256(input).substr(0, 8));
+}
+
+struct SprocInput {
+  std::string id;
+  std::string body;
+};
+
+Result<SprocInput> ReadSprocInput(const RequestContext& ctx) {
+  if (ctx.request.body.size() > kMaxProcedureBytes) {
+    return Status::TooLarge("A stored procedure may be at most 256 KB.");
+  }
+  auto parsed = ParseJsonBody(ctx.request.body);
+  if (!parsed.ok()) return parsed.status();
+  const Json& j = *parsed;
+  if (!j.is_object()) return Status::BadRequest("A stored procedure must be a JSON object with 'id' and 'body'.");
+  if (!j.contains("id") || !j["id"].is_string()) return Status::BadRequest("The stored procedure needs a string 'id'.");
+  if (!j.contains("body") || !j["body"].is_string() || j["body"].get<std::string>().empty()) {
+    return Status::BadRequest("The stored procedure needs a non-empty string 'body' (its JavaScript).");
+  }
+  SprocInput in{j["id"].get<std::string>(), j["body"].get<std::string>()};
+  RL_RETURN_IF_ERROR(ValidateResourceId(in.id, "StoredProcedure"));
+  return in;
+}
+
+Record RenderSproc(const SprocInput& in, const ContainerInfo& info, const storage::WriteContext& w,
+                   const std::optional<Record>& previous) {
+  std::string coll_rid = RidBytes(info.record.rid).value_or("");
+  Record r;
+  r.kind = RecordKind::kStoredProcedure;
+  r.id = in.id;
+  r.rid = SprocRid(coll_rid, in.id);
+  r.etag = MakeEtag(w.region_id, w.lsn);
+  r.ts = w.now_micros / 1000000;
+  r.version = NextVersion(previous, w);
+  r.origin_region = w.region_id;
+  r.origin_lsn = w.lsn;
+  r.write_micros = w.now_micros;
+  r.parent = coll_rid;
+  r.operation = previous && !previous->tombstone ? storage::Operation::kReplace : storage::Operation::kCreate;
+  Json doc = {{"id", in.id},
+              {"body", in.body},
+              {"_rid", r.rid},
+              {"_self", info.doc["_self"].get<std::string>() + "sprocs/" + r.rid + "/"},
+              {"_etag", r.etag},
+              {"_ts", r.ts}};
+  r.body = doc.dump();
+  return r;
+}
+
+HttpResponse CreateOrReplace(RequestContext& ctx, const ContainerInfo& info, const std::string* url_id) {
+  auto in = ReadSprocInput(ctx);
+  if (!in.ok()) return ErrorResponse(in.status());
+  if (url_id && *url_id != in->id) {
+    return ErrorResponse(Status::BadRequest("The id in the body ('" + in->id +
+                                            "') does not match the stored procedure in the URL ('" + *url_id + "')."));
+  }
+  const std::string* if_match = ctx.request.Header("if-match");
+  std::string key = keys::StoredProcedure(RidBytes(info.record.rid).value_or(""), in->id);
+  Record written;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    bool exists = cur->has_value() && !(*cur)->tombstone;
+    if (!url_id && exists) {
+      return Status::Conflict("Entity with the specified id already exists in the system. StoredProcedure '" +
+                              in->id + "'.");
+    }
+    if (url_id && !exists) return SprocNotFound(in->id);
+    if (url_id && if_match && *if_match != "*" && *if_match != (*cur)->etag) {
+      return Status::PreconditionFailed(
+          "Operation cannot be performed because one of the specified precondition is not met.");
+    }
+    written = RenderSproc(*in, info, w, *cur);
+    storage::WriteSet set;
+    set.puts.emplace_back(key, written);
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.session_lsn = commit->lsn;
+  return RecordResponse(url_id ? 200 : 201, written);
+}
+
+HttpResponse DeleteSproc(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
+  std::string key = keys::StoredProcedure(RidBytes(info.record.rid).value_or(""), id);
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value() || (*cur)->tombstone) return SprocNotFound(id);
+    Record tomb = **cur;
+    tomb.body.clear();
+    tomb.siblings.clear();
+    tomb.tombstone = true;
+    tomb.operation = storage::Operation::kDelete;
+    tomb.etag = MakeEtag(w.region_id, w.lsn);
+    tomb.ts = w.now_micros / 1000000;
+    tomb.version = NextVersion(*cur, w);
+    tomb.origin_region = w.region_id;
+    tomb.origin_lsn = w.lsn;
+    tomb.write_micros = w.now_micros;
+    storage::WriteSet set;
+    set.puts.emplace_back(key, std::move(tomb));
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.session_lsn = commit->lsn;
+  return JsonResponse(204, "");
+}
+
+HttpResponse ListSprocs(RequestContext& ctx, const ContainerInfo& info, bool is_query) {
+  query::QuerySpec spec{"SELECT * FROM root", {}};
+  if (is_query) {
+    auto parsed = query::ParseQuerySpec(ctx.request.body);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    spec = std::move(*parsed);
+  }
+  auto prepared = query::PreparedQuery::Prepare(spec);
+  if (!prepared.ok()) return ErrorResponse(prepared.status());
+  auto max_items = query::ParseMaxItemCount(ctx.request.Header("x-ms-max-item-count"));
+  if (!max_items.ok()) return ErrorResponse(max_items.status());
+  std::string prefix = keys::StoredProcedurePrefix(RidBytes(info.record.rid).value_or(""));
+  query::StoreRowSource source(*ctx.region.store, prefix);
+  query::PageRequest request;
+  request.max_items = *max_items;
+  request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
+  request.scope = prefix;
+  request.now_micros = ctx.region.clock->NowMicros();
+  auto page = query::ExecutePage(*prepared, source, request);
+  if (!page.ok()) return ErrorResponse(page.status());
+  HttpResponse resp = JsonResponse(200, query::FeedBody(info.record.rid, "StoredProcedures", page->documents));
+  resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
+  if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
+  return resp;
+}
+
+// What an executing procedure reads and writes: the partition's documents,
+// with the procedure's own writes on top (nullopt: deleted).
+class PartitionData final : public scripting::DataAccess {
+ public:
+  PartitionData(RequestContext& ctx, const ContainerInfo& info, std::string pk, const storage::WriteContext& w)
+      : ctx_(ctx), info_(info), pk_(std::move(pk)), w_(w), coll_rid_(RidBytes(info.record.rid).value_or("")) {}
+
+  const std::map<std::string, Record>& writes() const { return writes_; }
+
+  std::string SelfLink() const override { return ctx_.container_link; }
+
+  Result<std::optional<std::string>> Read(const std::string& ref) override {
+    auto cur = Current(ref);
+    if (!cur.ok()) return cur.status();
+    if (!*cur || (*cur)->tombstone) return std::optional<std::string>();
+    return std::optional<std::string>((*cur)->body);
+  }
+
+  Result<std::vector<std::string>> Query(const std::string& spec_json) override {
+    auto spec = query::ParseQuerySpec(spec_json);
+    if (!spec.ok()) return spec.status();
+    auto prepared = query::PreparedQuery::Prepare(*spec);
+    if (!prepared.ok()) return prepared.status();
+    query::VectorRowSource rows;
+    std::string prefix = keys::PartitionPrefix(coll_rid_, pk_);
+    RL_RETURN_IF_ERROR(ctx_.region.store->Scan(prefix, "", false, [&](std::string_view key, Record&& r) {
+      if (!writes_.count(std::string(key))) rows.Add(std::string(key), std::move(r.body));
+      return true;
+    }));
+    for (const auto& [key, rec] : writes_) {
+      if (!rec.tombstone) rows.Add(key, rec.body);
+    }
+    query::PageRequest request;
+    request.max_items = -1;
+    request.max_bytes = SIZE_MAX;
+    request.now_micros = w_.now_micros;
+    auto page = query::ExecutePage(*prepared, rows, request);
+    if (!page.ok()) return page.status();
+    return std::move(page->documents);
+  }
+
+  Result<std::string> Create(const std::string& doc_json) override { return Put(doc_json, nullptr, false, {}); }
+  Result<std::string> Upsert(const std::string& doc_json) override { return Put(doc_json, nullptr, true, {}); }
+  Result<std::string> Replace(const std::string& ref, const std::string& doc_json,
+                              const std::optional<std::string>& if_match) override {
+    return Put(doc_json, &ref, false, if_match);
+  }
+
+  Status Delete(const std::string& ref, const std::optional<std::string>& if_match) override {
+    auto cur = Current(ref);
+    if (!cur.ok()) return cur.status();
+    if (!*cur || (*cur)->tombstone) return Status::NotFound("Entity with the specified id does not exist in the system.");
+    if (if_match && *if_match != (*cur)->etag) return PreconditionFailed();
+    Record tomb;
+    tomb.kind = RecordKind::kDocument;
+    tomb.id = (*cur)->id;
+    tomb.partition_key = pk_;
+    tomb.rid = (*cur)->rid;
+    tomb.etag = MakeEtag(w_.region_id, w_.lsn);
+    tomb.ts = w_.now_micros / 1000000;
+    tomb.tombstone = true;
+    tomb.operation = storage::Operation::kDelete;
+    tomb.version = NextVersion(*cur, w_);
+    tomb.origin_region = w_.region_id;
+    tomb.origin_lsn = w_.lsn;
+    tomb.write_micros = w_.now_micros;
+    tomb.parent = coll_rid_;
+    writes_[keys::Document(coll_rid_, pk_, tomb.id)] = std::move(tomb);
+    return Status::Ok();
+  }
+
+ private:
+  static Status PreconditionFailed() {
+    return Status::PreconditionFailed(
+        "Operation cannot be performed because one of the specified precondition is not met.");
+  }
+
+  // The current version of the document named by `ref` (its id, or its _rid
+  // as found in _self links), overlay first.
+  Result<std::optional<Record>> Current(const std::string& ref) {
+    std::string key = keys::Document(coll_rid_, pk_, ref);
+    if (auto it = writes_.find(key); it != writes_.end()) return std::optional<Record>(it->second);
+    auto got = ctx_.region.store->Get(key);
+    if (!got.ok()) return got.status();
+    if (got->has_value()) return got;
+    for (const auto& [k, rec] : writes_) {
+      if (rec.rid == ref) return std::optional<Record>(rec);
+    }
+    std::optional<Record> by_rid;
+    RL_RETURN_IF_ERROR(ctx_.region.store->Scan(keys::PartitionPrefix(coll_rid_, pk_), "", true,
+                                               [&](std::string_view k, Record&& r) {
+                                                 if (r.rid != ref) return true;
+                                                 if (auto it = writes_.find(std::string(k)); it != writes_.end()) {
+                                                   by_rid = it->second;
+                                                 } else {
+                                                   by_rid = std::move(r);
+                                                 }
+                                                 return false;
+                                               }));
+    return by_rid;
+  }
+
+  Result<std::string> Put(const std::string& doc_json, const std::string* ref, bool upsert,
+                          const std::optional<std::string>& if_match) {
+    Json doc = Json::parse(doc_json, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) return Status::BadRequest("The document must be a JSON object.");
+    if (!doc.contains("id") || !doc["id"].is_string()) return Status::BadRequest("The document needs a string 'id'.");
+    std::string id = doc["id"].get<std::string>();
+    RL_RETURN_IF_ERROR(ValidateResourceId(id, "Document"));
+    if (ExtractPartitionKey(doc, info_.pk_paths) != pk_) {
+      return Status::BadRequest("A stored procedure may only write documents of its partition key " + pk_ + ".");
+    }
+    std::optional<Record> cur;
+    if (ref) {
+      auto found = Current(*ref);
+      if (!found.ok()) return found.status();
+      if (!*found || (*found)->tombstone) return Status::NotFound("Entity with the specified id does not exist in the system.");
+      if ((*found)->id != id) return Status::BadRequest("The id in the document does not match the replaced one.");
+      if (if_match && *if_match != (*found)->etag) return PreconditionFailed();
+      cur = std::move(*found);
+    } else {
+      auto found = Current(id);
+      if (!found.ok()) return found.status();
+      cur = std::move(*found);
+      if (!upsert && cur && !cur->tombstone) {
+        return Status::Conflict("Entity with the specified id already exists in the system.");
+      }
+    }
+    Record r = RenderDocument(std::move(doc), info_, pk_, id, w_, cur);
+    std::string body = r.body;
+    writes_[keys::Document(coll_rid_, pk_, id)] = std::move(r);
+    return body;
+  }
+
+  RequestContext& ctx_;
+  const ContainerInfo& info_;
+  std::string pk_;
+  const storage::WriteContext& w_;
+  std::string coll_rid_;
+  std::map<std::string, Record> writes_;
+};
+
+HttpResponse Execute(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
+  const std::string* pk_header = ctx.request.Header("x-ms-documentdb-partitionkey");
+  if (!pk_header) {
+    return ErrorResponse(Status::BadRequest(
+        "PartitionKey value must be supplied to execute a stored procedure (header x-ms-documentdb-partitionkey)."));
+  }
+  auto pk = CanonicalPartitionKey(*pk_header, info.pk_paths.size());
+  if (!pk.ok()) return ErrorResponse(pk.status());
+  std::string args = ctx.request.body.empty() ? "[]" : ctx.request.body;
+  Json parsed_args = Json::parse(args, nullptr, false);
+  if (parsed_args.is_discarded()) return ErrorResponse(Status::BadRequest("The procedure arguments are not valid JSON."));
+  if (!parsed_args.is_array()) parsed_args = Json::array({parsed_args});  // one argument, as the SDK allows
+  std::string coll_rid = RidBytes(info.record.rid).value_or("");
+  auto sproc = ctx.region.store->Get(keys::StoredProcedure(coll_rid, id));
+  if (!sproc.ok()) return ErrorResponse(sproc.status());
+  if (!sproc->has_value() || (*sproc)->tombstone) return ErrorResponse(SprocNotFound(id));
+  Json sp = Json::parse((*sproc)->body, nullptr, false);
+  std::string source = sp.is_object() ? sp.value("body", "") : "";
+
+  scripting::Outcome outcome;
+  Status failure;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    PartitionData data(ctx, info, *pk, w);
+    auto ran = scripting::Run(source, parsed_args.dump(), data, kExecuteBudget);
+    if (!ran.ok()) return ran.status();
+    outcome = std::move(*ran);
+    storage::WriteSet set;
+    for (const auto& [key, rec] : data.writes()) set.puts.emplace_back(key, rec);
+    return set;
+  });
+  if (!commit.ok()) {
+    const Status& s = commit.status();
+    if (s.code() == StatusCode::kUnavailable && s.message().find("time budget") != std::string::npos) {
+      Json body = {{"code", "RequestTimeout"},
+                   {"message", "The stored procedure '" + id + "' exceeded its allowed execution time and was "
+                               "stopped; nothing it wrote was committed."}};
+      return JsonResponse(408, body.dump());
+    }
+    if (s.code() == StatusCode::kBadRequest) {
+      return ErrorResponse(Status::BadRequest("Encountered exception while executing function. Exception = " +
+                                              s.message()));
+    }
+    return ErrorResponse(s);
+  }
+  if (commit->lsn) ctx.session_lsn = commit->lsn;
+  HttpResponse resp = JsonResponse(200, outcome.body_json);
+  if (!outcome.log.empty()) resp.SetHeader("x-ms-documentdb-script-log-results", PercentEncodeComponent(outcome.log));
+  ctx.request_charge = 10.0;
+  return resp;
+}
+
+}  // namespace
+
+HttpResponse HandleStoredProcedures(RequestContext& ctx) {
+  const auto& s = ctx.segments;
+  const std::string& m = ctx.request.method;
+  auto loaded = LoadContainer(ctx, s[1], s[3]);
+  if (!loaded.ok()) return ErrorResponse(loaded.status());
+  const ContainerInfo& info = **loaded;
+  if (s.size() == 5) {
+    if (m == "GET") return ListSprocs(ctx, info, false);
+    if (m == "POST") {
+      if (ToLower(ctx.request.HeaderOr("x-ms-documentdb-isquery", "")) == "true") return ListSprocs(ctx, info, true);
+      return CreateOrReplace(ctx, info, nullptr);
+    }
+  } else {
+    const std::string& id = s[5];
+    if (m == "GET") {
+      auto rec = ctx.region.store->Get(keys::StoredProcedure(RidBytes(info.record.rid).value_or(""), id));
+      if (!rec.ok()) return ErrorResponse(rec.status());
+      if (!rec->has_value() || (*rec)->tombstone) return ErrorResponse(SprocNotFound(id));
+      return RecordResponse(200, **rec);
+    }
+    if (m == "PUT") return CreateOrReplace(ctx, info, &id);
+    if (m == "DELETE") return DeleteSproc(ctx, info, id);
+    if (m == "POST") return Execute(ctx, info, id);
+  }
+  return ErrorResponse(Status::BadRequest("Method " + m + " is not supported on this resource."));
+}
+
+}  // namespace regionlab::server
