@@ -12,6 +12,8 @@
 //   Connection  one TCP connection in either role (dialer = our outbound
 //               link, acceptor = a peer's inbound link): handshake, framing,
 //               write queue.
+//   PeerShaper  one per peer: the link faults of every frame to that peer
+//               (its own leaf mutex and timer; see EnqueueOutbound).
 //
 // Locks (order: deliver_mu -> Replicator's own mutex -> mu):
 //   mu          guards Impl's maps and flags. Held only for brief lookups and
@@ -898,12 +900,12 @@ void Impl::Deliver(const Connection& c, std::string_view payload) {
 // and only here: SendToPeer (Entries, Snapshot on our outbound link to `peer`)
 // and ReplyToPeer (Resume, Ack on `peer`'s inbound link). Handshake frames do
 // not (they are queued by the connection itself), so a faulty link still
-// authenticates. The link shaper (delay/jitter, drop, duplicate, reorder,
-// bandwidth, partition; decisions from the seeded RNG) goes between the lookup
-// below and Connection::Send: it decides per payload and hands the survivors
-// to Connection::Send, possibly later from its own timer. Connection::Send is
-// thread-safe and preserves the order of its calls, so a shaper only has to
-// call it in the order it wants frames to leave.
+// authenticates. Both kinds are "frames from us to `peer`" and go through that
+// peer's PeerShaper (delay/jitter, drop, duplicate, reorder, bandwidth,
+// partition; decisions from the link's seeded stream, see link_shaper.h),
+// which hands the surviving copies to Connection::Send, at once or later from
+// its timer. Connection::Send is thread-safe and preserves the order of its
+// calls, and the shaper calls it under its own lock in release order.
 void Impl::EnqueueOutbound(Role link, uint32_t peer, std::string payload) {
   std::shared_ptr<Connection> conn;
   std::shared_ptr<PeerShaper> shaper;

@@ -196,9 +196,12 @@ VersionVector AppliedVector(const RegionContext& region) {
   return v;
 }
 
-// True when every version the document holds is a write within `v`.
+// True when the document holds a single version (no open conflict) and it is
+// a write within `v`. A document with concurrent versions is never covered:
+// which of them wins depends on which ones a region holds, so the reader may
+// have been shown another winner (docs/design.md, "Change feed").
 bool Covered(const std::vector<std::pair<uint32_t, uint64_t>>& versions, const VersionVector& v) {
-  if (versions.empty()) return false;
+  if (versions.size() != 1) return false;
   for (const auto& [region, lsn] : versions) {
     if (lsn > At(v, region)) return false;
   }

@@ -1,5 +1,7 @@
 // The regionlab binary: `regionlab up` starts a cluster of regions in one
-// process. Logs go to stderr; stdout carries only the JSON ready line.
+// process (`serve` one region), `status` and `fault` talk to a running one's
+// management API. Logs go to stderr; stdout carries only JSON (the ready
+// line, the management API's answers).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +16,7 @@
 #include "base/encoding.h"
 #include "base/logging.h"
 #include "client/admin_cli.h"
+#include "client/conflicts_cli.h"
 #include "client/fault_cli.h"
 #include "bench/bench_command.h"
 #include "scripting/script_host.h"
@@ -149,6 +152,27 @@ int main(int argc, char** argv) {
   status->add_option("--admin", status_admin, "management API URL")->capture_default_str();
   status->add_flag("--json", status_json, "print the raw JSON of /regions and /links");
 
+  // `regionlab conflicts list|show|delete`: the conflicts feed from the shell.
+  regionlab::client::ConflictsArgs conflicts_args;
+  std::string conflict_id;
+  auto* conflicts = app.add_subcommand("conflicts", "list, show or delete conflicts of the conflicts feed");
+  conflicts->require_subcommand(1);
+  auto conflict_opts = [&](CLI::App* sub) {
+    sub->add_option("--endpoint", conflicts_args.endpoint, "a region's data-plane URL")->capture_default_str();
+    sub->add_option("--key", conflicts_args.key, "account key (default: the emulator key)");
+    sub->add_option("--db", conflicts_args.database, "database id");
+    sub->add_option("--container", conflicts_args.container, "container id");
+  };
+  auto* c_list = conflicts->add_subcommand("list", "conflicts of one container, or of every container");
+  conflict_opts(c_list);
+  c_list->add_flag("--json", conflicts_args.json, "print one JSON array instead of a table");
+  auto* c_show = conflicts->add_subcommand("show", "one conflict, with its losing version decoded");
+  conflict_opts(c_show);
+  c_show->add_option("id", conflict_id, "conflict id")->required();
+  auto* c_delete = conflicts->add_subcommand("delete", "delete one conflict (in every region)");
+  conflict_opts(c_delete);
+  c_delete->add_option("id", conflict_id, "conflict id")->required();
+
   // `regionlab fault ...`: every fault endpoint of the management API.
   std::string fault_admin = "http://127.0.0.1:8090/";
   auto* fault = app.add_subcommand("fault", "inject or heal faults in a running cluster (docs/chaos.md)");
@@ -206,8 +230,8 @@ int main(int argc, char** argv) {
   admin_opt(f_scenario);
 
   // A negative clock skew ("-300ms") is a value, not an option: after
-  // `fault clock`, such a token is rewritten as "--skew=-300ms"... CLI11
-  // would otherwise take it for a short option.
+  // `fault clock`, such a token is rewritten as "--skew=-300ms" (CLI11 would
+  // otherwise take it for a short option).
   std::vector<std::string> args(argv, argv + argc);
   {
     bool in_fault = false, in_clock = false;
@@ -217,6 +241,8 @@ int main(int argc, char** argv) {
         in_fault = a == "fault";
       } else if (!in_clock) {
         in_clock = a == "clock";
+      } else if (a == "--") {
+        break;
       } else if (a.size() >= 2 && a[0] == '-' && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.')) {
         args[i] = "--skew=" + a;
         break;
@@ -304,6 +330,16 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (conflicts->parsed()) {
+    regionlab::Status st = c_list->parsed()   ? regionlab::client::ConflictsList(conflicts_args, std::cout)
+                           : c_show->parsed() ? regionlab::client::ConflictsShow(conflicts_args, conflict_id, std::cout)
+                                              : regionlab::client::ConflictsDelete(conflicts_args, conflict_id, std::cout);
+    if (!st.ok()) {
+      std::cerr << "conflicts: " << st.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
   if (status->parsed()) {
     regionlab::Status st = regionlab::client::PrintStatus(status_admin, status_json, std::cout);
     if (!st.ok()) {

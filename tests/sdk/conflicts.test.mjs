@@ -8,7 +8,11 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { adminOk, makeClient, startUp, uid, waitFor, waitLinksIdle } from "./harness.mjs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { BIN, adminOk, makeClient, startUp, uid, waitFor, waitLinksIdle } from "./harness.mjs";
+
+const run = promisify(execFile);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const storyProcedure = readFileSync(join(here, "../../examples/merge-procedures/resolveInvoiceConflict.js"), "utf8");
@@ -125,7 +129,7 @@ describe("conflicts: the invoice story", () => {
       .fetchAll();
     assert.equal(queried.resources.length, 1);
     await c.wec.conflict(conflict.id).delete();
-    await waitFor("the conflict to be gone from UK South too", async () => assert.deepEqual(await feed(c.ukc), []));
+    await waitFor("the conflict to be gone from UK South too", async () => { assert.deepEqual(await feed(c.ukc), []); return true; });
   });
 
   it("last writer wins on /version picks the highest version", async () => {
@@ -146,7 +150,7 @@ describe("conflicts: the invoice story", () => {
     assert.deepEqual(await feed(c.ukc), []);
   });
 
-  it("Custom without a procedure leaves the conflict in both feeds until the application deletes it", async () => {
+  it("Custom without a procedure leaves the conflict in both feeds until the application deletes it (CLI)", async () => {
     const c = await container({ mode: "Custom" });
     await story(c);
     const f = await waitFor("the conflict in both feeds", async () => {
@@ -160,7 +164,24 @@ describe("conflicts: the invoice story", () => {
     await c.ukc.items.upsert(invoice("uksouth", 1284.5, 3));
     await waitLinksIdle(server.admin);
     assert.equal((await feed(c.wec)).length, 1);
-    await c.ukc.conflict(f[0].id).delete();
-    await waitFor("the conflict to be gone from West Europe", async () => assert.deepEqual(await feed(c.wec), []));
+    // From the shell: list (every container), show, delete.
+    const ep = server.regions["UK South"];
+    const listed = JSON.parse((await run(BIN, ["conflicts", "list", "--endpoint", ep, "--json"])).stdout);
+    const mine = listed.filter((x) => x.container === c.ukc.id);
+    assert.deepEqual(mine.map((x) => x.id), [f[0].id]);
+    assert.equal(mine[0].database, dbId);
+    const shown = JSON.parse(
+      (await run(BIN, ["conflicts", "show", f[0].id, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id])).stdout,
+    );
+    assert.equal(shown.contentDecoded.id, "inv-1001");
+    const table = (await run(BIN, ["conflicts", "list", "--endpoint", ep, "--db", dbId, "--container", c.ukc.id])).stdout;
+    assert.match(table, new RegExp(f[0].id.replace(/[+]/g, "\\+")));
+    await run(BIN, ["conflicts", "delete", f[0].id, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id]);
+    await assert.rejects(
+      run(BIN, ["conflicts", "delete", f[0].id, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id]),
+      /does not exist/,
+      "a second delete is a 404 with the server's message",
+    );
+    await waitFor("the conflict to be gone from West Europe", async () => { assert.deepEqual(await feed(c.wec), []); return true; });
   });
 });

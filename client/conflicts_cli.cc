@@ -1,0 +1,140 @@
+#include "client/conflicts_cli.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <vector>
+
+#include "client/cosmos_client.h"
+
+namespace regionlab::client {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+CosmosClient MakeClient(const ConflictsArgs& args) {
+  CosmosClientOptions o;
+  o.endpoint = args.endpoint;
+  if (!args.key.empty()) o.key = args.key;
+  o.timeout = std::chrono::milliseconds(15000);
+  return CosmosClient(o);
+}
+
+Result<Json> GetJson(CosmosClient& c, const std::string& path, const std::string& continuation = "") {
+  HttpHeaders headers;
+  if (!continuation.empty()) headers.emplace_back("x-ms-continuation", continuation);
+  auto resp = c.Request("GET", path, {}, headers);
+  if (!resp.ok()) return resp.status();
+  if (!resp->ok()) return StatusFromResponse(*resp);
+  Json j = Json::parse(resp->body, nullptr, false);
+  if (j.is_discarded()) return Status::Internal("GET " + path + " answered something that is not JSON");
+  if (!resp->continuation.empty()) j["__continuation"] = resp->continuation;
+  return j;
+}
+
+// Every item of a paged feed under `array`.
+Result<std::vector<Json>> ReadAll(CosmosClient& c, const std::string& path, const char* array) {
+  std::vector<Json> out;
+  std::string continuation;
+  do {
+    auto page = GetJson(c, path, continuation);
+    if (!page.ok()) return page.status();
+    for (auto& item : (*page)[array]) out.push_back(item);
+    continuation = page->value("__continuation", "");
+  } while (!continuation.empty());
+  return out;
+}
+
+Status RequireContainer(const ConflictsArgs& args) {
+  if (args.database.empty() || args.container.empty()) {
+    return Status::BadRequest("name the container: --db DATABASE --container CONTAINER");
+  }
+  return Status::Ok();
+}
+
+std::string ConflictPath(const ConflictsArgs& args, const std::string& id) {
+  return "/dbs/" + args.database + "/colls/" + args.container + "/conflicts" + (id.empty() ? "" : "/" + id);
+}
+
+}  // namespace
+
+Status ConflictsList(const ConflictsArgs& args, std::ostream& out) {
+  CosmosClient c = MakeClient(args);
+  std::vector<std::pair<std::string, std::string>> containers;
+  if (!args.database.empty() && !args.container.empty()) {
+    containers.emplace_back(args.database, args.container);
+  } else {
+    std::vector<std::string> dbs;
+    if (!args.database.empty()) {
+      dbs.push_back(args.database);
+    } else {
+      auto all = ReadAll(c, "/dbs", "Databases");
+      if (!all.ok()) return all.status();
+      for (const auto& d : *all) dbs.push_back(d.value("id", ""));
+    }
+    for (const auto& db : dbs) {
+      auto colls = ReadAll(c, "/dbs/" + db + "/colls", "DocumentCollections");
+      if (!colls.ok()) return colls.status();
+      for (const auto& coll : *colls) {
+        std::string id = coll.value("id", "");
+        if (args.container.empty() || args.container == id) containers.emplace_back(db, id);
+      }
+    }
+  }
+  Json all = Json::array();
+  for (const auto& [db, coll] : containers) {
+    auto items = ReadAll(c, "/dbs/" + db + "/colls/" + coll + "/conflicts", "Conflicts");
+    if (!items.ok()) return items.status();
+    for (auto& item : *items) {
+      item["database"] = db;
+      item["container"] = coll;
+      all.push_back(std::move(item));
+    }
+  }
+  if (args.json) {
+    out << all.dump() << "\n";
+    return Status::Ok();
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "%-24s %-26s %-9s %-20s %-12s %-12s %s\n", "CONTAINER", "ID", "OP", "DOCUMENT",
+                "LOSER", "WINNER", "REASON");
+  out << line;
+  for (const auto& item : all) {
+    const Json ext = item.value("regionlab", Json::object());
+    std::string where = item.value("database", "") + "/" + item.value("container", "");
+    std::string doc = ext.value("documentId", item.value("resourceId", ""));
+    std::string loser = ext.contains("loser") ? ext["loser"].value("region", "") : "";
+    std::string winner = ext.contains("winner") ? ext["winner"].value("region", "") : "";
+    std::snprintf(line, sizeof line, "%-24s %-26s %-9s %-20s %-12s %-12s %s\n", where.c_str(),
+                  item.value("id", "").c_str(), item.value("operationType", "").c_str(), doc.c_str(), loser.c_str(),
+                  winner.c_str(), ext.value("reason", "").c_str());
+    out << line;
+  }
+  if (all.empty()) out << "(no conflicts)\n";
+  return Status::Ok();
+}
+
+Status ConflictsShow(const ConflictsArgs& args, const std::string& id, std::ostream& out) {
+  RL_RETURN_IF_ERROR(RequireContainer(args));
+  CosmosClient c = MakeClient(args);
+  auto item = GetJson(c, ConflictPath(args, id));
+  if (!item.ok()) return item.status();
+  if (item->contains("content") && (*item)["content"].is_string()) {
+    Json decoded = Json::parse((*item)["content"].get<std::string>(), nullptr, false);
+    if (!decoded.is_discarded()) (*item)["contentDecoded"] = decoded;
+  }
+  out << item->dump(2) << "\n";
+  return Status::Ok();
+}
+
+Status ConflictsDelete(const ConflictsArgs& args, const std::string& id, std::ostream& out) {
+  RL_RETURN_IF_ERROR(RequireContainer(args));
+  CosmosClient c = MakeClient(args);
+  auto resp = c.Request("DELETE", ConflictPath(args, id));
+  if (!resp.ok()) return resp.status();
+  if (!resp->ok()) return StatusFromResponse(*resp);
+  out << Json{{"deleted", id}, {"database", args.database}, {"container", args.container}}.dump() << "\n";
+  return Status::Ok();
+}
+
+}  // namespace regionlab::client
