@@ -70,19 +70,25 @@ export async function playStory({ adminUrl, regions, key, invoiceId = "inv-1001"
     });
     log(`pricing log: ${orderId} of acme is 1284.50 (written in ${home.name})`);
     // Let the pricing entry and the containers reach every region before cutting them apart.
-    await until("the replication links to be idle", () => linksIdle(adminUrl));
+    await until(
+      "the replication links to be idle (is a fault still in force? `curl -XPOST <admin>/heal`)",
+      () => linksIdle(adminUrl),
+    );
     await awayInvoices.read();
 
     await admin(adminUrl, "POST", "/partition", { groups: [[home.name], [away.name]] });
     log(`partition: ${home.name} | ${away.name}`);
-    const common = { id: invoiceId, orderId, homeRegion: home.name };
-    const a = await homeInvoices.items.upsert(invoice({ ...common, total: 1284.5, writtenIn: home.name }));
-    log(`${a.headers[REGION_HEADER]}: invoice ${invoiceId} written with total 1284.50`);
-    await sleep(240); // the story: the second write comes 240 ms later
-    const b = await awayInvoices.items.upsert(invoice({ ...common, total: 1284.49, writtenIn: away.name }));
-    log(`${b.headers[REGION_HEADER]}: invoice ${invoiceId} written with total 1284.49, 240 ms later`);
-    await admin(adminUrl, "POST", "/heal");
-    log("heal");
+    try {
+      const common = { id: invoiceId, orderId, homeRegion: home.name };
+      const a = await homeInvoices.items.upsert(invoice({ ...common, total: 1284.5, writtenIn: home.name }));
+      log(`${a.headers[REGION_HEADER]}: invoice ${invoiceId} written with total 1284.50`);
+      await sleep(240); // the story: the second write comes 240 ms later
+      const b = await awayInvoices.items.upsert(invoice({ ...common, total: 1284.49, writtenIn: away.name }));
+      log(`${b.headers[REGION_HEADER]}: invoice ${invoiceId} written with total 1284.49, 240 ms later`);
+    } finally {
+      await admin(adminUrl, "POST", "/heal");
+      log("heal");
+    }
 
     const winner = await until("both regions to serve the same invoice", async () => {
       if (!(await linksIdle(adminUrl))) return undefined;
@@ -107,7 +113,7 @@ export async function playStory({ adminUrl, regions, key, invoiceId = "inv-1001"
   }
 }
 
-if (await isMain(import.meta.url)) {
+async function main() {
   const args = parseArgs();
   const adminUrl = args.admin || "http://127.0.0.1:8090/";
   const { regions } = await admin(adminUrl, "GET", "/regions");
@@ -117,4 +123,11 @@ if (await isMain(import.meta.url)) {
   for (const r of regions.slice(0, 2)) {
     console.log(`  node reconciler.mjs --endpoint ${r.endpoint} --location "${r.displayName}" --once`);
   }
+}
+
+if (await isMain(import.meta.url)) {
+  await main().catch((e) => {
+    process.stderr.write(`story.mjs: ${e.message}\n`);
+    process.exitCode = 1;
+  });
 }

@@ -700,3 +700,83 @@ TEST(ChangeFeedSim, AllVersionsAcrossRegions) {
 
 }  // namespace
 }  // namespace regionlab
+
+namespace regionlab {
+namespace {
+
+// Timing, not a check: run with --gtest_also_run_disabled_tests
+// (REGIONLAB_CF_BENCH_DOCS=N documents, default 20000).
+TEST(ChangeFeedBench, DISABLED_PollCost) {
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  const char* env = std::getenv("REGIONLAB_CF_BENCH_DOCS");
+  const int n = env ? std::atoi(env) : 20000;
+  TestRegion::Options options;
+  options.account_regions = {"uksouth", "westeurope"};
+  auto region = std::move(TestRegion::Create(options)).value();
+  ASSERT_EQ(region->Call("POST", "/dbs", R"({"id":"db"})").status, 201);
+  ASSERT_EQ(region->Call("POST", "/dbs/db/colls", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})").status, 201);
+  std::string payload(150, 'x');
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    std::string pk = "p" + std::to_string(i % 100);
+    Json doc = {{"id", "d" + std::to_string(i)}, {"pk", pk}, {"payload", payload}};
+    ASSERT_EQ(region->Call("POST", kDocs, doc.dump(), Pk(pk)).status, 201);
+  }
+  auto t1 = Clock::now();
+  printf("%d creates: %.0f ms (%.1f us each, through the data plane)\n", n, ms(t1 - t0), ms(t1 - t0) * 1000 / n);
+  auto get = [&](const Headers& h) { return region->Call("GET", kDocs, "", Plus(kLatest, h)); };
+  // Drain from the beginning in pages of 1000.
+  t0 = Clock::now();
+  std::string etag;
+  size_t total = 0;
+  int pages = 0;
+  for (;;) {
+    Headers h = MaxItems(1000);
+    if (!etag.empty()) h = Plus(h, Continue(etag));
+    HttpResponse r = get(h);
+    etag = *FindHeader(r, "etag");
+    if (r.status == 304) break;
+    total += Json::parse(r.body)["_count"].get<size_t>();
+    ++pages;
+  }
+  t1 = Clock::now();
+  printf("drain %zu docs in %d pages of 1000: %.0f ms (%.2f ms per page)\n", total, pages, ms(t1 - t0), ms(t1 - t0) / pages);
+  // A caught-up poll: nothing new.
+  t0 = Clock::now();
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(get(Continue(etag)).status, 304);
+  t1 = Clock::now();
+  printf("caught-up poll (304): %.3f ms\n", ms(t1 - t0) / 1000);
+  // One change, then a poll that finds it.
+  Json doc = {{"id", "d7"}, {"pk", "p7"}, {"payload", "changed"}};
+  ASSERT_EQ(region->Call("POST", kDocs, doc.dump(), Plus(Pk("p7"), {{"x-ms-documentdb-is-upsert", "true"}})).status, 200);
+  t0 = Clock::now();
+  HttpResponse one = get(Continue(etag));
+  t1 = Clock::now();
+  ASSERT_EQ(one.status, 200);
+  printf("poll finding 1 change: %.3f ms\n", ms(t1 - t0));
+  // First page from the beginning, 100 items.
+  t0 = Clock::now();
+  ASSERT_EQ(get(MaxItems(100)).status, 200);
+  t1 = Clock::now();
+  printf("first page from the beginning (100 items): %.3f ms\n", ms(t1 - t0));
+  // A caught-up token arriving from another region: every index entry is checked once.
+  std::string text = *Base64Decode(etag.substr(1, etag.size() - 2));
+  size_t bar = 0;
+  for (int i = 0; i < 3; ++i) bar = text.find('|', bar + 1);  // "cf1|L|scope|region"
+  std::string foreign = text.substr(0, bar + 1) + "1" + text.substr(text.find('|', bar + 1));
+  // Its vector names region 0's writes; as region 1's view of them it covers everything here.
+  t0 = Clock::now();
+  HttpResponse f = get(Continue("\"" + Base64Encode(foreign) + "\""));
+  t1 = Clock::now();
+  printf("token from another region (checks %d entries, delivers %s): %.1f ms\n", n,
+         f.status == 200 ? Json::parse(f.body)["_count"].dump().c_str() : "0", ms(t1 - t0));
+  // A partition key's feed from the beginning (1% of the documents).
+  t0 = Clock::now();
+  HttpResponse p = get(Plus(MaxItems(1000), Pk("p3")));
+  t1 = Clock::now();
+  printf("one partition (%zu docs) from the beginning: %.1f ms\n", Json::parse(p.body)["_count"].get<size_t>(), ms(t1 - t0));
+}
+
+}  // namespace
+}  // namespace regionlab
