@@ -397,7 +397,6 @@ HttpResponse LatestVersionPage(RequestContext& ctx, const ContainerInfo& info, R
   Status s = store.ScanChanges(
       coll_rid, cursor.lsn, cursor.key,
       [&](const storage::DocumentChange& c) {
-        if (c.key.compare(0, req.scope_prefix.size(), req.scope_prefix) != 0) return storage::ChangeAction::kSkip;
         if (Covered(c.versions, seen)) return storage::ChangeAction::kSkip;
         if (count >= max_items) {
           more = true;
@@ -415,7 +414,8 @@ HttpResponse LatestVersionPage(RequestContext& ctx, const ContainerInfo& info, R
         ++count;
         last = {c.local_lsn, c.key};
         return true;
-      });
+      },
+      req.scope_prefix);
   if (!s.ok()) return ErrorResponse(s);
   ctx.request_charge = 1;
 

@@ -9,6 +9,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -90,7 +91,6 @@ struct Store::Impl {
   // One extra point read (an 8-byte value) per document put.
   Status IndexChange(rocksdb::WriteBatch& batch, std::unordered_map<std::string, uint64_t>& batch_current,
                      const std::string& key, const Record& rec) {
-    if (getenv("NOINDEX")) return Status::Ok();
     auto change = keys::ChangeKey(key, rec.local_lsn);
     if (!change || rec.kind != RecordKind::kDocument) return Status::Ok();
     std::string current_key = keys::ChangeCurrentKey(key);
@@ -416,7 +416,8 @@ Result<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
 
 Status Store::ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::string_view after_key,
                           const std::function<ChangeAction(const DocumentChange&)>& filter,
-                          const std::function<bool(const DocumentChange&, Record&&)>& load) const {
+                          const std::function<bool(const DocumentChange&, Record&&)>& load,
+                          std::string_view doc_prefix) const {
   struct SnapshotHolder {
     rocksdb::DB* db;
     const rocksdb::Snapshot* snap;
@@ -424,11 +425,67 @@ Status Store::ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::st
   } holder{impl_->db.get(), impl_->db->GetSnapshot()};
   rocksdb::ReadOptions ro;
   ro.snapshot = holder.snap;
+  const std::string container_docs = keys::DocumentPrefix(coll_rid);
+  if (doc_prefix.empty()) doc_prefix = container_docs;
+  if (doc_prefix.compare(0, container_docs.size(), container_docs) != 0) {
+    return Status::BadRequest("change feed scope outside the container");
+  }
+  // Hands one entry to filter/load; false to stop.
+  auto visit = [&](const DocumentChange& change) -> Result<bool> {
+    ChangeAction action = filter(change);
+    if (action == ChangeAction::kStop) return false;
+    if (action == ChangeAction::kSkip) return true;
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = impl_->db->Get(ro, impl_->cf(kResources), change.key, &value);
+    if (s.IsNotFound()) return true;  // left behind by a partial range erase
+    if (!s.ok()) return FromRocks(s, "reading a changed document");
+    Record rec;
+    if (!DecodeRecord(std::string_view(value.data(), value.size()), &rec)) {
+      return Status::Corruption("undecodable record in the change feed");
+    }
+    if (rec.tombstone || rec.local_lsn != change.local_lsn) return true;  // stale entry (defensive)
+    return load(change, std::move(rec));
+  };
+
+  if (doc_prefix.size() > container_docs.size() && after_lsn == 0 && after_key.empty()) {
+    // One partition from the start: read it and sort, rather than walk the
+    // whole container's index.
+    std::vector<DocumentChange> changes;
+    std::string upper = keys::PrefixEnd(doc_prefix);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions scan_ro = ro;
+    scan_ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(scan_ro, impl_->cf(kResources)));
+    for (it->Seek(rocksdb::Slice(doc_prefix.data(), doc_prefix.size())); it->Valid(); it->Next()) {
+      Record rec;
+      if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &rec)) {
+        return Status::Corruption("undecodable record in the change feed");
+      }
+      if (rec.tombstone) continue;
+      DocumentChange c;
+      c.local_lsn = rec.local_lsn;
+      c.key.assign(it->key().data(), it->key().size());
+      DecodeChangeVersions(EncodeChangeVersions(rec), &c.versions);
+      changes.push_back(std::move(c));
+    }
+    RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning a partition for the change feed"));
+    std::sort(changes.begin(), changes.end(), [](const DocumentChange& a, const DocumentChange& b) {
+      return a.local_lsn != b.local_lsn ? a.local_lsn < b.local_lsn : a.key < b.key;
+    });
+    for (const DocumentChange& c : changes) {
+      auto go_on = visit(c);
+      if (!go_on.ok()) return go_on.status();
+      if (!*go_on) break;
+    }
+    return Status::Ok();
+  }
+
   std::string prefix = keys::ChangePrefix(coll_rid);
   std::string upper = keys::PrefixEnd(prefix);
   rocksdb::Slice upper_slice(upper);
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kChanges)));
+  rocksdb::ReadOptions scan_ro = ro;
+  scan_ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(scan_ro, impl_->cf(kChanges)));
   // Seek to (after_lsn, after_key): a change key is the document key with the
   // lsn spliced in, so build it from after_key (or from the bare prefix).
   std::string start = prefix + keys::EncodeFixed64(after_lsn);
@@ -446,19 +503,10 @@ Status Store::ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::st
         !DecodeChangeVersions(std::string_view(it->value().data(), it->value().size()), &change.versions)) {
       return Status::Corruption("malformed change-feed index entry");
     }
-    ChangeAction action = filter(change);
-    if (action == ChangeAction::kStop) break;
-    if (action == ChangeAction::kSkip) continue;
-    rocksdb::PinnableSlice value;
-    rocksdb::Status s = impl_->db->Get(ro, impl_->cf(kResources), change.key, &value);
-    if (s.IsNotFound()) continue;  // left behind by a partial range erase
-    if (!s.ok()) return FromRocks(s, "reading a changed document");
-    Record rec;
-    if (!DecodeRecord(std::string_view(value.data(), value.size()), &rec)) {
-      return Status::Corruption("undecodable record in the change feed");
-    }
-    if (rec.tombstone || rec.local_lsn != change.local_lsn) continue;  // stale entry (defensive)
-    if (!load(change, std::move(rec))) break;
+    if (change.key.compare(0, doc_prefix.size(), doc_prefix) != 0) continue;
+    auto go_on = visit(change);
+    if (!go_on.ok()) return go_on.status();
+    if (!*go_on) break;
   }
   return FromRocks(it->status(), "scanning the change-feed index");
 }

@@ -104,15 +104,19 @@ class Store {
   Status TrimLog(uint64_t below);
 
   // ---- Change feed (see keys.h, "Change-feed index") ----
-  // Walks the live documents of container `coll_rid` in (local_lsn, document
-  // key) order, from the first one after (after_lsn, after_key) (an empty
-  // `after_key` sorts before every key), all read from one consistent
-  // snapshot of the store. `filter` sees each index entry; kLoad reads the
-  // document's record from the same snapshot and hands it to `load` (which
-  // returns false to stop), kStop ends the walk.
+  // Walks the live documents of container `coll_rid` whose keys start with
+  // `doc_prefix` (empty: all of the container's; else e.g. one partition's) in
+  // (local_lsn, document key) order, from the first one after (after_lsn,
+  // after_key) (an empty `after_key` sorts before every key), all read from
+  // one consistent snapshot of the store. `filter` sees each entry; kLoad
+  // reads the document's record from the same snapshot and hands it to `load`
+  // (which returns false to stop), kStop ends the walk.
+  // Cost: the container's index entries after the start position; but a walk
+  // of one partition from the start reads and sorts that partition instead.
   Status ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::string_view after_key,
                      const std::function<ChangeAction(const DocumentChange&)>& filter,
-                     const std::function<bool(const DocumentChange&, Record&&)>& load) const;
+                     const std::function<bool(const DocumentChange&, Record&&)>& load,
+                     std::string_view doc_prefix = {}) const;
 
   // A metadata value (default family), nullopt if absent.
   Result<std::optional<std::string>> GetMeta(std::string_view key) const;

@@ -8,7 +8,9 @@
 // Every pass:
 //   1. acquire (or renew) the fenced lease "invoice-reconciler" (owner = this instance). Not the
 //      holder -> write nothing this pass (409: another instance holds it; 503: this region cannot
-//      reach the lease's home region, so nobody here may decide).
+//      reach the lease's home region, so nobody here may decide). A new holder first waits (up to
+//      2 s) until its own region's replica of the lease shows its token, i.e. until this region
+//      has caught up with the home region as of the grant.
 //   2. read the conflicts feed of billing/invoices. With "recordLosers": true every version that
 //      last-writer-wins overwrote is there, with the losing version in `content`.
 //   3. per conflict: read the current invoice (the winner) and decide which version is right:
@@ -21,14 +23,14 @@
 //      who was deposed in the meantime (a GC pause, a partition) is refused with 412 instead of
 //      overwriting its successor. Then delete the conflict (fenced too).
 // Decisions are logged on stderr; each pass prints one JSON summary line on stdout:
-//   {"event":"pass","owner","region","lease":"held"|"held-by-other"|"unavailable"|"error",
+//   {"event":"pass","owner","region","lease":"held"|"held-by-other"|"unavailable"|"catching-up"|"error",
 //    "holder","token","handled","corrected","skippedNotHolder","fencedOut","deferred","errors"}
 //
 // Library use (what tests/sdk/reconciler.test.mjs does):
 //   import { createReconciler, reconcileOnce, decide } from "./reconciler.mjs";
 //   const r = createReconciler({ client, region: "westeurope", owner: "reconciler-westeurope" });
 //   const summary = await r.pass();   // as often as you like; r.release() when done
-import { acquire, fenceHeader, release, renew } from "../lease-helper/fenced-lease.mjs";
+import { acquire, fenceHeader, get as getLease, release, renew } from "../lease-helper/fenced-lease.mjs";
 import {
   cents,
   connect,
@@ -45,6 +47,8 @@ import {
 
 /** Stop writing this long before the lease expires by our own clock (renewals happen each pass). */
 const SAFETY_MARGIN_MS = 1_000;
+/** How long a new holder waits for its region to catch up with the home region's grant. */
+const CATCH_UP_MS = 2_000;
 
 /**
  * Which version of an invoice is right. Pure; `winner` and `loser` are invoice documents,
@@ -123,10 +127,37 @@ export function createReconciler({
   const invoices = client.database(database).container(INVOICES);
   const pricinglog = client.database(database).container(PRICINGLOG);
   const leaseOpts = key ? { key } : {};
-  let lease = null; // {token, validUntil (our clock)} while we believe we hold it
+  let lease = null; // {token, validUntil (our clock), synced} while we believe we hold it
   let passes = 0;
 
   const endpoint = async () => leaseEndpoint ?? (await client.getWriteEndpoint());
+
+  /**
+   * A new holder starts writing only once this region's replica of the lease shows its token:
+   * the home region wrote the grant after everything it had written before (a predecessor's
+   * corrections there included), and replication keeps that order, so by then this region has
+   * it all and will not redo a correction it has not seen yet. (It also makes the fence check
+   * here as fresh as it can be.)
+   */
+  async function caughtUp(ep, token) {
+    const deadline = Date.now() + CATCH_UP_MS;
+    for (;;) {
+      const g = await getLease(ep, leaseName, leaseOpts);
+      if (g.status === 200 && g.lease.token >= token) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** After a 200: holder once caught up (see caughtUp). */
+  async function holding(ep) {
+    if (!lease.synced) lease.synced = await caughtUp(ep, lease.token);
+    if (!lease.synced) {
+      log(`holding token ${lease.token}, but this region has not caught up with the grant yet: not writing this pass`);
+      return { holder: false, state: "catching-up", token: lease.token };
+    }
+    return { holder: true, state: "held", token: lease.token };
+  }
 
   /** Acquires or renews the lease: {holder, state, token?, heldBy?, status?}. */
   async function ensureLease() {
@@ -138,7 +169,7 @@ export function createReconciler({
         const r = await renew(ep, leaseName, owner, lease.token, { ...leaseOpts, ttlMs });
         if (r.status === 200) {
           lease.validUntil = started + ttlMs - SAFETY_MARGIN_MS;
-          return { holder: true, state: "held", token: lease.token };
+          return holding(ep);
         }
         if (r.status !== 409) {
           // 503: the home region is out of reach. We may still hold the lease, but cannot
@@ -151,9 +182,9 @@ export function createReconciler({
       }
       const a = await acquire(ep, leaseName, owner, ttlMs, leaseOpts);
       if (a.status === 200) {
-        if (!lease || lease.token !== a.lease.token) log(`acquired lease ${leaseName} with token ${a.lease.token}`);
-        lease = { token: a.lease.token, validUntil: started + ttlMs - SAFETY_MARGIN_MS };
-        return { holder: true, state: "held", token: lease.token };
+        log(`acquired lease ${leaseName} with token ${a.lease.token}`);
+        lease = { token: a.lease.token, validUntil: started + ttlMs - SAFETY_MARGIN_MS, synced: false };
+        return holding(ep);
       }
       if (a.status === 409) return { holder: false, state: "held-by-other", heldBy: a.body?.owner, status: 409 };
       if (a.status === 503) {

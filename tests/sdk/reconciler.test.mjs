@@ -13,7 +13,6 @@
 // (the 240 ms between the two writes is the scenario itself).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { register } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -22,24 +21,40 @@ import { adminOk, linkInfo, makeClient, startUp, waitFor, waitLinksIdle } from "
 const here = dirname(fileURLToPath(import.meta.url));
 const exampleDir = join(here, "../../examples/invoice-reconciler");
 
-// "@azure/cosmos" from anywhere resolves, failing that, as if imported from tests/sdk.
-const RESOLVE_HOOK =
+// "@azure/cosmos" resolves as usual or, when that finds nothing, as if imported from tests/sdk.
+// Installed by importing PRELOAD here, and by `node --import PRELOAD` in spawned scripts
+// (module.register, Node >= 20.6; module.registerHooks where register is gone).
+const fallbackParent = JSON.stringify(pathToFileURL(join(here, "package.json")).href);
+const ASYNC_HOOK =
   "data:text/javascript," +
   encodeURIComponent(`
-    const fallbackParent = ${JSON.stringify(pathToFileURL(join(here, "package.json")).href)};
     export async function resolve(specifier, context, next) {
       try {
         return await next(specifier, context);
       } catch (e) {
         if (e?.code !== "ERR_MODULE_NOT_FOUND" || !specifier.startsWith("@azure/")) throw e;
-        return next(specifier, { ...context, parentURL: fallbackParent });
+        return next(specifier, { ...context, parentURL: ${fallbackParent} });
       }
     }`);
-register(RESOLVE_HOOK);
-/** `node --import PRELOAD script.mjs` gives a spawned script the same fallback. */
 const PRELOAD =
   "data:text/javascript," +
-  encodeURIComponent(`import { register } from "node:module"; register(${JSON.stringify(RESOLVE_HOOK)});`);
+  encodeURIComponent(`
+    import * as nodeModule from "node:module";
+    if (typeof nodeModule.register === "function") {
+      nodeModule.register(${JSON.stringify(ASYNC_HOOK)});
+    } else {
+      nodeModule.registerHooks({
+        resolve(specifier, context, next) {
+          try {
+            return next(specifier, context);
+          } catch (e) {
+            if (e?.code !== "ERR_MODULE_NOT_FOUND" || !specifier.startsWith("@azure/")) throw e;
+            return next(specifier, { ...context, parentURL: ${fallbackParent} });
+          }
+        },
+      });
+    }`);
+await import(PRELOAD);
 
 const example = (file) => import(pathToFileURL(join(exampleDir, file)).href);
 const { createReconciler, decide } = await example("reconciler.mjs");
@@ -256,7 +271,8 @@ describe("invoice reconciler: last writer wins + a fenced-lease reconciler (ukso
 
   it("partitioned: the region cut off from the lease's home (uksouth) takes no lease and writes nothing", async () => {
     const { conflict } = await story("inv-1003");
-    const uk = instance(UK);
+    // (a long lease, so that it is still uksouth's when westeurope checks after the heal)
+    const uk = instance(UK, { ttlMs: 30_000 });
     const eu = instance(EU);
     await adminOk(server.admin, "POST", "/partition", { groups: [["uksouth"], ["westeurope"]] });
     try {
