@@ -92,9 +92,6 @@ std::string ModeBody(const std::string& mode) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The JavaScript helper process forks from this still-small process, so
-  // that running a procedure later does not fork the whole server.
-  regionlab::scripting::StartHelper();
   CLI::App app{"regionlab: a local multi-region Cosmos DB-compatible document store"};
   app.require_subcommand(1);
   std::string log_level = "info";
@@ -253,6 +250,11 @@ int main(int argc, char** argv) {
   for (auto& a : args) argp.push_back(a.data());
 
   CLI11_PARSE(app, static_cast<int>(argp.size()), argp.data());
+  if (up->parsed() || serve->parsed()) {
+    // The JavaScript helper process forks from this still-small process, so
+    // that running a procedure later does not fork the whole server.
+    regionlab::scripting::StartHelper();
+  }
   regionlab::InitLogging(log_level);
 
   if (fault->parsed()) {
