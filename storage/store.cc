@@ -249,6 +249,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
       RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kChanges), *change, EncodeChangeVersions(rec)), "indexing"));
       RL_RETURN_IF_ERROR(FromRocks(
           batch.Put(impl->cf(kChanges), keys::ChangeCurrentKey(key), keys::EncodeFixed64(rec.local_lsn)), "indexing"));
+      if (batch.Count() >= 20000) {
+        RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(rocksdb::WriteOptions(), &batch), "writing the change-feed index"));
+        batch.Clear();
+      }
     }
     RL_RETURN_IF_ERROR(FromRocks(docs->status(), "scanning documents to index"));
     RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kMeta), kChangesIndexedKey, "1"), "indexing"));

@@ -155,6 +155,13 @@ async function catchup() {
     client.dispose();
     const { links } = await adminGet(uk.ready.admin, "/links");
     const own = links.find((l) => l.from === "uksouth").ownLsn;
+    // PERF_CATCHUP=FILE: profile the whole machine (both regions) during the
+    // catch-up with `perf record -a` (software cpu-clock events; no hardware
+    // counters in the VM); read it with `perf report -i FILE --sort comm,dso,sym`.
+    const perf = process.env.PERF_CATCHUP
+      ? spawn("perf", ["record", "-a", "-e", "cpu-clock", "-F", "1999", "-g", "-o", process.env.PERF_CATCHUP], { stdio: "ignore" })
+      : null;
+    if (perf) await sleep(300);
     const t1 = Date.now();
     we = await start(["--log-level", "error", "serve", "--region", "westeurope", "--port", `${dataWe}`, "--replication-port", `${dataWe + 1000}`,
       "--peer", `uksouth=127.0.0.1:${dataUk + 1000}`, "--admin-port", "0", ...storeArgs("we")]);
@@ -165,6 +172,10 @@ async function catchup() {
       await sleep(5);
     }
     const ms = Date.now() - t1;
+    if (perf) {
+      perf.kill("SIGINT");
+      await new Promise((r) => perf.once("exit", r));
+    }
     return { writes: catchupN, writeRatePerSec: Math.round((catchupN * 1000) / writeMs), catchupMs: ms,
              catchupDocsPerSec: Math.round((catchupN * 1000) / ms), note: "includes westeurope start-up and handshake" };
   } finally {

@@ -635,6 +635,12 @@ TEST(ChangeFeedSim, PagesSplitDocumentsStoredByOneBatch) {
     reader.Drain(sim, 1, page);
     EXPECT_EQ(reader.delivered, 30u) << "page size " << page;
     EXPECT_EQ(reader.seen.size(), 30u) << "page size " << page;
+    // One partition's feed: the same, for its 6 documents.
+    Reader partition;
+    for (int i = 0; i < 100 && partition.Next(sim, 1, page, Pk("p2")); ++i) {
+    }
+    EXPECT_EQ(partition.delivered, 6u) << "page size " << page;
+    EXPECT_EQ(partition.seen.size(), 6u) << "page size " << page;
   }
 }
 
