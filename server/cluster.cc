@@ -142,6 +142,7 @@ struct Cluster::Impl final : RegionControl {
   Status Open(Region& r) {
     if (!r.ctx->leases) {  // fenced leases: one service per region, for the cluster's life
       LeaseServiceOptions lo;
+      lo.home_region = options.lease_home;
       lo.max_forward_waiters = options.threads_per_region - 1;  // one io thread stays free for replies
       r.ctx->leases = std::make_shared<LeaseService>(*r.ctx, lo);
     }
@@ -313,6 +314,10 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   for (const auto& p : options.remote_peers) all_names.push_back(p.name);
   std::vector<std::string> id_order = all_names;
   if (options.ids_by_sorted_name) std::sort(id_order.begin(), id_order.end());
+  if (!options.lease_home.empty() &&
+      std::find(all_names.begin(), all_names.end(), options.lease_home) == all_names.end()) {
+    return Status::BadRequest("--lease-home '" + options.lease_home + "' is not a region of this account");
+  }
   auto id_of = [&](const std::string& name) {
     return static_cast<uint32_t>(std::find(id_order.begin(), id_order.end(), name) - id_order.begin());
   };

@@ -32,6 +32,10 @@ struct ClusterOptions {
   bool ephemeral = false;
   // Seed of every random fault decision. Default: chosen at random.
   uint64_t seed = 0;
+  // Short name of the region that decides fenced leases (docs/leases.md).
+  // Empty: the account's first region. Every process of an account must
+  // agree (serve: pass the same --lease-home everywhere).
+  std::string lease_home;
   // Account master key (base64). Default: the emulator's well-known key.
   std::string key;
   // io threads per region. Default: 2.

@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   auto* ephemeral = up->add_flag("--ephemeral", up_opts.ephemeral, "keep everything in memory");
   data_dir->excludes(ephemeral);
   auto* seed_opt = up->add_option("--seed", seed, "seed of every random fault decision");
+  up->add_option("--lease-home", up_opts.lease_home, "region that decides fenced leases (default: the first)");
   up->add_option("--key", up_opts.key, "account master key (default: the emulator key)");
   up->add_option("--threads", up_opts.threads_per_region, "io threads per region")->capture_default_str();
   std::string up_scenario;
@@ -141,6 +142,8 @@ int main(int argc, char** argv) {
   serve->add_option("--admin-port", serve_opts.admin_port, "management API port (0: any free port)")
       ->capture_default_str();
   auto* serve_seed_opt = serve->add_option("--seed", serve_seed, "seed of every random fault decision");
+  serve->add_option("--lease-home", serve_opts.lease_home,
+                    "region that decides fenced leases (default: the first by name); the same in every process");
   serve->add_option("--key", serve_opts.key, "account master key (default: the emulator key)");
 
   std::string status_admin = "http://127.0.0.1:8090/";

@@ -324,3 +324,29 @@ describe("fenced leases (regionlab up, 3 regions)", () => {
     assert.ok(regions.regions.every((r) => r.state === "online"), JSON.stringify(regions));
   });
 });
+
+describe("fenced leases: --lease-home", () => {
+  let server;
+  after(async () => server?.stop());
+
+  it("names the region that decides: cut off from it, even the first region answers 503", async () => {
+    server = await startUp({ regions: "uksouth,westeurope", extraArgs: ["--lease-home", "westeurope"] });
+    const uk = server.regions[UK];
+    const eu = server.regions[EU];
+    const name = uid("homed");
+    const a = await until503Clears("an acquire through UK South", () => acquire(uk, name, "w1", 60_000));
+    assert.equal(a.status, 200, show(a));
+    const atHome = await get(eu, name);
+    assert.equal(atHome.status, 200, show(atHome));
+    assert.equal(atHome.headers["x-regionlab-lease-source"], "home");
+    await adminPost(server.admin, "/partition", { groups: [["uksouth"], ["westeurope"]] });
+    try {
+      const cut = await acquire(uk, uid("cut"), "w2", 60_000);
+      assert.equal(cut.status, 503, show(cut));
+      const home = await acquire(eu, uid("home"), "w2", 60_000);
+      assert.equal(home.status, 200, show(home));
+    } finally {
+      await adminPost(server.admin, "/heal");
+    }
+  });
+});
