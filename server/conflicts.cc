@@ -24,7 +24,6 @@ namespace {
 namespace keys = storage::keys;
 using storage::Record;
 
-constexpr size_t kMaxPageBytes = 4 * 1024 * 1024;
 
 std::string RegionName(const RegionContext& region, uint32_t id) {
   for (const auto& r : region.account_regions) {
@@ -85,33 +84,10 @@ Status ConflictNotFound(const std::string& id) {
   return Status::NotFound("Entity with the specified id does not exist in the system. Conflict '" + id + "'.");
 }
 
-// Read feed and queries share the engine: a read feed is SELECT * FROM c.
 HttpResponse ListOrQuery(RequestContext& ctx, const ContainerInfo& info, bool is_query) {
-  query::QuerySpec spec{"SELECT * FROM root", {}};
-  if (is_query) {
-    auto parsed = query::ParseQuerySpec(ctx.request.body);
-    if (!parsed.ok()) return ErrorResponse(parsed.status());
-    spec = std::move(*parsed);
-  }
-  auto prepared = query::PreparedQuery::Prepare(spec);
-  if (!prepared.ok()) return ErrorResponse(prepared.status());
-  auto max_items = query::ParseMaxItemCount(ctx.request.Header("x-ms-max-item-count"));
-  if (!max_items.ok()) return ErrorResponse(max_items.status());
   std::string prefix = keys::ConflictPrefix(RidBytes(info.record.rid).value_or(""));
   ConflictRows source(ctx.region, prefix);
-  query::PageRequest request;
-  request.max_items = *max_items;
-  request.max_bytes = kMaxPageBytes;
-  request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
-  request.scope = prefix;
-  request.now_micros = ctx.region.clock->NowMicros();
-  auto page = query::ExecutePage(*prepared, source, request);
-  if (!page.ok()) return ErrorResponse(page.status());
-  HttpResponse resp = JsonResponse(200, query::FeedBody(info.record.rid, "Conflicts", page->documents));
-  resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
-  if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
-  ctx.request_charge = 1.0 + static_cast<double>(page->rows_scanned) * 0.01;
-  return resp;
+  return QueryFeedPage(ctx, source, prefix, info.record.rid, "Conflicts", is_query);
 }
 
 HttpResponse ReadConflict(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
@@ -134,20 +110,7 @@ HttpResponse DeleteConflict(RequestContext& ctx, const ContainerInfo& info, cons
       return Status::PreconditionFailed(
           "Operation cannot be performed because one of the specified precondition is not met.");
     }
-    Record tomb;
-    tomb.kind = storage::RecordKind::kConflict;
-    tomb.id = id;
-    tomb.rid = (*cur)->rid;
-    tomb.partition_key = (*cur)->partition_key;
-    tomb.parent = (*cur)->parent;
-    tomb.etag = MakeEtag(w.region_id, w.lsn);
-    tomb.ts = w.now_micros / 1000000;
-    tomb.tombstone = true;
-    tomb.operation = storage::Operation::kDelete;
-    tomb.version = NextVersion(*cur, w);
-    tomb.origin_region = w.region_id;
-    tomb.origin_lsn = w.lsn;
-    tomb.write_micros = w.now_micros;
+    Record tomb = MakeTombstone(**cur, w);
     storage::WriteSet set;
     set.puts.emplace_back(key, std::move(tomb));
     return set;

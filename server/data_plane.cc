@@ -217,6 +217,24 @@ std::string MakeEtag(uint32_t region_id, uint64_t lsn) {
   return buf;
 }
 
+storage::Record MakeTombstone(const storage::Record& current, const storage::WriteContext& w) {
+  storage::Record tomb;
+  tomb.kind = current.kind;
+  tomb.id = current.id;
+  tomb.partition_key = current.partition_key;
+  tomb.rid = current.rid;
+  tomb.parent = current.parent;
+  tomb.etag = MakeEtag(w.region_id, w.lsn);
+  tomb.ts = w.now_micros / 1000000;
+  tomb.tombstone = true;
+  tomb.operation = storage::Operation::kDelete;
+  tomb.version = NextVersion(current, w);
+  tomb.origin_region = w.region_id;
+  tomb.origin_lsn = w.lsn;
+  tomb.write_micros = w.now_micros;
+  return tomb;
+}
+
 storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
                                    const storage::WriteContext& wctx) {
   // The new version has seen the previous one and every open sibling.

@@ -15,6 +15,10 @@
 #include "server/region_context.h"
 #include "storage/types.h"
 
+namespace regionlab::query {
+class RowSource;
+}
+
 namespace regionlab::server {
 
 // Documents keep their property order, as Cosmos does.
@@ -51,6 +55,10 @@ std::string RidText(std::string_view rid_bytes);  // base64, '/' -> '-'
 std::optional<std::string> RidBytes(std::string_view rid_text);
 std::string MakeEtag(uint32_t region_id, uint64_t lsn);
 
+// The tombstone a local delete of `current` (a live record) writes: same
+// kind, id, partition key, rid and parent; a new etag, _ts and version.
+storage::Record MakeTombstone(const storage::Record& current, const storage::WriteContext& w);
+
 // Version vector of a new local write that replaces `previous`.
 storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
                                    const storage::WriteContext& ctx);
@@ -80,6 +88,13 @@ struct ContainerInfo {
 // call, so a replaced, deleted or replicated container is never served stale.
 Result<std::shared_ptr<const ContainerInfo>> LoadContainer(RequestContext& ctx, const std::string& db_id,
                                                            const std::string& coll_id);
+
+// One page of a query over `source` (`SELECT * FROM root` for a plain read
+// feed; the request body's query when `is_query`), answered as
+// {"_rid": rid, "<array_name>": [...], "_count": n} with x-ms-continuation.
+// `scope` names what the source covers (continuations cannot cross scopes).
+HttpResponse QueryFeedPage(RequestContext& ctx, const regionlab::query::RowSource& source, const std::string& scope,
+                           const std::string& rid, const char* array_name, bool is_query);
 
 // Renders `doc` as the stored version of document `id` (partition key `pk`,
 // canonical) written by `w`: system properties replaced by ours, version

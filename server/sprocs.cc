@@ -134,17 +134,7 @@ HttpResponse DeleteSproc(RequestContext& ctx, const ContainerInfo& info, const s
     auto cur = ctx.region.store->Get(key);
     if (!cur.ok()) return cur.status();
     if (!cur->has_value() || (*cur)->tombstone) return SprocNotFound(id);
-    Record tomb = **cur;
-    tomb.body.clear();
-    tomb.siblings.clear();
-    tomb.tombstone = true;
-    tomb.operation = storage::Operation::kDelete;
-    tomb.etag = MakeEtag(w.region_id, w.lsn);
-    tomb.ts = w.now_micros / 1000000;
-    tomb.version = NextVersion(*cur, w);
-    tomb.origin_region = w.region_id;
-    tomb.origin_lsn = w.lsn;
-    tomb.write_micros = w.now_micros;
+    Record tomb = MakeTombstone(**cur, w);
     storage::WriteSet set;
     set.puts.emplace_back(key, std::move(tomb));
     return set;
@@ -155,29 +145,9 @@ HttpResponse DeleteSproc(RequestContext& ctx, const ContainerInfo& info, const s
 }
 
 HttpResponse ListSprocs(RequestContext& ctx, const ContainerInfo& info, bool is_query) {
-  query::QuerySpec spec{"SELECT * FROM root", {}};
-  if (is_query) {
-    auto parsed = query::ParseQuerySpec(ctx.request.body);
-    if (!parsed.ok()) return ErrorResponse(parsed.status());
-    spec = std::move(*parsed);
-  }
-  auto prepared = query::PreparedQuery::Prepare(spec);
-  if (!prepared.ok()) return ErrorResponse(prepared.status());
-  auto max_items = query::ParseMaxItemCount(ctx.request.Header("x-ms-max-item-count"));
-  if (!max_items.ok()) return ErrorResponse(max_items.status());
   std::string prefix = keys::StoredProcedurePrefix(RidBytes(info.record.rid).value_or(""));
   query::StoreRowSource source(*ctx.region.store, prefix);
-  query::PageRequest request;
-  request.max_items = *max_items;
-  request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
-  request.scope = prefix;
-  request.now_micros = ctx.region.clock->NowMicros();
-  auto page = query::ExecutePage(*prepared, source, request);
-  if (!page.ok()) return ErrorResponse(page.status());
-  HttpResponse resp = JsonResponse(200, query::FeedBody(info.record.rid, "StoredProcedures", page->documents));
-  resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
-  if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
-  return resp;
+  return QueryFeedPage(ctx, source, prefix, info.record.rid, "StoredProcedures", is_query);
 }
 
 // What an executing procedure reads and writes: the partition's documents,
@@ -233,20 +203,7 @@ class PartitionData final : public scripting::DataAccess {
     if (!cur.ok()) return cur.status();
     if (!*cur || (*cur)->tombstone) return Status::NotFound("Entity with the specified id does not exist in the system.");
     if (if_match && *if_match != (*cur)->etag) return PreconditionFailed();
-    Record tomb;
-    tomb.kind = RecordKind::kDocument;
-    tomb.id = (*cur)->id;
-    tomb.partition_key = pk_;
-    tomb.rid = (*cur)->rid;
-    tomb.etag = MakeEtag(w_.region_id, w_.lsn);
-    tomb.ts = w_.now_micros / 1000000;
-    tomb.tombstone = true;
-    tomb.operation = storage::Operation::kDelete;
-    tomb.version = NextVersion(*cur, w_);
-    tomb.origin_region = w_.region_id;
-    tomb.origin_lsn = w_.lsn;
-    tomb.write_micros = w_.now_micros;
-    tomb.parent = coll_rid_;
+    Record tomb = MakeTombstone(**cur, w_);
     writes_[keys::Document(coll_rid_, pk_, tomb.id)] = std::move(tomb);
     return Status::Ok();
   }
