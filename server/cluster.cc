@@ -63,13 +63,7 @@ struct Region {
   std::atomic<bool> running{false};
 
   std::unique_ptr<storage::Store> store;
-  std::unique_ptr<IoRunner> runner;  // HTTP (data plane)
-  // Replication runs on its own io thread: the transport's connections, the
-  // commit listener's Pump, the Tick timer. On the shared HTTP threads a
-  // shipped frame, an inbound apply or an Ack queued behind whatever HTTP
-  // requests were already waiting (~200 us of CPU each), which made the
-  // replication-lag tail (p99) several ms at 1,000 writes/s.
-  std::unique_ptr<IoRunner> repl_runner;
+  std::unique_ptr<IoRunner> runner;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<conflictfeed::PolicyHandler> handler;
   std::unique_ptr<replication::TcpTransport> transport;
@@ -99,7 +93,6 @@ struct Region {
     if (transport) transport->Stop();
     if (ctx->leases) ctx->leases->CancelForwards();
     if (runner) runner->Stop();
-    if (repl_runner) repl_runner->Stop();
     tick_timer.reset();
     transport.reset();
     if (ctx) ctx->replicator = nullptr;
@@ -108,8 +101,7 @@ struct Region {
     handler.reset();
     if (ctx) ctx->store = nullptr;
     store.reset();   // closes RocksDB
-    runner.reset();  // destroys the io_contexts: whatever they still held closes
-    repl_runner.reset();
+    runner.reset();  // destroys the io_context: whatever it still held closes
   }
 };
 
@@ -142,15 +134,14 @@ struct Cluster::Impl final : RegionControl {
   Status Open(Region& r) {
     if (!r.ctx->leases) {  // fenced leases: one service per region, for the cluster's life
       LeaseServiceOptions lo;
-      lo.home_region = options.lease_home;
       lo.max_forward_waiters = options.threads_per_region - 1;  // one io thread stays free for replies
+      lo.home_region = options.lease_home;
       r.ctx->leases = std::make_shared<LeaseService>(*r.ctx, lo);
     }
     auto store = storage::Store::Open(r.store_options, *r.clock);
     if (!store.ok()) return store.status();
     r.store = std::move(*store);
     r.runner = std::make_unique<IoRunner>(options.threads_per_region);
-    r.repl_runner = std::make_unique<IoRunner>(1);
     RegionContext* ctx = r.ctx.get();
     auto http = HttpServer::Start(r.runner->io, options.host, r.http_port,
                                   [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); });
@@ -165,7 +156,7 @@ struct Cluster::Impl final : RegionControl {
     to.listen_port = r.replication_port;
     to.account_key = options.key;
     to.fault_seed = options.seed;
-    auto transport = replication::TcpTransport::Create(r.repl_runner->io, to);
+    auto transport = replication::TcpTransport::Create(r.runner->io, to);
     if (!transport.ok()) return transport.status();
     r.transport = std::move(*transport);
     r.replication_port = r.transport->port();
@@ -185,12 +176,12 @@ struct Cluster::Impl final : RegionControl {
     Region* rp = &r;
     r.store->SetCommitListener([rp](const storage::CommitInfo&, bool local) {
       if (!local || rp->pump_scheduled.exchange(true)) return;
-      boost::asio::post(rp->repl_runner->io, [rp] {
+      boost::asio::post(rp->runner->io, [rp] {
         rp->pump_scheduled = false;
         if (!rp->stopping) rp->replicator->Pump();
       });
     });
-    r.tick_timer = std::make_unique<boost::asio::steady_timer>(r.repl_runner->io);
+    r.tick_timer = std::make_unique<boost::asio::steady_timer>(r.runner->io);
     return Status::Ok();
   }
 
@@ -203,7 +194,7 @@ struct Cluster::Impl final : RegionControl {
     r.transport->SetPeers(r.peers);
     for (const auto& [peer, f] : r.faults) r.transport->SetLinkFaults(peer, f);
     r.transport->Start(r.replicator.get());
-    boost::asio::post(r.repl_runner->io, [rp = &r] { rp->ScheduleTick(); });
+    boost::asio::post(r.runner->io, [rp = &r] { rp->ScheduleTick(); });
     r.running = true;
   }
 
@@ -273,13 +264,12 @@ struct Cluster::Impl final : RegionControl {
       r->stopping = true;
       if (r->transport) r->transport->Stop();
       if (r->tick_timer) {
-        boost::asio::post(r->repl_runner->io, [t = r->tick_timer.get()] { t->cancel(); });
+        boost::asio::post(r->runner->io, [t = r->tick_timer.get()] { t->cancel(); });
       }
     }
     if (admin_runner) admin_runner->Stop();
     for (auto& r : regions) {
       if (r->runner) r->runner->Stop();
-      if (r->repl_runner) r->repl_runner->Stop();
     }
     admin_http.reset();
     for (auto& r : regions) r->TearDown();
