@@ -28,6 +28,14 @@ constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 }  // namespace
 
+std::string RidText(std::string_view rid_bytes) {
+  std::string t = Base64Encode(rid_bytes);
+  for (char& c : t) {
+    if (c == '/') c = '-';
+  }
+  return t;
+}
+
 std::string Base64Encode(std::string_view in) {
   std::string out;
   out.reserve((in.size() + 2) / 3 * 4);

@@ -13,6 +13,8 @@ namespace regionlab {
 std::string Base64Encode(std::string_view bytes);
 // Returns nullopt on malformed input. Accepts missing padding.
 std::optional<std::string> Base64Decode(std::string_view text);
+// A Cosmos _rid as text: base64 of its bytes with '/' written as '-'.
+std::string RidText(std::string_view rid_bytes);
 
 // Percent-decodes once ("%2B" -> "+"); "+" stays "+". Malformed escapes are
 // kept verbatim.

@@ -13,12 +13,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string RidText(std::string_view bytes) {
-  std::string t = Base64Encode(bytes);
-  std::replace(t.begin(), t.end(), '/', '-');
-  return t;
-}
-
 Json VersionJson(const storage::VersionVector& v) {
   Json out = Json::object();
   for (const auto& [region, counter] : v) out[std::to_string(region)] = counter;

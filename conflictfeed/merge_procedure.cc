@@ -11,7 +11,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr const char* kSystemProperties[] = {"_rid", "_self", "_etag", "_attachments", "_ts"};
 
 // The DataAccess a merge procedure sees: the conflicting document is the
 // fold's state; other documents of the partition are read from the store.
@@ -110,7 +109,7 @@ class ConflictData final : public scripting::DataAccess {
         return Status::BadRequest("A merge procedure cannot change the partition key (" + path + ").");
       }
     }
-    for (const char* p : kSystemProperties) doc.erase(p);
+    for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
     return doc;
   }
 

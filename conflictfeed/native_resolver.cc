@@ -11,7 +11,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr const char* kSystemProperties[] = {"_rid", "_self", "_etag", "_attachments", "_ts"};
 
 // Top-level properties of every version; on disagreement the later version
 // in `versions` (the one last-writer-wins prefers) gives the value.
@@ -32,7 +31,7 @@ class MergeFields final : public NativeResolver {
       if (!doc.is_object()) return Decision::Feed("a version is not a JSON object");
       for (auto it = doc.begin(); it != doc.end(); ++it) merged[it.key()] = it.value();
     }
-    for (const char* p : kSystemProperties) merged.erase(p);
+    for (const char* p : storage::kDocumentSystemProperties) merged.erase(p);
     return Decision::Write(merged.dump());
   }
 };

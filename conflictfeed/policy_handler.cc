@@ -37,7 +37,6 @@ struct PolicyHandler::ContainerPolicy {
 
 namespace {
 
-constexpr const char* kSystemProperties[] = {"_rid", "_self", "_etag", "_attachments", "_ts"};
 
 // The stored-procedure id a conflictResolutionProcedure names: the last
 // segment of "dbs/d/colls/c/sprocs/ID", or the whole value.
@@ -96,7 +95,7 @@ Record MergedVersion(const std::vector<Record>& versions, const Record& lead, co
   std::string fingerprint = replication::ToString(r.version);
   if (body) {
     Json doc = *body;
-    for (const char* p : kSystemProperties) doc.erase(p);
+    for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
     fingerprint += doc.dump();
     r.etag = "\"" + HexEncode(Sha256(fingerprint).substr(0, 16)) + "\"";
     doc["_rid"] = r.rid;

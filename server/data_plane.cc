@@ -200,13 +200,6 @@ std::string DocumentRid(std::string_view coll_rid, std::string_view pk, std::str
   rid += Sha256(input).substr(0, 8);
   return rid;
 }
-std::string RidText(std::string_view rid_bytes) {
-  std::string t = Base64Encode(rid_bytes);
-  for (char& c : t) {
-    if (c == '/') c = '-';
-  }
-  return t;
-}
 std::optional<std::string> RidBytes(std::string_view rid_text) { return Base64Decode(rid_text); }
 
 std::string MakeEtag(uint32_t region_id, uint64_t lsn) {

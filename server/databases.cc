@@ -388,25 +388,8 @@ bool IsQuery(const RequestContext& ctx) {
 // live records under `prefix`, one page at a time.
 HttpResponse QueryFeed(RequestContext& ctx, const std::string& prefix, const char* array_name,
                        const std::string& rid) {
-  auto spec = query::ParseQuerySpec(ctx.request.body);
-  if (!spec.ok()) return ErrorResponse(spec.status());
-  auto prepared = query::PreparedQuery::Prepare(*spec);
-  if (!prepared.ok()) return ErrorResponse(prepared.status());
-  auto max_items = query::ParseMaxItemCount(ctx.request.Header("x-ms-max-item-count"));
-  if (!max_items.ok()) return ErrorResponse(max_items.status());
   query::StoreRowSource source(*ctx.region.store, prefix);
-  query::PageRequest request;
-  request.max_items = *max_items;
-  request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
-  request.scope = prefix;
-  request.now_micros = ctx.region.clock->NowMicros();
-  auto page = query::ExecutePage(*prepared, source, request);
-  if (!page.ok()) return ErrorResponse(page.status());
-  HttpResponse resp = JsonResponse(200, query::FeedBody(rid, array_name, page->documents));
-  resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
-  if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
-  ctx.request_charge = 2.0 + static_cast<double>(page->rows_scanned) * 0.01;
-  return resp;
+  return QueryFeedPage(ctx, source, prefix, rid, array_name, /*is_query=*/true);
 }
 
 HttpResponse QueryDatabases(RequestContext& ctx) {

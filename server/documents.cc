@@ -18,7 +18,6 @@ using storage::RecordKind;
 
 constexpr size_t kMaxDocumentBytes = 2 * 1024 * 1024;
 constexpr size_t kMaxPageBytes = 4 * 1024 * 1024;
-constexpr const char* kSystemProperties[] = {"_rid", "_self", "_etag", "_attachments", "_ts"};
 
 Status PreconditionFailed() {
   return Status::PreconditionFailed(
@@ -44,7 +43,7 @@ Result<std::string> HeaderPartitionKey(const RequestContext& ctx, const Containe
 
 Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
                       const storage::WriteContext& w, const std::optional<Record>& previous) {
-  for (const char* p : kSystemProperties) doc.erase(p);
+  for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
   std::string coll_rid = RidBytes(info.record.rid).value_or("");
   Record r;
   r.kind = RecordKind::kDocument;
@@ -227,7 +226,7 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
     }
     Json doc = Json::parse((*cur)->body);
     RL_RETURN_IF_ERROR(ApplyPatch(doc, ops, info.pk_paths));
-    for (const char* p : kSystemProperties) doc.erase(p);
+    for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
     if (doc.dump().size() > kMaxDocumentBytes) {
       return Status::TooLarge("The patched document would exceed the 2 MB limit.");
     }

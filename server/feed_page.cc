@@ -29,7 +29,7 @@ HttpResponse QueryFeedPage(RequestContext& ctx, const query::RowSource& source, 
   HttpResponse resp = JsonResponse(200, query::FeedBody(rid, array_name, page->documents));
   resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
   if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
-  ctx.request_charge = 1.0 + static_cast<double>(page->rows_scanned) * 0.01;
+  ctx.request_charge = 2.0 + static_cast<double>(page->rows_scanned) * 0.01;
   return resp;
 }
 

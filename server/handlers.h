@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/encoding.h"  // RidText
 #include "base/status.h"
 #include "server/http_types.h"
 #include "server/region_context.h"
@@ -51,7 +52,6 @@ Status ValidateResourceId(std::string_view id, std::string_view what);
 std::string DatabaseRid(std::string_view db_id);                          // 4 bytes
 std::string ContainerRid(std::string_view db_rid, std::string_view coll_id);  // 8 bytes
 std::string DocumentRid(std::string_view coll_rid, std::string_view pk, std::string_view id);
-std::string RidText(std::string_view rid_bytes);  // base64, '/' -> '-'
 std::optional<std::string> RidBytes(std::string_view rid_text);
 std::string MakeEtag(uint32_t region_id, uint64_t lsn);
 

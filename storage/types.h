@@ -19,6 +19,10 @@ enum class RecordKind : uint32_t {
   kLease = 6,
 };
 
+// The system properties of a rendered document (Cosmos's names), which the
+// store sets and a client's body never overrides.
+inline constexpr const char* kDocumentSystemProperties[] = {"_rid", "_self", "_etag", "_attachments", "_ts"};
+
 // What a write did to a resource. Persisted as a number.
 enum class Operation : uint32_t {
   kUnknown = 0,
