@@ -65,6 +65,9 @@ struct Replicator::Impl {
   // Lock-free copy of each origin's applied lsn (read per request for
   // session tokens), indexed by region id.
   std::vector<std::atomic<uint64_t>> applied;
+  // Records read ahead for the batch being applied (Prefetch; under the
+  // store's write lock).
+  std::unordered_map<std::string, std::optional<Record>> prefetched;
 
   PeerState* Find(uint32_t peer) {
     auto it = state.find(peer);
@@ -110,26 +113,27 @@ struct Replicator::Impl {
     }
     const uint64_t last = store->last_lsn();
     while (ps.inflight.size() < options.window_entries && ps.scan_pos < last && ps.sent < own) {
-      auto batch = store->ReadLog(ps.scan_pos + 1, options.max_entries_per_frame);
-      if (!batch.ok()) {
-        spdlog::error("replication: reading log: {}", batch.status().ToString());
-        return;
-      }
-      if (batch->empty()) break;
       pb::Frame f;
       auto* entries = f.mutable_entries();
       entries->set_prev(ps.sent);
       entries->set_sent_micros(clock->NowMicros());
-      for (LogEntry& e : *batch) {
-        ps.scan_pos = e.lsn;
-        if (e.origin_region != self) continue;
-        std::string bytes;
-        storage::EncodeLogEntry(e, &bytes);
-        entries->add_entries(std::move(bytes));
-        ps.inflight.emplace_back(e.lsn, e.write_micros);
-        ps.sent = e.lsn;
-        if (ps.inflight.size() >= options.window_entries) break;
+      // The stored bytes of this region's entries go out as they are.
+      size_t read = 0;
+      Status s = store->ReadLogRaw(ps.scan_pos + 1, options.max_entries_per_frame,
+                                   [&](const storage::LogEntryHeader& h, std::string_view bytes) {
+                                     ++read;
+                                     ps.scan_pos = h.lsn;
+                                     if (h.origin_region != self) return true;
+                                     entries->add_entries(bytes.data(), bytes.size());
+                                     ps.inflight.emplace_back(h.lsn, h.write_micros);
+                                     ps.sent = h.lsn;
+                                     return ps.inflight.size() < options.window_entries;
+                                   });
+      if (!s.ok()) {
+        spdlog::error("replication: reading log: {}", s.ToString());
+        return;
       }
+      if (read == 0) break;
       if (entries->entries_size() > 0) {
         ps.out.frames_sent++;
         ps.out.entries_sent += static_cast<uint64_t>(entries->entries_size());
@@ -198,14 +202,22 @@ struct Replicator::Impl {
       pending.erase(key);
     }
     std::optional<Record> current;
+    std::optional<uint64_t> replaces;  // the change-feed hint, when `current` is the stored record
     if (auto it = pending.find(key); it != pending.end()) {
       current = it->second;
     } else {
-      auto got = store->Get(key);
-      if (!got.ok()) return got.status();
-      current = std::move(*got);
+      if (auto pre = prefetched.find(key); pre != prefetched.end()) {
+        current = std::move(pre->second);
+        prefetched.erase(pre);
+      } else {
+        auto got = store->Get(key);
+        if (!got.ok()) return got.status();
+        current = std::move(*got);
+      }
+      replaces = storage::ReplacedLsn(current);
     }
     if (!current) {
+      incoming.replaces_local_lsn = replaces;
       pending[key] = incoming;
       set.puts.emplace_back(key, std::move(incoming));
       return Status::Ok();
@@ -250,8 +262,21 @@ struct Replicator::Impl {
       }
       stored = std::move(res->survivor);
     }
+    stored.replaces_local_lsn = replaces;
     pending[key] = stored;
     set.puts.emplace_back(key, std::move(stored));
+    return Status::Ok();
+  }
+
+  // The stored records of `keys`, read in one batch before a frame is
+  // merged (MergeRecord takes each from here once).
+  Status Prefetch(std::vector<std::string> keys) {
+    prefetched.clear();
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    auto got = store->MultiGet(keys);
+    if (!got.ok()) return got.status();
+    for (size_t i = 0; i < keys.size(); ++i) prefetched.emplace(std::move(keys[i]), std::move((*got)[i]));
     return Status::Ok();
   }
 
@@ -291,6 +316,11 @@ struct Replicator::Impl {
     auto commit = store->Write([&](const storage::WriteContext& ctx) -> Result<storage::WriteSet> {
       storage::WriteSet set;
       std::unordered_map<std::string, Record> pending;
+      std::vector<std::string> keys;
+      for (const LogEntry& e : entries) {
+        for (const auto& [key, rec] : e.records) keys.push_back(key);
+      }
+      RL_RETURN_IF_ERROR(Prefetch(std::move(keys)));
       for (LogEntry& e : entries) {
         for (auto& range : e.erase_ranges) set.erase_ranges.push_back(range);
         for (auto& [key, rec] : e.records) {
@@ -303,6 +333,7 @@ struct Replicator::Impl {
       StampLocal(set, ctx);
       return set;
     });
+    prefetched.clear();
     if (!commit.ok()) return commit.status();
     ps.in.applied = last;
     applied[peer].store(last, std::memory_order_release);
@@ -383,6 +414,7 @@ struct Replicator::Impl {
     auto commit = store->Write([&](const storage::WriteContext& ctx) -> Result<storage::WriteSet> {
       storage::WriteSet set;
       std::unordered_map<std::string, Record> pending;
+      RL_RETURN_IF_ERROR(Prefetch({msg.keys().begin(), msg.keys().end()}));
       for (int i = 0; i < msg.keys_size(); ++i) {
         Record rec;
         if (!storage::DecodeRecord(msg.records(i), &rec)) return Status::Corruption("undecodable snapshot record");
@@ -555,6 +587,24 @@ void Replicator::Pump() {
   for (auto& [peer, ps] : impl_->state) impl_->PumpPeer(peer, ps);
 }
 
+void Replicator::Retransmit(uint32_t peer) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  PeerState* ps = impl_->Find(peer);
+  if (!ps || !ps->out_up) return;
+  if (!ps->resumed) {
+    pb::Frame f;
+    f.mutable_resume_request();
+    ps->last_progress_micros = impl_->clock->NowMicros();
+    impl_->transport->SendToPeer(peer, Serialize(f));
+    return;
+  }
+  if (ps->acked < ps->sent) {
+    ps->out.retransmits++;
+    impl_->Rewind(*ps, ps->acked);
+  }
+  impl_->PumpPeer(peer, *ps);
+}
+
 void Replicator::Tick() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   int64_t now = impl_->clock->NowMicros();
@@ -603,15 +653,14 @@ OutboundStats Replicator::Outbound(uint32_t peer) const {
     if (!ps.inflight.empty()) {
       oldest = ps.inflight.front().second;
     } else {
-      auto entries = impl_->store->ReadLog(ps.acked + 1, 64);
-      if (entries.ok()) {
-        for (const auto& e : *entries) {
-          if (e.origin_region == impl_->self) {
-            oldest = e.write_micros;
-            break;
-          }
-        }
-      }
+      impl_->store
+          ->ReadLogRaw(ps.acked + 1, 64,
+                       [&](const storage::LogEntryHeader& h, std::string_view) {
+                         if (h.origin_region != impl_->self) return true;
+                         oldest = h.write_micros;
+                         return false;
+                       })
+          .IgnoreError();
     }
     if (oldest > 0) s.lag_micros = std::max<int64_t>(0, impl_->clock->NowMicros() - oldest);
   }

@@ -116,6 +116,10 @@ class Replicator {
 
   // Ships whatever is new on every connected outbound link.
   void Pump();
+  // The outbound link to `peer` was just repaired (a partition or a loss
+  // fault removed): resend what it has not acknowledged now, instead of
+  // after retransmit_after_micros of silence.
+  void Retransmit(uint32_t peer);
   // Retransmission timers and log trimming; call periodically (e.g. every 50 ms).
   void Tick();
 

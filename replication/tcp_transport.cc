@@ -621,6 +621,17 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   void OnClosed(bool was_up) {
     net::post(strand_, [self = shared_from_this(), was_up] { self->ScheduleRedial(was_up); });
   }
+  // The peer just dialed us, so it is up: if we are waiting out a backoff
+  // after failed dials, dial now (a restarted region is reached at once, not
+  // up to reconnect_max_ms later).
+  void PeerSeen() {
+    net::post(strand_, [self = shared_from_this()] {
+      if (!self->waiting_) return;
+      self->waiting_ = false;
+      self->timer_.cancel();
+      self->Dial();
+    });
+  }
 
  private:
   void ScheduleRedial(bool was_up) {
@@ -642,8 +653,11 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
       backoff_ms_ = std::min(max, backoff_ms_ * 2);
     }
     timer_.expires_after(std::chrono::milliseconds(delay));
+    waiting_ = true;
     timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->Dial();
+      if (ec || !self->waiting_) return;
+      self->waiting_ = false;
+      self->Dial();
     });
   }
 
@@ -664,6 +678,7 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   net::steady_timer timer_;
   int backoff_ms_;
   int failures_ = 0;
+  bool waiting_ = false;  // a re-dial is scheduled (strand only)
 };
 
 
@@ -850,6 +865,14 @@ bool Impl::OnAuthenticated(const std::shared_ptr<Connection>& c) {
     }
   }
   if (old) old->Close("replaced by a newer connection");
+  if (c->role() == Role::kAcceptor) {
+    std::shared_ptr<Dialer> dialer;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (auto it = dialers.find(peer); it != dialers.end() && !outbound.count(peer)) dialer = it->second;
+    }
+    if (dialer) dialer->PeerSeen();
+  }
   return true;
 }
 

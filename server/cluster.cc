@@ -203,8 +203,16 @@ struct Cluster::Impl final : RegionControl {
   void ApplyLinkFaults(uint32_t from, uint32_t to, const replication::LinkFaults& faults) override {
     Region* r = Find(from);
     if (!r) return;
+    replication::LinkFaults before = r->faults[to];
     r->faults[to] = faults;
-    if (r->running && r->transport) r->transport->SetLinkFaults(to, faults);
+    if (r->running && r->transport) {
+      r->transport->SetLinkFaults(to, faults);
+      // Repaired: what the fault swallowed goes again now, not after the
+      // retransmission timeout.
+      if ((before.partitioned && !faults.partitioned) || faults.drop_rate < before.drop_rate) {
+        r->replicator->Retransmit(to);
+      }
+    }
   }
 
   replication::LinkShaperStats LinkStats(uint32_t from, uint32_t to) const override {

@@ -134,6 +134,7 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
     }
     if (if_match && (!existed || !EtagMatches(if_match, **cur))) return PreconditionFailed();
     written = RenderDocument(in->doc, info, in->pk, in->id, w, *cur);
+    written.replaces_local_lsn = storage::ReplacedLsn(*cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -175,6 +176,7 @@ HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, con
     if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
     written = RenderDocument(in->doc, info, in->pk, id, w, *cur);
+    written.replaces_local_lsn = storage::ReplacedLsn(*cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -231,6 +233,7 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
       return Status::TooLarge("The patched document would exceed the 2 MB limit.");
     }
     written = RenderDocument(std::move(doc), info, *pk, id, w, *cur);
+    written.replaces_local_lsn = storage::ReplacedLsn(*cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -253,6 +256,7 @@ HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, cons
     if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
     Record tomb = MakeTombstone(**cur, w);
+    tomb.replaces_local_lsn = storage::ReplacedLsn(*cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, std::move(tomb));
     return set;

@@ -1,5 +1,8 @@
 #include "storage/codec.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "storage/record.pb.h"
 
 namespace regionlab::storage {
@@ -106,6 +109,31 @@ bool DecodeLogEntry(std::string_view bytes, LogEntry* entry) {
     entry->records.emplace_back(std::move(*p.mutable_keys(i)), std::move(rec));
   }
   return true;
+}
+
+bool DecodeLogEntryHeader(std::string_view bytes, LogEntryHeader* header) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  *header = LogEntryHeader{};
+  for (;;) {
+    uint32_t tag = in.ReadTag();
+    if (tag == 0) return in.ConsumedEntireMessage();  // end of input, not a bad tag
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const bool varint = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
+    uint64_t v = 0;
+    if (varint && (field == 1 || field == 2 || field == 5 || field == 6)) {
+      if (!in.ReadVarint64(&v)) return false;
+      switch (field) {
+        case 1: header->lsn = v; break;
+        case 2: header->write_micros = static_cast<int64_t>(v); break;
+        case 5: header->origin_region = static_cast<uint32_t>(v); break;
+        case 6: header->origin_lsn = v; break;
+      }
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return false;
+    }
+  }
 }
 
 }  // namespace regionlab::storage

@@ -71,10 +71,13 @@ bool GetLengthPrefixed(std::string_view* input, std::string_view* value);
 
 // Change-feed index (column family `changes`, maintained by Store::Write; see
 // Store::ScanChanges). For every live document, one entry in the order its
-// current version was stored in this region, and a pointer back to it:
+// current version was stored in this region:
 //   change_key  := 'f' coll_rid fixed64_be(local_lsn) lp(pk) doc_id
 //                  -> the (origin region, origin lsn) of each version it holds
-//   current_key := 'r' document_key -> fixed64_be(local_lsn)
+// The entry of a replaced version is found through the replaced record's
+// local_lsn. (Stores written before 2026-11-27 also hold current_key :=
+// 'r' document_key entries, no longer read or written; a dropped container
+// removes its own.)
 // A change key is a document key with 'd' replaced by 'f' and the local lsn
 // inserted after the container rid, so a container's changes are contiguous
 // and ordered by (local_lsn, document key).

@@ -85,35 +85,40 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles[f]; }
 
   // Change-feed index upkeep, in the batch of the write that stores `rec` at
-  // `key` (rec.local_lsn set): the document's previous change entry (found
-  // through its current_key, or in `batch_current` when this batch already
-  // moved it) is removed, and a live version gets a new entry at its lsn.
-  // One extra point read (an 8-byte value) per document put.
+  // `key` (rec.local_lsn set): the document's previous change entry is
+  // removed, and a live version gets a new entry at its lsn. The previous
+  // entry's lsn comes from `batch_current` when this batch already moved it,
+  // else from the writer's hint (Record::replaces_local_lsn), else from
+  // reading the record the put replaces.
   Status IndexChange(rocksdb::WriteBatch& batch, std::unordered_map<std::string, uint64_t>& batch_current,
                      const std::string& key, const Record& rec) {
+    if (rec.kind != RecordKind::kDocument) return Status::Ok();
     auto change = keys::ChangeKey(key, rec.local_lsn);
-    if (!change || rec.kind != RecordKind::kDocument) return Status::Ok();
-    std::string current_key = keys::ChangeCurrentKey(key);
-    std::optional<uint64_t> previous;
+    if (!change) return Status::Ok();
+    uint64_t previous = 0;
     if (auto it = batch_current.find(key); it != batch_current.end()) {
-      if (it->second != 0) previous = it->second;
+      previous = it->second;
+    } else if (rec.replaces_local_lsn) {
+      previous = *rec.replaces_local_lsn;
     } else {
-      std::string value;
-      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf(kChanges), current_key, &value);
+      rocksdb::PinnableSlice value;
+      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf(kResources), key, &value);
       if (s.ok()) {
-        previous = keys::DecodeFixed64(value);
+        Record old;
+        if (!DecodeRecord(std::string_view(value.data(), value.size()), &old)) {
+          return Status::Corruption("undecodable record");
+        }
+        if (!old.tombstone) previous = old.local_lsn;
       } else if (!s.IsNotFound()) {
-        return FromRocks(s, "reading the change-feed index");
+        return FromRocks(s, "reading the record a put replaces");
       }
     }
-    if (previous) RL_RETURN_IF_ERROR(FromRocks(batch.Delete(cf(kChanges), *keys::ChangeKey(key, *previous)), "batching"));
-    if (rec.tombstone) {
-      batch_current[key] = 0;
-      return FromRocks(batch.Delete(cf(kChanges), current_key), "batching");
+    if (previous != 0) {
+      RL_RETURN_IF_ERROR(FromRocks(batch.Delete(cf(kChanges), *keys::ChangeKey(key, previous)), "batching"));
     }
-    batch_current[key] = rec.local_lsn;
-    RL_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kChanges), *change, EncodeChangeVersions(rec)), "batching"));
-    return FromRocks(batch.Put(cf(kChanges), current_key, keys::EncodeFixed64(rec.local_lsn)), "batching");
+    batch_current[key] = rec.tombstone ? 0 : rec.local_lsn;
+    if (rec.tombstone) return Status::Ok();
+    return FromRocks(batch.Put(cf(kChanges), *change, EncodeChangeVersions(rec)), "batching");
   }
 
   // The index entries of documents in the erased resource range [begin, end).
@@ -247,8 +252,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
       auto change = keys::ChangeKey(key, rec.local_lsn);
       if (rec.tombstone || !change) continue;
       RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kChanges), *change, EncodeChangeVersions(rec)), "indexing"));
-      RL_RETURN_IF_ERROR(FromRocks(
-          batch.Put(impl->cf(kChanges), keys::ChangeCurrentKey(key), keys::EncodeFixed64(rec.local_lsn)), "indexing"));
       if (batch.Count() >= 20000) {
         RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(rocksdb::WriteOptions(), &batch), "writing the change-feed index"));
         batch.Clear();
@@ -279,6 +282,26 @@ Result<std::optional<Record>> Store::Get(std::string_view key) const {
     return Status::Corruption("undecodable record");
   }
   return std::optional<Record>(std::move(rec));
+}
+
+Result<std::vector<std::optional<Record>>> Store::MultiGet(const std::vector<std::string>& keys) const {
+  std::vector<std::optional<Record>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->cf(kResources), keys.size(), slices.data(), values.data(),
+                      statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading");
+    Record rec;
+    if (!DecodeRecord(std::string_view(values[i].data(), values[i].size()), &rec)) {
+      return Status::Corruption("undecodable record");
+    }
+    out[i] = std::move(rec);
+  }
+  return out;
 }
 
 Status Store::Scan(std::string_view prefix, std::string_view start_after, bool include_tombstones,
@@ -528,6 +551,18 @@ Result<std::vector<LogEntry>> Store::ReadLog(uint64_t from_lsn, size_t max) cons
   }
   RL_RETURN_IF_ERROR(FromRocks(it->status(), "reading log"));
   return out;
+}
+
+Status Store::ReadLogRaw(uint64_t from_lsn, size_t max, const RawLogFn& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kLog)));
+  size_t n = 0;
+  for (it->Seek(keys::Log(from_lsn)); it->Valid() && n < max; it->Next(), ++n) {
+    std::string_view bytes(it->value().data(), it->value().size());
+    LogEntryHeader header;
+    if (!DecodeLogEntryHeader(bytes, &header)) return Status::Corruption("undecodable log entry");
+    if (!fn(header, bytes)) break;
+  }
+  return FromRocks(it->status(), "reading log");
 }
 
 Status Store::Probe() {

@@ -75,6 +75,9 @@ class Store {
 
   // The record at `key`, tombstones included; nullopt if there is none.
   Result<std::optional<Record>> Get(std::string_view key) const;
+  // Get for many keys at once (one RocksDB MultiGet): result i is keys[i]'s.
+  // Cheaper than a Get per key for a batch of lookups.
+  Result<std::vector<std::optional<Record>>> MultiGet(const std::vector<std::string>& keys) const;
 
   // Calls `fn(key, record)` for each record whose key starts with `prefix`,
   // in key order, beginning after `start_after` (empty: from the start).
@@ -94,6 +97,11 @@ class Store {
 
   // Up to `max` log entries with lsn >= `from_lsn`, in order.
   Result<std::vector<LogEntry>> ReadLog(uint64_t from_lsn, size_t max) const;
+  // The same entries as they are stored, undecoded: `fn(header, bytes)` for
+  // each (bytes as EncodeLogEntry wrote them, valid during the call), until
+  // it returns false. For shipping the log without re-encoding it.
+  using RawLogFn = std::function<bool(const LogEntryHeader& header, std::string_view bytes)>;
+  Status ReadLogRaw(uint64_t from_lsn, size_t max, const RawLogFn& fn) const;
   // The lsn of the last committed write, local or replicated (0 if none).
   uint64_t last_lsn() const;
   // The lsn of this region's last local write (0 if none).

@@ -52,7 +52,17 @@ struct Record {
   Operation operation = Operation::kUnknown;  // see record.proto
   bool merged = false;                        // see record.proto
   uint64_t local_lsn = 0;                     // see record.proto; set by Store::Write
+  // Not stored: a hint from the writer to Store::Write, which keeps the
+  // change-feed index. The local_lsn of the live record this put replaces at
+  // its key, 0 if the key held nothing or a tombstone (ReplacedLsn below).
+  // Unset: the store reads the key to find out.
+  std::optional<uint64_t> replaces_local_lsn;
 };
+
+// The hint Record::replaces_local_lsn for a put over `previous`.
+inline uint64_t ReplacedLsn(const std::optional<Record>& previous) {
+  return previous && !previous->tombstone ? previous->local_lsn : 0;
+}
 
 // Handed to a write under the store's write lock.
 struct WriteContext {
@@ -94,6 +104,14 @@ struct WriteSet {
 struct CommitInfo {
   uint64_t lsn = 0;
   int64_t write_micros = 0;
+};
+
+// The routing fields of a log entry (Store::ReadLogRaw).
+struct LogEntryHeader {
+  uint64_t lsn = 0;
+  int64_t write_micros = 0;
+  uint32_t origin_region = 0;
+  uint64_t origin_lsn = 0;
 };
 
 struct LogEntry {

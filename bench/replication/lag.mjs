@@ -7,15 +7,19 @@
 // origin commit time -> committed here (one process, one clock), exposed per
 // link in GET /links as applyLagMs {p50,p99,max} (log-spaced buckets: a
 // percentile is reported as its bucket's upper bound, capped by the max).
-// Catch-up: region uksouth runs alone (`serve`), takes N writes, then
-// westeurope starts and we time until it has applied them all.
+// Catch-up after a partition (the issue's figure): `up`, POST /partition
+// between the two regions, N writes to uksouth, POST /heal, and we time from
+// the heal until westeurope has applied them all.
+// Catch-up after a restart: region uksouth runs alone (`serve`), takes N
+// writes, then westeurope starts and we time until it has applied them all
+// (process start-up, store open and handshake included).
 // --redis measures Redis primary->replica lag with the same load as a
 // reference (needs redis-server; polls the replica for each written key).
 // Each lag run also reports overMsPct: the share (%) of the link's entries
 // whose apply lag exceeded 1, 2 and 5 ms, from the /metrics histogram
 // (p99 < 2 ms <=> overMsPct["2"] < 1).
-// PERF_CATCHUP=FILE (environment): record the catch-up phase with
-// `perf record -a -g -e cpu-clock -o FILE`.
+// PERF_CATCHUP=FILE (environment): record the catch-up after the partition
+// with `perf record -a -g -e cpu-clock -o FILE`.
 // The binary must live on a filesystem that allows exec (here /tmp is noexec).
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
@@ -151,7 +155,69 @@ async function freePort() {
   });
 }
 
-async function catchup() {
+async function perfStart() {
+  // PERF_CATCHUP=FILE: profile the whole machine during the catch-up with
+  // `perf record -a` (software cpu-clock events; no hardware counters in the
+  // VM); read it with `perf report -i FILE --sort comm,dso,sym`.
+  if (!process.env.PERF_CATCHUP) return null;
+  const perf = spawn("perf", ["record", "-a", "-e", "cpu-clock", "-F", "1999", "-g", "-o", process.env.PERF_CATCHUP], { stdio: "ignore" });
+  await sleep(300);
+  return perf;
+}
+async function perfStop(perf) {
+  if (!perf) return;
+  perf.kill("SIGINT");
+  await new Promise((r) => perf.once("exit", r));
+}
+
+const adminPost = async (admin, p, body) => {
+  const res = await fetch(new URL(p, admin), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${await res.text()}`);
+  return res.json();
+};
+
+// Writes N documents with 32 concurrent SDK requests; returns the write rate.
+async function writeN(c, prefix) {
+  const t0 = Date.now();
+  let n = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (n < catchupN) {
+      const i = n++;
+      await c.items.create({ id: `${prefix}-${i}`, pk: `p${i % 100}`, pad });
+    }
+  }));
+  return Math.round((catchupN * 1000) / (Date.now() - t0));
+}
+
+async function catchupAfterPartition() {
+  const { proc, ready } = await start(["--log-level", "error", "up", "--port", "0", "--admin-port", "0", ...storeArgs("cp")]);
+  try {
+    const { client, container: c } = await container(ready.regions[0].endpoint);
+    await waitCaughtUp(ready.admin, "uksouth", "westeurope");
+    await adminPost(ready.admin, "/partition", { groups: [["uksouth"], ["westeurope"]] });
+    const writeRatePerSec = await writeN(c, "cp");
+    client.dispose();
+    const own = (await linkStats(ready.admin, "uksouth", "westeurope")).ownLsn;
+    const before = (await linkStats(ready.admin, "uksouth", "westeurope")).appliedLsn;
+    const perf = await perfStart();
+    const t1 = Date.now();
+    await adminPost(ready.admin, "/heal", {});
+    for (;;) {
+      const l = await linkStats(ready.admin, "uksouth", "westeurope");
+      if (l.appliedLsn >= own) break;
+      if (Date.now() - t1 > 300000) throw new Error("not caught up: " + JSON.stringify(l));
+      await sleep(5);
+    }
+    const ms = Date.now() - t1;
+    await perfStop(perf);
+    return { writes: catchupN, writeRatePerSec, appliedBeforeHeal: before, catchupMs: ms,
+             catchupDocsPerSec: Math.round((catchupN * 1000) / ms), note: "heal -> westeurope has applied every write" };
+  } finally {
+    proc.kill("SIGTERM");
+  }
+}
+
+async function catchupAfterRestart() {
   let dataUk, dataWe;
   for (;;) {
     dataUk = await freePort();
@@ -163,25 +229,10 @@ async function catchup() {
   let we;
   try {
     const { client, container: c } = await container(uk.ready.regions[0].endpoint);
-    const t0 = Date.now();
-    let n = 0;
-    await Promise.all(Array.from({ length: 32 }, async (_, w) => {
-      while (n < catchupN) {
-        const i = n++;
-        await c.items.create({ id: `cu-${i}`, pk: `p${i % 100}`, pad });
-      }
-    }));
-    const writeMs = Date.now() - t0;
+    const writeRatePerSec = await writeN(c, "cu");
     client.dispose();
     const { links } = await adminGet(uk.ready.admin, "/links");
     const own = links.find((l) => l.from === "uksouth").ownLsn;
-    // PERF_CATCHUP=FILE: profile the whole machine (both regions) during the
-    // catch-up with `perf record -a` (software cpu-clock events; no hardware
-    // counters in the VM); read it with `perf report -i FILE --sort comm,dso,sym`.
-    const perf = process.env.PERF_CATCHUP
-      ? spawn("perf", ["record", "-a", "-e", "cpu-clock", "-F", "1999", "-g", "-o", process.env.PERF_CATCHUP], { stdio: "ignore" })
-      : null;
-    if (perf) await sleep(300);
     const t1 = Date.now();
     we = await start(["--log-level", "error", "serve", "--region", "westeurope", "--port", `${dataWe}`, "--replication-port", `${dataWe + 1000}`,
       "--peer", `uksouth=127.0.0.1:${dataUk + 1000}`, "--admin-port", "0", ...storeArgs("we")]);
@@ -192,11 +243,7 @@ async function catchup() {
       await sleep(5);
     }
     const ms = Date.now() - t1;
-    if (perf) {
-      perf.kill("SIGINT");
-      await new Promise((r) => perf.once("exit", r));
-    }
-    return { writes: catchupN, writeRatePerSec: Math.round((catchupN * 1000) / writeMs), catchupMs: ms,
+    return { writes: catchupN, writeRatePerSec, catchupMs: ms,
              catchupDocsPerSec: Math.round((catchupN * 1000) / ms), note: "includes westeurope start-up and handshake" };
   } finally {
     uk.proc.kill("SIGTERM");
@@ -268,6 +315,9 @@ async function redisRuns() {
 }
 
 const result = { date: new Date().toISOString(), lag: await lagRuns() };
-if (catchupN > 0) result.catchup = await catchup();
+if (catchupN > 0) {
+  result.catchupAfterPartition = await catchupAfterPartition();
+  result.catchupAfterRestart = await catchupAfterRestart();
+}
 if (withRedis) result.redis = await redisRuns();
 console.log(JSON.stringify(result, null, 2));
