@@ -59,13 +59,212 @@ void FromProto(pb::Record&& p, Record* rec) {
 
 }  // namespace
 
+// ---- Writing the wire format directly (no intermediate pb objects) ----
+// Proto3 rules, as the generated code applies them: fields in number order,
+// default values (0, false, empty) omitted, int64 as the varint of its two's
+// complement. codec tests check the bytes equal the generated serializer's.
+namespace wire {
+
+constexpr uint32_t kVarint = 0, kLengthDelimited = 2;
+
+void Varint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+void Tag(std::string* out, uint32_t field, uint32_t type) { Varint(out, (static_cast<uint64_t>(field) << 3) | type); }
+void Uint(std::string* out, uint32_t field, uint64_t v) {
+  if (v == 0) return;
+  Tag(out, field, kVarint);
+  Varint(out, v);
+}
+void Bytes(std::string* out, uint32_t field, std::string_view b) {
+  Tag(out, field, kLengthDelimited);
+  Varint(out, b.size());
+  out->append(b);
+}
+void NonEmptyBytes(std::string* out, uint32_t field, std::string_view b) {
+  if (!b.empty()) Bytes(out, field, b);
+}
+
+// Reads fields off an encoded message. Wire types 0, 1, 2 and 5 are
+// understood (groups, unused by our schema, are malformed input).
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool done() const { return in_.empty(); }
+  bool ReadVarint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) return false;
+      const auto b = static_cast<uint8_t>(in_.front());
+      in_.remove_prefix(1);
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  // The next field: its number and wire type, with a varint's value in *v or
+  // a length-delimited field's payload in *bytes (fixed-width ones skipped).
+  bool Next(uint32_t* field, uint32_t* type, uint64_t* v, std::string_view* bytes) {
+    uint64_t tag = 0;
+    if (!ReadVarint(&tag) || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX) return false;
+    *field = static_cast<uint32_t>(tag >> 3);
+    *type = static_cast<uint32_t>(tag & 7);
+    switch (*type) {
+      case kVarint: return ReadVarint(v);
+      case 1: return Skip(8);
+      case kLengthDelimited: {
+        uint64_t len = 0;
+        if (!ReadVarint(&len) || len > in_.size()) return false;
+        *bytes = in_.substr(0, len);
+        in_.remove_prefix(len);
+        return true;
+      }
+      case 5: return Skip(4);
+      default: return false;
+    }
+  }
+
+ private:
+  bool Skip(size_t n) {
+    if (in_.size() < n) return false;
+    in_.remove_prefix(n);
+    return true;
+  }
+  std::string_view in_;
+};
+
+}  // namespace wire
+
 void EncodeRecord(const Record& rec, std::string* out) {
+  wire::Uint(out, 1, static_cast<uint32_t>(rec.kind));
+  wire::NonEmptyBytes(out, 2, rec.id);
+  wire::NonEmptyBytes(out, 3, rec.partition_key);
+  wire::NonEmptyBytes(out, 4, rec.rid);
+  wire::NonEmptyBytes(out, 5, rec.etag);
+  wire::Uint(out, 6, static_cast<uint64_t>(rec.ts));
+  wire::Uint(out, 7, rec.tombstone ? 1 : 0);
+  std::string entry;
+  for (const auto& [region, counter] : rec.version) {
+    entry.clear();
+    wire::Uint(&entry, 1, region);
+    wire::Uint(&entry, 2, counter);
+    wire::Bytes(out, 8, entry);
+  }
+  wire::Uint(out, 9, rec.origin_region);
+  wire::Uint(out, 10, rec.origin_lsn);
+  wire::Uint(out, 11, static_cast<uint64_t>(rec.write_micros));
+  wire::NonEmptyBytes(out, 12, rec.body);
+  wire::NonEmptyBytes(out, 13, rec.parent);
+  std::string sibling;
+  for (const Record& sib : rec.siblings) {
+    sibling.clear();
+    EncodeRecord(sib, &sibling);
+    wire::Bytes(out, 14, sibling);
+  }
+  wire::Uint(out, 15, static_cast<uint32_t>(rec.operation));
+  wire::Uint(out, 16, rec.merged ? 1 : 0);
+  wire::Uint(out, 17, rec.local_lsn);
+}
+
+void EncodeRecordWithProtobuf(const Record& rec, std::string* out) {
   pb::Record p;
   ToProto(rec, &p);
   p.AppendToString(out);
 }
 
-bool DecodeRecord(std::string_view bytes, Record* rec) {
+LogEntryBuilder::LogEntryBuilder(uint64_t lsn, int64_t write_micros, uint32_t origin_region, uint64_t origin_lsn) {
+  wire::Uint(&bytes_, 1, lsn);
+  wire::Uint(&bytes_, 2, static_cast<uint64_t>(write_micros));
+  wire::Uint(&bytes_, 5, origin_region);
+  wire::Uint(&bytes_, 6, origin_lsn);
+}
+
+void LogEntryBuilder::AddRecord(std::string_view key, std::string_view encoded_record) {
+  wire::Bytes(&bytes_, 3, key);
+  wire::Bytes(&bytes_, 4, encoded_record);
+}
+
+void LogEntryBuilder::AddEraseRange(std::string_view begin, std::string_view end) {
+  wire::Bytes(&bytes_, 7, begin);
+  wire::Bytes(&bytes_, 8, end);
+}
+
+namespace {
+
+// Decodes straight into `rec` (no intermediate pb objects): every field is
+// copied once, out of `bytes`. A field with an unexpected wire type is
+// skipped, as the generated parser does with an unknown field.
+bool DecodeRecordAt(std::string_view bytes, Record* rec, int depth) {
+  if (depth > 64) return false;
+  *rec = Record{};
+  rec->kind = static_cast<RecordKind>(0);
+  wire::Reader in(bytes);
+  uint32_t field = 0, type = 0;
+  uint64_t v = 0;
+  std::string_view b;
+  while (!in.done()) {
+    if (!in.Next(&field, &type, &v, &b)) return false;
+    if (type == wire::kVarint) {
+      switch (field) {
+        case 1: rec->kind = static_cast<RecordKind>(static_cast<uint32_t>(v)); break;
+        case 6: rec->ts = static_cast<int64_t>(v); break;
+        case 7: rec->tombstone = v != 0; break;
+        case 9: rec->origin_region = static_cast<uint32_t>(v); break;
+        case 10: rec->origin_lsn = v; break;
+        case 11: rec->write_micros = static_cast<int64_t>(v); break;
+        case 15: rec->operation = static_cast<Operation>(static_cast<uint32_t>(v)); break;
+        case 16: rec->merged = v != 0; break;
+        case 17: rec->local_lsn = v; break;
+        default: break;
+      }
+    } else if (type == wire::kLengthDelimited) {
+      switch (field) {
+        case 2: rec->id.assign(b); break;
+        case 3: rec->partition_key.assign(b); break;
+        case 4: rec->rid.assign(b); break;
+        case 5: rec->etag.assign(b); break;
+        case 12: rec->body.assign(b); break;
+        case 13: rec->parent.assign(b); break;
+        case 8: {
+          wire::Reader entry(b);
+          uint32_t f = 0, t = 0;
+          uint64_t x = 0;
+          std::string_view unused;
+          uint32_t region = 0;
+          uint64_t counter = 0;
+          while (!entry.done()) {
+            if (!entry.Next(&f, &t, &x, &unused)) return false;
+            if (t != wire::kVarint) continue;
+            if (f == 1) region = static_cast<uint32_t>(x);
+            if (f == 2) counter = x;
+          }
+          rec->version[region] = counter;
+          break;
+        }
+        case 14: {
+          rec->siblings.emplace_back();
+          if (!DecodeRecordAt(b, &rec->siblings.back(), depth + 1)) return false;
+          break;
+        }
+        default: break;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool DecodeRecord(std::string_view bytes, Record* rec) { return DecodeRecordAt(bytes, rec, 0); }
+
+bool DecodeRecordWithProtobuf(std::string_view bytes, Record* rec) {
   pb::Record p;
   if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
   FromProto(std::move(p), rec);
@@ -90,24 +289,39 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
 }
 
 bool DecodeLogEntry(std::string_view bytes, LogEntry* entry) {
-  pb::LogEntry p;
-  if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-  if (p.keys_size() != p.records_size()) return false;
-  if (p.erase_begin_size() != p.erase_end_size()) return false;
-  entry->erase_ranges.clear();
-  for (int i = 0; i < p.erase_begin_size(); ++i) {
-    entry->erase_ranges.emplace_back(p.erase_begin(i), p.erase_end(i));
+  *entry = LogEntry{};
+  std::vector<std::string_view> keys, records, begins, ends;
+  wire::Reader in(bytes);
+  uint32_t field = 0, type = 0;
+  uint64_t v = 0;
+  std::string_view b;
+  while (!in.done()) {
+    if (!in.Next(&field, &type, &v, &b)) return false;
+    if (type == wire::kVarint) {
+      switch (field) {
+        case 1: entry->lsn = v; break;
+        case 2: entry->write_micros = static_cast<int64_t>(v); break;
+        case 5: entry->origin_region = static_cast<uint32_t>(v); break;
+        case 6: entry->origin_lsn = v; break;
+        default: break;
+      }
+    } else if (type == wire::kLengthDelimited) {
+      switch (field) {
+        case 3: keys.push_back(b); break;
+        case 4: records.push_back(b); break;
+        case 7: begins.push_back(b); break;
+        case 8: ends.push_back(b); break;
+        default: break;
+      }
+    }
   }
-  entry->lsn = p.lsn();
-  entry->write_micros = p.write_micros();
-  entry->origin_region = p.origin_region();
-  entry->origin_lsn = p.origin_lsn();
-  entry->records.clear();
-  for (int i = 0; i < p.records_size(); ++i) {
-    Record rec;
-    FromProto(std::move(*p.mutable_records(i)), &rec);
-    entry->records.emplace_back(std::move(*p.mutable_keys(i)), std::move(rec));
+  if (keys.size() != records.size() || begins.size() != ends.size()) return false;
+  entry->records.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    entry->records[i].first.assign(keys[i]);
+    if (!DecodeRecordAt(records[i], &entry->records[i].second, 0)) return false;
   }
+  for (size_t i = 0; i < begins.size(); ++i) entry->erase_ranges.emplace_back(begins[i], ends[i]);
   return true;
 }
 

@@ -183,11 +183,17 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   // without a filter each miss reads every level.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::ColumnFamilyOptions resource_options = cf_options;
+  // Replication looks up keys that are usually absent (new documents): a
+  // bloom filter over the memtable's keys answers most of those misses
+  // without walking the skip list.
+  resource_options.memtable_whole_key_filtering = true;
+  resource_options.memtable_prefix_bloom_size_ratio = 0.05;
   rocksdb::ColumnFamilyOptions log_options = cf_options;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {kFamilyNames[kMeta], cf_options},
-      {kFamilyNames[kResources], cf_options},
+      {kFamilyNames[kResources], resource_options},
       {kFamilyNames[kLog], log_options},
       {kFamilyNames[kChanges], cf_options},
   };
@@ -363,11 +369,7 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     auto add_entry = [&](uint64_t lsn, uint32_t origin, uint64_t origin_lsn,
                          std::vector<std::pair<std::string, Record>>& puts,
                          std::vector<std::pair<std::string, std::string>>& erase_ranges) -> Status {
-      LogEntry entry;
-      entry.lsn = lsn;
-      entry.write_micros = ctx.now_micros;
-      entry.origin_region = origin;
-      entry.origin_lsn = origin_lsn;
+      LogEntryBuilder entry(lsn, ctx.now_micros, origin, origin_lsn);
       std::string encoded;
       for (auto& [key, rec] : puts) {
         rec.local_lsn = lsn;
@@ -375,13 +377,11 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
         EncodeRecord(rec, &encoded);
         rocksdb::Status s = batch.Put(impl_->cf(kResources), key, encoded);
         if (!s.ok()) return FromRocks(s, "batching put");
+        entry.AddRecord(key, encoded);
         RL_RETURN_IF_ERROR(impl_->IndexChange(batch, feed_current, key, rec));  // change-feed index
       }
-      entry.records = std::move(puts);
-      entry.erase_ranges = std::move(erase_ranges);
-      std::string log_value;
-      EncodeLogEntry(entry, &log_value);
-      return FromRocks(batch.Put(impl_->cf(kLog), keys::Log(lsn), log_value), "batching log entry");
+      for (const auto& [begin, end] : erase_ranges) entry.AddEraseRange(begin, end);
+      return FromRocks(batch.Put(impl_->cf(kLog), keys::Log(lsn), entry.bytes()), "batching log entry");
     };
     uint64_t last = 0, own = 0;
     if (logged) {

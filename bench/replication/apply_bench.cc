@@ -123,6 +123,7 @@ int Run(const Options& opt, int run) {
     auto c = (*origin)->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
       storage::WriteSet set;
       storage::Record doc = MakeDocument(coll_rid, i, w, filler);
+      doc.replaces_local_lsn = 0;  // a create, as the data plane knows from its read
       std::string key = storage::keys::Document(coll_rid, doc.partition_key, doc.id);
       set.puts.emplace_back(std::move(key), std::move(doc));
       return set;

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 #include "tests/support/fake_clock.h"
@@ -61,6 +63,134 @@ TEST(KeysTest, LengthPrefixedRejectsTruncatedInput) {
   EXPECT_FALSE(keys::GetLengthPrefixed(&only_continuation, &v));
   std::string_view overlong("\xff\xff\xff\xff\xff\x01", 6);  // > 32 bits
   EXPECT_FALSE(keys::GetLengthPrefixed(&overlong, &v));
+}
+
+// ---------------------------------------------------------------- codec
+
+Record RandomRecord(std::mt19937_64& rng, int depth) {
+  auto text = [&](size_t max) {
+    std::string out(rng() % (max + 1), ' ');
+    for (char& c : out) c = static_cast<char>('a' + rng() % 26);
+    return out;
+  };
+  auto pick = [&](uint64_t v) { return rng() % 3 == 0 ? 0 : v; };  // defaults often
+  Record r;
+  r.kind = static_cast<RecordKind>(1 + rng() % 6);
+  r.id = text(12);
+  r.partition_key = rng() % 2 ? "[\"" + text(5) + "\"]" : "";
+  r.rid = text(8);
+  r.etag = text(10);
+  r.ts = static_cast<int64_t>(pick(rng() % 2 ? rng() : static_cast<uint64_t>(-static_cast<int64_t>(rng() % 1000))));
+  r.tombstone = rng() % 2;
+  for (uint64_t n = rng() % 4; n > 0; --n) r.version[static_cast<uint32_t>(rng() % 5)] = pick(rng() >> (rng() % 64));
+  r.origin_region = static_cast<uint32_t>(pick(rng() % 9));
+  r.origin_lsn = pick(rng() >> (rng() % 64));
+  r.write_micros = static_cast<int64_t>(pick(rng() >> 12));
+  r.body = text(300);
+  r.parent = text(8);
+  if (depth < 2) {
+    for (uint64_t n = rng() % 3; n > 0; --n) r.siblings.push_back(RandomRecord(rng, depth + 1));
+  }
+  r.operation = static_cast<Operation>(rng() % 4);
+  r.merged = rng() % 2;
+  r.local_lsn = pick(rng());
+  return r;
+}
+
+void ExpectSameRecord(const Record& a, const Record& b) {
+  std::string ea, eb;
+  EncodeRecordWithProtobuf(a, &ea);
+  EncodeRecordWithProtobuf(b, &eb);
+  EXPECT_EQ(ea, eb);
+}
+
+TEST(CodecTest, DirectRecordEncodingIsTheProtobufEncoding) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    Record r = RandomRecord(rng, 0);
+    std::string direct, generated;
+    EncodeRecord(r, &direct);
+    EncodeRecordWithProtobuf(r, &generated);
+    ASSERT_EQ(direct, generated) << "record " << i;
+    Record back;
+    ASSERT_TRUE(DecodeRecord(direct, &back));
+    ExpectSameRecord(back, r);
+    EXPECT_EQ(back.body, r.body);
+    EXPECT_EQ(back.siblings.size(), r.siblings.size());
+  }
+}
+
+TEST(CodecTest, DirectDecodingAgreesWithProtobufOnValidAndDamagedInput) {
+  std::mt19937_64 rng(5);
+  int both_accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes;
+    EncodeRecord(RandomRecord(rng, 0), &bytes);
+    if (i % 2 == 1) {  // damage it: flip, cut or insert bytes
+      for (uint64_t n = 1 + rng() % 3; n > 0 && !bytes.empty(); --n) {
+        size_t at = rng() % bytes.size();
+        switch (rng() % 3) {
+          case 0: bytes[at] = static_cast<char>(rng()); break;
+          case 1: bytes.resize(at); break;
+          default: bytes.insert(at, 1, static_cast<char>(rng())); break;
+        }
+      }
+    }
+    Record direct, generated;
+    bool ok_direct = DecodeRecord(bytes, &direct);
+    bool ok_generated = DecodeRecordWithProtobuf(bytes, &generated);
+    if (i % 2 == 0) {
+      ASSERT_TRUE(ok_direct && ok_generated) << "record " << i;
+    }
+    if (ok_direct && ok_generated) {
+      ++both_accepted;
+      ExpectSameRecord(direct, generated);
+    }
+  }
+  EXPECT_GT(both_accepted, 1500);
+}
+
+TEST(CodecTest, BuiltLogEntryDecodesLikeAnEncodedOne) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 300; ++i) {
+    LogEntry e;
+    e.lsn = rng() >> (rng() % 64);
+    e.write_micros = static_cast<int64_t>(rng() >> 12) * (rng() % 5 == 0 ? -1 : 1);
+    e.origin_region = static_cast<uint32_t>(rng() % 9);
+    e.origin_lsn = rng() >> (rng() % 64);
+    for (uint64_t n = rng() % 5; n > 0; --n) e.records.emplace_back("k" + std::to_string(rng() % 100), RandomRecord(rng, 1));
+    for (uint64_t n = rng() % 2; n > 0; --n) e.erase_ranges.emplace_back("a" + std::to_string(n), "b");
+    LogEntryBuilder built(e.lsn, e.write_micros, e.origin_region, e.origin_lsn);
+    for (const auto& [key, rec] : e.records) {
+      std::string bytes;
+      EncodeRecord(rec, &bytes);
+      built.AddRecord(key, bytes);
+    }
+    for (const auto& [b, en] : e.erase_ranges) built.AddEraseRange(b, en);
+    std::string encoded;
+    EncodeLogEntry(e, &encoded);
+    LogEntry a, b;
+    ASSERT_TRUE(DecodeLogEntry(built.bytes(), &a));
+    ASSERT_TRUE(DecodeLogEntry(encoded, &b));
+    EXPECT_EQ(a.lsn, e.lsn);
+    EXPECT_EQ(a.write_micros, e.write_micros);
+    EXPECT_EQ(a.origin_region, e.origin_region);
+    EXPECT_EQ(a.origin_lsn, e.origin_lsn);
+    EXPECT_EQ(a.erase_ranges, e.erase_ranges);
+    ASSERT_EQ(a.records.size(), b.records.size());
+    for (size_t j = 0; j < a.records.size(); ++j) {
+      EXPECT_EQ(a.records[j].first, b.records[j].first);
+      ExpectSameRecord(a.records[j].second, b.records[j].second);
+    }
+    LogEntryHeader h;
+    ASSERT_TRUE(DecodeLogEntryHeader(built.bytes(), &h));
+    EXPECT_EQ(h.lsn, e.lsn);
+    EXPECT_EQ(h.write_micros, e.write_micros);
+    EXPECT_EQ(h.origin_region, e.origin_region);
+    EXPECT_EQ(h.origin_lsn, e.origin_lsn);
+  }
+  LogEntryHeader h;
+  EXPECT_FALSE(DecodeLogEntryHeader(std::string("\x0a\x05" "ab", 4), &h));  // truncated field
 }
 
 TEST(KeysTest, LogKeysSortByLsnAndDecode) {
