@@ -80,6 +80,7 @@ struct Store::Impl {
   std::mutex write_mu;
   std::atomic<uint64_t> last_lsn{0};
   std::atomic<uint64_t> own_lsn{0};
+  std::atomic<uint64_t> first_lsn{1};  // lowest lsn still in the log (last_lsn + 1 if empty)
   Store::CommitListener listener;
 
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles[f]; }
@@ -190,6 +191,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   resource_options.memtable_whole_key_filtering = true;
   resource_options.memtable_prefix_bloom_size_ratio = 0.05;
   rocksdb::ColumnFamilyOptions log_options = cf_options;
+  // The log is read back in long runs (shipping): bigger blocks.
+  rocksdb::BlockBasedTableOptions log_table = table;
+  log_table.block_size = 32 << 10;
+  log_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {kFamilyNames[kMeta], cf_options},
@@ -229,13 +234,21 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     }
   }
 
-  // Recover the last lsn from the log's last key.
+  // Recover the last lsn from the log's last key, and the first retained one.
   std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(ro, impl->cf(kLog)));
   it->SeekToLast();
   if (it->Valid()) {
     auto lsn = keys::LogSequence(std::string_view(it->key().data(), it->key().size()));
     if (!lsn) return Status::Corruption("malformed log key in store at " + path);
     impl->last_lsn = *lsn;
+  }
+  RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning log"));
+  it->SeekToFirst();
+  impl->first_lsn = impl->last_lsn + 1;
+  if (it->Valid()) {
+    auto lsn = keys::LogSequence(std::string_view(it->key().data(), it->key().size()));
+    if (!lsn) return Status::Corruption("malformed log key in store at " + path);
+    impl->first_lsn = *lsn;
   }
   RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning log"));
   s = impl->db->Get(ro, impl->cf(kMeta), keys::OwnLsnKey(), &value);
@@ -351,7 +364,13 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     if (!set.ok()) return set.status();
     if (set->empty()) return CommitInfo{};
 
-    rocksdb::WriteBatch batch;
+    // Room for every record twice (resource and log entry) up front: a
+    // replicated frame's batch is hundreds of KB, grown by doubling otherwise.
+    size_t reserve = 64;
+    for (const auto* puts : {&set->puts, &set->local_puts}) {
+      for (const auto& [key, rec] : *puts) reserve += 2 * (key.size() + rec.body.size() + 160);
+    }
+    rocksdb::WriteBatch batch(reserve);
     std::unordered_map<std::string, uint64_t> feed_current;  // see Impl::IndexChange
     for (const auto& [begin, end] : set->erase_ranges) {
       rocksdb::Status s = batch.DeleteRange(impl_->cf(kResources), begin, end);
@@ -416,20 +435,18 @@ uint64_t Store::own_lsn() const { return impl_->own_lsn.load(std::memory_order_a
 
 void Store::SetCommitListener(CommitListener listener) { impl_->listener = std::move(listener); }
 
-Result<uint64_t> Store::FirstRetainedLsn() const {
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kLog)));
-  it->SeekToFirst();
-  RL_RETURN_IF_ERROR(FromRocks(it->status(), "reading log start"));
-  if (!it->Valid()) return last_lsn() + 1;
-  auto lsn = keys::LogSequence(std::string_view(it->key().data(), it->key().size()));
-  if (!lsn) return Status::Corruption("malformed log key");
-  return *lsn;
-}
+Result<uint64_t> Store::FirstRetainedLsn() const { return impl_->first_lsn.load(std::memory_order_acquire); }
 
 Status Store::TrimLog(uint64_t below) {
   if (below <= 1) return Status::Ok();
-  return FromRocks(impl_->db->DeleteRange(impl_->write_options, impl_->cf(kLog), keys::Log(0), keys::Log(below)),
-                   "trimming log");
+  RL_RETURN_IF_ERROR(FromRocks(
+      impl_->db->DeleteRange(impl_->write_options, impl_->cf(kLog), keys::Log(0), keys::Log(below)), "trimming log"));
+  // Entries from first_lsn to last_lsn are all present: the log only grows at
+  // its end and shrinks here.
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  const uint64_t first = std::min(below, impl_->last_lsn.load() + 1);
+  if (first > impl_->first_lsn.load()) impl_->first_lsn.store(first, std::memory_order_release);
+  return Status::Ok();
 }
 
 Result<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
