@@ -77,6 +77,9 @@ class BenchCommandImpl final : public BenchCommand {
     auto* ops = cmd_->add_option("--ops", wl_.ops, "operations per phase (instead of --duration-s)")
                     ->check(CLI::PositiveNumber);
     ops->excludes(duration);
+    cmd_->add_option("--rate", wl_.rate, "operations per second, paced (0: as fast as possible)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd_->add_option("--warmup-s", wl_.warmup_s, "unrecorded load before each phase (0: none)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);

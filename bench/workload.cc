@@ -106,7 +106,18 @@ void Workload::Worker(int index, PhaseKind kind, const Stop& stop,
   std::mt19937_64 rng(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(index) + 1);
   const uint64_t readable = next_seq_.load();
   int transport_errors_in_row = 0;
+  // --rate: this worker's share, one operation every `interval`, the workers
+  // staggered over it.
+  const auto interval = options_.rate > 0 ? std::chrono::duration_cast<SteadyClock::duration>(
+                                                std::chrono::duration<double>(options_.connections / options_.rate))
+                                          : SteadyClock::duration::zero();
+  SteadyClock::time_point next = SteadyClock::now() + interval * index / std::max(1, options_.connections);
   while (true) {
+    if (interval > SteadyClock::duration::zero()) {
+      if (next >= deadline) break;
+      std::this_thread::sleep_until(next);
+      next += interval;
+    }
     if (stop.budget && stop.budget->fetch_sub(1, std::memory_order_relaxed) <= 0) break;
     Result<client::CosmosResponse> r = Status::Internal("not sent");
     int expected = 200;

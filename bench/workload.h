@@ -43,6 +43,10 @@ struct WorkloadOptions {
   double duration_s = 10;
   // If > 0, a measured phase is this many operations instead. Default: 0.
   uint64_t ops = 0;
+  // Operations per second over all connections, evenly paced (each worker
+  // sends on its own schedule, so a slow response delays only its own next
+  // operations); 0: as fast as the connections go. Default: 0.
+  double rate = 0;
   // Unrecorded load before each measured phase. Default: 1 s.
   double warmup_s = 1;
   // Size in bytes of each created document's JSON body. Default: 1024.

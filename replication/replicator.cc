@@ -22,6 +22,9 @@ using storage::Record;
 
 // A receiver asks for a resume at most this often after seeing gaps.
 constexpr int64_t kResumeIntervalMicros = 100'000;
+// Most entries applied in one store write when a backlog of frames arrives
+// together.
+constexpr size_t kMaxApplyEntries = 2048;
 
 std::string Serialize(const pb::Frame& frame) {
   std::string out;
@@ -353,38 +356,50 @@ struct Replicator::Impl {
     return Status::Ok();
   }
 
-  void OnEntries(uint32_t peer, PeerState& ps, const pb::Entries& msg) {
-    if (msg.prev() > ps.in.applied) {
-      ps.in.gaps++;
-      if (clock->NowMicros() - ps.last_resume_micros >= kResumeIntervalMicros) SendResume(peer, ps);
-      return;
-    }
+  // Applies the entries of consecutive Entries frames, in batches of up to
+  // kMaxApplyEntries (one atomic store write each), and acknowledges once.
+  void OnEntries(uint32_t peer, PeerState& ps, const std::vector<const pb::Entries*>& frames) {
     // Entries with an erase range are applied alone, after everything before
     // them, so a range delete never removes a put that follows it.
     std::vector<LogEntry> batch;
     uint64_t expect_after = ps.in.applied;
-    for (const std::string& bytes : msg.entries()) {
-      LogEntry e;
-      if (!storage::DecodeLogEntry(bytes, &e) || e.origin_region != peer) {
-        spdlog::warn("replication: undecodable entry from region {}; asking to resume", peer);
+    const uint64_t applied_before = ps.in.applied;
+    bool gap = false;
+    for (const pb::Entries* msg : frames) {
+      if (msg->prev() > expect_after) {  // an earlier frame is missing
+        gap = true;
+        ps.in.gaps++;
+        if (clock->NowMicros() - ps.last_resume_micros >= kResumeIntervalMicros) SendResume(peer, ps);
         break;
       }
-      if (e.lsn <= expect_after) {
-        ps.in.duplicates++;
-        continue;
+      bool undecodable = false;
+      for (const std::string& bytes : msg->entries()) {
+        LogEntry e;
+        if (!storage::DecodeLogEntry(bytes, &e) || e.origin_region != peer) {
+          spdlog::warn("replication: undecodable entry from region {}; asking to resume", peer);
+          undecodable = true;
+          break;
+        }
+        if (e.lsn <= expect_after) {
+          ps.in.duplicates++;
+          continue;
+        }
+        expect_after = e.lsn;
+        bool isolate = !e.erase_ranges.empty();
+        if (isolate && !batch.empty()) {
+          if (!Apply(peer, ps, batch)) return;
+        }
+        batch.push_back(std::move(e));
+        if (isolate || batch.size() >= kMaxApplyEntries) {
+          if (!Apply(peer, ps, batch)) return;
+        }
       }
-      expect_after = e.lsn;
-      bool isolate = !e.erase_ranges.empty();
-      if (isolate && !batch.empty()) {
-        if (!Apply(peer, ps, batch)) return;
-      }
-      batch.push_back(std::move(e));
-      if (isolate) {
-        if (!Apply(peer, ps, batch)) return;
-      }
+      if (undecodable) break;
     }
     if (!batch.empty() && !Apply(peer, ps, batch)) return;
-    SendAck(peer, ps);
+    // A frame after a gap is not acknowledged (the resume says where we are),
+    // unless frames before it were applied.
+    if (!gap || ps.in.applied > applied_before) SendAck(peer, ps);
   }
 
   bool Apply(uint32_t peer, PeerState& ps, std::vector<LogEntry>& batch) {
@@ -553,33 +568,52 @@ bool Replicator::SendMessage(uint32_t peer, uint32_t channel, std::string payloa
 
 void Replicator::SetMessageHandler(MessageHandler handler) { impl_->message_handler = std::move(handler); }
 
-void Replicator::OnInboundFrame(uint32_t peer, std::string_view payload) {
-  pb::Frame f;
-  if (!f.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    spdlog::warn("replication: malformed frame from region {}", peer);
-    return;
-  }
-  if (f.has_message()) {
-    {
-      std::lock_guard<std::mutex> lock(impl_->mu);
-      PeerState* ps = impl_->Find(peer);
-      if (!ps || !ps->in_up) return;
+void Replicator::OnInboundFrame(uint32_t peer, std::string_view payload) { OnInboundFrames(peer, {payload}); }
+
+void Replicator::OnInboundFrames(uint32_t peer, const std::vector<std::string_view>& payloads) {
+  std::vector<pb::Frame> frames;
+  frames.reserve(payloads.size());
+  for (std::string_view payload : payloads) {
+    pb::Frame f;
+    if (!f.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      spdlog::warn("replication: malformed frame from region {}", peer);
+      continue;
     }
-    if (impl_->message_handler) {
-      impl_->message_handler(peer, f.message().channel(), std::move(*f.mutable_message()->mutable_payload()));
+    if (f.has_message()) {  // not ordered with entries; handled outside the lock
+      {
+        std::lock_guard<std::mutex> lock(impl_->mu);
+        PeerState* ps = impl_->Find(peer);
+        if (!ps || !ps->in_up) continue;
+      }
+      if (impl_->message_handler) {
+        impl_->message_handler(peer, f.message().channel(), std::move(*f.mutable_message()->mutable_payload()));
+      }
+      continue;
     }
-    return;
+    frames.push_back(std::move(f));
   }
+  if (frames.empty()) return;
   std::lock_guard<std::mutex> lock(impl_->mu);
   PeerState* ps = impl_->Find(peer);
   if (!ps || !ps->in_up) return;
-  if (f.has_entries()) {
-    impl_->OnEntries(peer, *ps, f.entries());
-  } else if (f.has_snapshot()) {
-    impl_->OnSnapshot(peer, *ps, f.snapshot());
-  } else if (f.has_resume_request()) {
-    impl_->SendResume(peer, *ps);
+  std::vector<const pb::Entries*> run;  // consecutive Entries frames
+  auto flush = [&] {
+    if (!run.empty()) impl_->OnEntries(peer, *ps, run);
+    run.clear();
+  };
+  for (const pb::Frame& f : frames) {
+    if (f.has_entries()) {
+      run.push_back(&f.entries());
+      continue;
+    }
+    flush();
+    if (f.has_snapshot()) {
+      impl_->OnSnapshot(peer, *ps, f.snapshot());
+    } else if (f.has_resume_request()) {
+      impl_->SendResume(peer, *ps);
+    }
   }
+  flush();
 }
 
 void Replicator::Pump() {

@@ -113,6 +113,10 @@ class Replicator {
   void OnInboundUp(uint32_t peer);
   void OnInboundDown(uint32_t peer);
   void OnInboundFrame(uint32_t peer, std::string_view payload);
+  // Several frames of the inbound link, in order, as they arrived together:
+  // consecutive Entries frames are applied in batches spanning frames, and
+  // acknowledged once.
+  void OnInboundFrames(uint32_t peer, const std::vector<std::string_view>& payloads);
 
   // Ships whatever is new on every connected outbound link.
   void Pump();
