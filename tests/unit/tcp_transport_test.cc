@@ -26,6 +26,7 @@
 #include "base/encoding.h"
 #include "conflictfeed/policy_handler.h"
 #include "replication/replicator.h"
+#include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 
@@ -645,6 +646,36 @@ TEST_F(RawPeerTest, WrongFrameKindOnTheInboundLinkIsDisconnected) {
   EXPECT_TRUE(c.ClosedByServer());
   EXPECT_TRUE(WaitFor([&] { return r1_->transport->malformed_frames() == 1; }));
   ExpectNothingApplied();
+}
+
+// The receiver reassembles a frame that arrives a byte at a time, and
+// handles several frames that arrive in one read (applied as one batch).
+TEST_F(RawPeerTest, FramesSplitAcrossReadsOrSharingOneAreAllApplied) {
+  RawClient c(r1_->transport->port());
+  ASSERT_NO_FATAL_FAILURE(Authenticate(c));
+  auto entries_frame = [](uint64_t prev, uint64_t lsn, size_t body_bytes) {
+    storage::Record rec;
+    rec.id = "raw" + std::to_string(lsn);
+    rec.partition_key = kPk;
+    rec.version = {{0, lsn}};
+    rec.origin_region = 0;
+    rec.origin_lsn = lsn;
+    rec.body = "{\"pad\":\"" + std::string(body_bytes, 'p') + "\"}";
+    std::string record;
+    storage::EncodeRecord(rec, &record);
+    storage::LogEntryBuilder entry(lsn, 1, /*origin_region=*/0, lsn);
+    entry.AddRecord(DocKey(rec.id), record);
+    return Framed(BytesField(5, VarintField(1, prev) + BytesField(2, entry.bytes())));
+  };
+  const std::string first = entries_frame(0, 1, 100);
+  for (char ch : first) c.Write(std::string(1, ch));  // one byte per write
+  ASSERT_TRUE(WaitFor([&] { return r1_->replicator->Applied(0) == 1; }));
+  // Three frames in one write, the last larger than the receiver's read chunk.
+  c.Write(entries_frame(1, 2, 10) + entries_frame(2, 3, 10) + entries_frame(3, 4, 300'000));
+  ASSERT_TRUE(WaitFor([&] { return r1_->replicator->Applied(0) == 4; }));
+  EXPECT_EQ(r1_->replicator->Inbound(0).entries_applied, 4u);
+  EXPECT_EQ(BodyOf(*r1_->store, "raw4")->size(), 300'000u + 10);
+  EXPECT_EQ(r1_->transport->malformed_frames(), 0u);
 }
 
 TEST_F(RawPeerTest, NewerInboundConnectionReplacesTheOlder) {
