@@ -1,8 +1,5 @@
 #include "storage/codec.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
 #include "storage/record.pb.h"
 
 namespace regionlab::storage {
@@ -140,6 +137,23 @@ class Reader {
   std::string_view in_;
 };
 
+// Walks the fields of an encoded message: `on_varint(field, value)` for
+// varint fields, `on_bytes(field, payload)` for length-delimited ones (others
+// are skipped). False on malformed input or when a callback returns false.
+template <typename OnVarint, typename OnBytes>
+bool ForEachField(std::string_view bytes, OnVarint on_varint, OnBytes on_bytes) {
+  Reader in(bytes);
+  uint32_t field = 0, type = 0;
+  uint64_t v = 0;
+  std::string_view b;
+  while (!in.done()) {
+    if (!in.Next(&field, &type, &v, &b)) return false;
+    if (type == kVarint && !on_varint(field, v)) return false;
+    if (type == kLengthDelimited && !on_bytes(field, b)) return false;
+  }
+  return true;
+}
+
 }  // namespace wire
 
 void EncodeRecord(const Record& rec, std::string* out) {
@@ -205,59 +219,52 @@ bool DecodeRecordAt(std::string_view bytes, Record* rec, int depth) {
   if (depth > 64) return false;
   *rec = Record{};
   rec->kind = static_cast<RecordKind>(0);
-  wire::Reader in(bytes);
-  uint32_t field = 0, type = 0;
-  uint64_t v = 0;
-  std::string_view b;
-  while (!in.done()) {
-    if (!in.Next(&field, &type, &v, &b)) return false;
-    if (type == wire::kVarint) {
-      switch (field) {
-        case 1: rec->kind = static_cast<RecordKind>(static_cast<uint32_t>(v)); break;
-        case 6: rec->ts = static_cast<int64_t>(v); break;
-        case 7: rec->tombstone = v != 0; break;
-        case 9: rec->origin_region = static_cast<uint32_t>(v); break;
-        case 10: rec->origin_lsn = v; break;
-        case 11: rec->write_micros = static_cast<int64_t>(v); break;
-        case 15: rec->operation = static_cast<Operation>(static_cast<uint32_t>(v)); break;
-        case 16: rec->merged = v != 0; break;
-        case 17: rec->local_lsn = v; break;
-        default: break;
-      }
-    } else if (type == wire::kLengthDelimited) {
-      switch (field) {
-        case 2: rec->id.assign(b); break;
-        case 3: rec->partition_key.assign(b); break;
-        case 4: rec->rid.assign(b); break;
-        case 5: rec->etag.assign(b); break;
-        case 12: rec->body.assign(b); break;
-        case 13: rec->parent.assign(b); break;
-        case 8: {
-          wire::Reader entry(b);
-          uint32_t f = 0, t = 0;
-          uint64_t x = 0;
-          std::string_view unused;
-          uint32_t region = 0;
-          uint64_t counter = 0;
-          while (!entry.done()) {
-            if (!entry.Next(&f, &t, &x, &unused)) return false;
-            if (t != wire::kVarint) continue;
-            if (f == 1) region = static_cast<uint32_t>(x);
-            if (f == 2) counter = x;
-          }
-          rec->version[region] = counter;
-          break;
-        }
-        case 14: {
-          rec->siblings.emplace_back();
-          if (!DecodeRecordAt(b, &rec->siblings.back(), depth + 1)) return false;
-          break;
-        }
-        default: break;
-      }
+  auto on_varint = [&](uint32_t field, uint64_t v) {
+    switch (field) {
+      case 1: rec->kind = static_cast<RecordKind>(static_cast<uint32_t>(v)); break;
+      case 6: rec->ts = static_cast<int64_t>(v); break;
+      case 7: rec->tombstone = v != 0; break;
+      case 9: rec->origin_region = static_cast<uint32_t>(v); break;
+      case 10: rec->origin_lsn = v; break;
+      case 11: rec->write_micros = static_cast<int64_t>(v); break;
+      case 15: rec->operation = static_cast<Operation>(static_cast<uint32_t>(v)); break;
+      case 16: rec->merged = v != 0; break;
+      case 17: rec->local_lsn = v; break;
+      default: break;
     }
-  }
-  return true;
+    return true;
+  };
+  auto on_bytes = [&](uint32_t field, std::string_view b) {
+    switch (field) {
+      case 2: rec->id.assign(b); break;
+      case 3: rec->partition_key.assign(b); break;
+      case 4: rec->rid.assign(b); break;
+      case 5: rec->etag.assign(b); break;
+      case 12: rec->body.assign(b); break;
+      case 13: rec->parent.assign(b); break;
+      case 8: {  // VersionEntry {region = 1, counter = 2}
+        uint32_t region = 0;
+        uint64_t counter = 0;
+        bool ok = wire::ForEachField(
+            b,
+            [&](uint32_t f, uint64_t x) {
+              if (f == 1) region = static_cast<uint32_t>(x);
+              if (f == 2) counter = x;
+              return true;
+            },
+            [](uint32_t, std::string_view) { return true; });
+        if (!ok) return false;
+        rec->version[region] = counter;
+        break;
+      }
+      case 14:
+        rec->siblings.emplace_back();
+        return DecodeRecordAt(b, &rec->siblings.back(), depth + 1);
+      default: break;
+    }
+    return true;
+  };
+  return wire::ForEachField(bytes, on_varint, on_bytes);
 }
 
 }  // namespace
@@ -288,33 +295,42 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
   p.AppendToString(out);
 }
 
+// The header fields of a log entry (1, 2, 5, 6): true if `field` is one.
+static bool LogEntryHeaderField(uint32_t field, uint64_t v, LogEntryHeader* h) {
+  switch (field) {
+    case 1: h->lsn = v; return true;
+    case 2: h->write_micros = static_cast<int64_t>(v); return true;
+    case 5: h->origin_region = static_cast<uint32_t>(v); return true;
+    case 6: h->origin_lsn = v; return true;
+    default: return false;
+  }
+}
+
 bool DecodeLogEntry(std::string_view bytes, LogEntry* entry) {
   *entry = LogEntry{};
+  LogEntryHeader h;
   std::vector<std::string_view> keys, records, begins, ends;
-  wire::Reader in(bytes);
-  uint32_t field = 0, type = 0;
-  uint64_t v = 0;
-  std::string_view b;
-  while (!in.done()) {
-    if (!in.Next(&field, &type, &v, &b)) return false;
-    if (type == wire::kVarint) {
-      switch (field) {
-        case 1: entry->lsn = v; break;
-        case 2: entry->write_micros = static_cast<int64_t>(v); break;
-        case 5: entry->origin_region = static_cast<uint32_t>(v); break;
-        case 6: entry->origin_lsn = v; break;
-        default: break;
-      }
-    } else if (type == wire::kLengthDelimited) {
-      switch (field) {
-        case 3: keys.push_back(b); break;
-        case 4: records.push_back(b); break;
-        case 7: begins.push_back(b); break;
-        case 8: ends.push_back(b); break;
-        default: break;
-      }
-    }
-  }
+  bool ok = wire::ForEachField(
+      bytes,
+      [&](uint32_t field, uint64_t v) {
+        LogEntryHeaderField(field, v, &h);
+        return true;
+      },
+      [&](uint32_t field, std::string_view b) {
+        switch (field) {
+          case 3: keys.push_back(b); break;
+          case 4: records.push_back(b); break;
+          case 7: begins.push_back(b); break;
+          case 8: ends.push_back(b); break;
+          default: break;
+        }
+        return true;
+      });
+  if (!ok) return false;
+  entry->lsn = h.lsn;
+  entry->write_micros = h.write_micros;
+  entry->origin_region = h.origin_region;
+  entry->origin_lsn = h.origin_lsn;
   if (keys.size() != records.size() || begins.size() != ends.size()) return false;
   entry->records.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -326,28 +342,14 @@ bool DecodeLogEntry(std::string_view bytes, LogEntry* entry) {
 }
 
 bool DecodeLogEntryHeader(std::string_view bytes, LogEntryHeader* header) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
   *header = LogEntryHeader{};
-  for (;;) {
-    uint32_t tag = in.ReadTag();
-    if (tag == 0) return in.ConsumedEntireMessage();  // end of input, not a bad tag
-    const int field = WireFormatLite::GetTagFieldNumber(tag);
-    const bool varint = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
-    uint64_t v = 0;
-    if (varint && (field == 1 || field == 2 || field == 5 || field == 6)) {
-      if (!in.ReadVarint64(&v)) return false;
-      switch (field) {
-        case 1: header->lsn = v; break;
-        case 2: header->write_micros = static_cast<int64_t>(v); break;
-        case 5: header->origin_region = static_cast<uint32_t>(v); break;
-        case 6: header->origin_lsn = v; break;
-      }
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      return false;
-    }
-  }
+  return wire::ForEachField(
+      bytes,
+      [&](uint32_t field, uint64_t v) {
+        LogEntryHeaderField(field, v, header);
+        return true;
+      },
+      [](uint32_t, std::string_view) { return true; });  // records: skipped, not decoded
 }
 
 }  // namespace regionlab::storage
