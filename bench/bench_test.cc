@@ -10,6 +10,7 @@
 #include "bench/histogram.h"
 #include "bench/report.h"
 #include "bench/server_process.h"
+#include "bench/workload.h"
 
 namespace regionlab::bench {
 namespace {
@@ -128,6 +129,30 @@ TEST(ServerProcessTest, ReadsTheReadyLineAndStops) {
   auto code = (*p)->Stop(std::chrono::seconds(5));
   ASSERT_TRUE(code.ok()) << code.status().ToString();
   EXPECT_EQ(*code, 128 + SIGTERM);
+}
+
+// --rate paces the load: a 1-second phase at 100 creates/s sends at most 100
+// (plus one per connection), against a real region.
+TEST(WorkloadTest, RatePacesTheOperations) {
+  SpawnOptions o;
+  o.binary = REGIONLAB_BINARY_FOR_BENCH_TEST;
+  o.args = {"--log-level", "warn", "up", "--regions", "uksouth", "--port", "0", "--admin-port", "0", "--ephemeral"};
+  auto server = ServerProcess::Spawn(o);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  WorkloadOptions w;
+  w.endpoint = (*server)->ready().regions.at(0).endpoint;
+  w.connections = 2;
+  w.duration_s = 1;
+  w.warmup_s = 0;
+  w.rate = 100;
+  Workload load(w);
+  ASSERT_TRUE(load.Setup().ok());
+  auto r = load.Measure(PhaseKind::kCreate);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->errors, 0u);
+  EXPECT_LE(r->ok, 102u);  // paced: never more than the rate allows
+  EXPECT_GE(r->ok, 50u);   // and not starved (each create takes ~1 ms here)
+  ASSERT_TRUE((*server)->Stop(std::chrono::seconds(5)).ok());
 }
 
 TEST(CpuListTest, Parses) {
