@@ -3,8 +3,8 @@
 // A Status is a code, an optional Cosmos sub-status and a message. It is
 // [[nodiscard]]: ignoring one is a bug; when a caller really means to drop it,
 // it says so with IgnoreError(). Codes are Cosmos-flavoured because the product
-// speaks Cosmos, but nothing here knows about HTTP: server/ maps codes to HTTP
-// statuses in one place (server/errors.cc).
+// speaks Cosmos, but nothing here knows about HTTP: codes map to HTTP
+// statuses in one place (base/http_status.h).
 //
 // Result<T> holds either a value or a non-OK Status.
 #pragma once

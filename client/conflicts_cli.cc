@@ -20,29 +20,22 @@ CosmosClient MakeClient(const ConflictsArgs& args) {
   return CosmosClient(o);
 }
 
-Result<Json> GetJson(CosmosClient& c, const std::string& path, const std::string& continuation = "") {
-  HttpHeaders headers;
-  if (!continuation.empty()) headers.emplace_back("x-ms-continuation", continuation);
-  auto resp = c.Request("GET", path, {}, headers);
+Result<Json> GetJson(CosmosClient& c, const std::string& path) {
+  auto resp = c.Request("GET", path);
   if (!resp.ok()) return resp.status();
   if (!resp->ok()) return StatusFromResponse(*resp);
   Json j = Json::parse(resp->body, nullptr, false);
   if (j.is_discarded()) return Status::Internal("GET " + path + " answered something that is not JSON");
-  if (!resp->continuation.empty()) j["__continuation"] = resp->continuation;
   return j;
 }
 
 // Every item of a paged feed under `array`.
-Result<std::vector<Json>> ReadAll(CosmosClient& c, const std::string& path, const char* array) {
-  std::vector<Json> out;
-  std::string continuation;
-  do {
-    auto page = GetJson(c, path, continuation);
-    if (!page.ok()) return page.status();
-    for (auto& item : (*page)[array]) out.push_back(item);
-    continuation = page->value("__continuation", "");
-  } while (!continuation.empty());
-  return out;
+Result<Json> ReadAll(CosmosClient& c, const std::string& path, const char* array) {
+  auto all = c.ReadAllPages(path, array);
+  if (!all.ok()) return all.status();
+  Json items = Json::parse(*all, nullptr, false);
+  if (!items.is_array()) return Status::Internal("read feed of " + path + ": not a JSON array");
+  return items;
 }
 
 Status RequireContainer(const ConflictsArgs& args) {

@@ -299,34 +299,41 @@ Result<CosmosResponse> CosmosClient::Query(std::string_view db, std::string_view
 
 Result<std::string> CosmosClient::ReadAllDocuments(std::string_view db, std::string_view coll,
                                                    std::optional<std::string> partition_key_json) {
-  json all = json::array();
   FeedOptions opts;
   opts.partition_key = std::move(partition_key_json);
+  return ReadAllPages(DocsPath(db, coll), "Documents", std::move(opts));
+}
+
+Result<std::string> CosmosClient::ReadAllPages(std::string_view path, std::string_view array_name,
+                                               FeedOptions opts) {
+  // Ordered: the items keep their properties in the server's order.
+  using ordered_json = nlohmann::ordered_json;
+  ordered_json all = ordered_json::array();
+  const std::string what = "read feed of " + std::string(path);
   while (true) {
-    auto page = ReadFeed(db, coll, opts);
+    HttpHeaders h;
+    AddFeedOptions(opts, &h);
+    auto page = Send("GET", path, {}, {}, std::move(h), std::nullopt, true);
     if (!page.ok()) return page.status();
     if (page->status >= 300) return StatusFromResponse(*page);
-    json body = json::parse(page->body, nullptr, /*allow_exceptions=*/false);
+    ordered_json body = ordered_json::parse(page->body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded() || !body.is_object()) {
-      return Status::Internal("read feed of " + DocsPath(db, coll) +
-                              ": the page is not a JSON object");
+      return Status::Internal(what + ": the page is not a JSON object");
     }
-    auto docs = body.find("Documents");
-    if (docs != body.end()) {
-      if (!docs->is_array()) {
-        return Status::Internal("read feed of " + DocsPath(db, coll) +
-                                ": Documents is not an array");
+    auto items = body.find(array_name);
+    if (items != body.end()) {
+      if (!items->is_array()) {
+        return Status::Internal(what + ": " + std::string(array_name) + " is not an array");
       }
-      for (auto& d : *docs) all.push_back(std::move(d));
+      for (auto& item : *items) all.push_back(std::move(item));
     }
     if (page->continuation.empty()) break;
     if (page->continuation == opts.continuation) {
-      return Status::Internal("read feed of " + DocsPath(db, coll) +
-                              ": the continuation did not advance");
+      return Status::Internal(what + ": the continuation did not advance");
     }
     opts.continuation = page->continuation;
   }
-  return Dump(all);
+  return all.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 // --- Fenced leases ----------------------------------------------------------------

@@ -187,8 +187,20 @@ class CosmosClient {
   // Reads every document of the container (or of one partition key, a JSON
   // array) by following continuations, and returns them as one JSON array.
   // A response with status >= 400 on any page becomes its StatusFromResponse().
+  // ReadAllPages(".../docs", "Documents", {partition_key}).
   Result<std::string> ReadAllDocuments(std::string_view db, std::string_view coll,
                                        std::optional<std::string> partition_key_json = {});
+
+  // Reads every page of the feed GET `path` (unencoded, e.g. "/dbs" or
+  // "/dbs/d/colls/c/conflicts"), starting at `opts.continuation` and following
+  // continuations, and returns the items of every page's `array_name` array
+  // ("Databases", "Documents", "Conflicts", ...) as one JSON array, each item
+  // with its properties in the order the server sent them. A page without
+  // `array_name` adds nothing. Errors: a response with status >= 300 becomes
+  // its StatusFromResponse(); a page that is not a JSON object, an
+  // `array_name` that is not an array, or a continuation that does not
+  // advance is Internal.
+  Result<std::string> ReadAllPages(std::string_view path, std::string_view array_name, FeedOptions opts = {});
 
   // --- Fenced leases (regionlab extension, docs/leases.md) ----------------------
   // Signed as resource type "leases", link "leases/{name}". Acquire: 200

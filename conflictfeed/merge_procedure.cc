@@ -4,26 +4,29 @@
 
 #include <optional>
 
+#include "conflictfeed/json_util.h"
 #include "storage/keys.h"
 
 namespace regionlab::conflictfeed {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
+using internal::FindAtPointer;
 
 // The DataAccess a merge procedure sees: the conflicting document is the
 // fold's state; other documents of the partition are read from the store.
 class ConflictData final : public scripting::DataAccess {
  public:
-  ConflictData(const MergeScope& scope, const storage::Record& any_version, std::optional<Json> state)
+  // `original`: `any_version`'s body as Json::parse(body, nullptr, false)
+  // gives it, or null for a tombstone.
+  ConflictData(const MergeScope& scope, const storage::Record& any_version, Json original,
+               std::optional<Json> state)
       : scope_(scope),
         doc_id_(any_version.id),
         doc_rid_(any_version.rid),
         pk_(any_version.partition_key),
-        state_(std::move(state)) {
-    if (!any_version.tombstone) original_ = Json::parse(any_version.body, nullptr, false);
-  }
+        original_(std::move(original)),
+        state_(std::move(state)) {}
 
   const std::optional<Json>& state() const { return state_; }
   bool wrote() const { return wrote_; }
@@ -103,22 +106,14 @@ class ConflictData final : public scripting::DataAccess {
     if (id->get<std::string>() != doc_id_) return OtherDocument();
     for (const std::string& path : scope_.pk_paths) {
       if (!original_.is_object()) break;
-      const Json* a = Find(doc, path);
-      const Json* b = Find(original_, path);
+      const Json* a = FindAtPointer(doc, path);
+      const Json* b = FindAtPointer(original_, path);
       if ((a == nullptr) != (b == nullptr) || (a && *a != *b)) {
         return Status::BadRequest("A merge procedure cannot change the partition key (" + path + ").");
       }
     }
     for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
     return doc;
-  }
-
-  static const Json* Find(const Json& doc, const std::string& path) {
-    try {
-      return &doc.at(Json::json_pointer(path));
-    } catch (const std::exception&) {
-      return nullptr;
-    }
   }
 
   // The new state keeps the document's identity, so `existingItem._self`
@@ -138,10 +133,15 @@ class ConflictData final : public scripting::DataAccess {
   bool wrote_ = false;
 };
 
-Json Item(const storage::Record& r) {
+// What the procedure sees of `r`; `parsed` is Json::parse(r.body, nullptr,
+// false) (unused for a tombstone).
+Json Item(const storage::Record& r, Json parsed) {
   if (r.tombstone) return Json{{"id", r.id}, {"_rid", r.rid}};
-  Json doc = Json::parse(r.body, nullptr, false);
-  return doc.is_discarded() ? Json{{"id", r.id}} : doc;
+  return parsed.is_discarded() ? Json{{"id", r.id}} : std::move(parsed);
+}
+
+Json Item(const storage::Record& r) {
+  return Item(r, r.tombstone ? Json() : Json::parse(r.body, nullptr, false));
 }
 
 }  // namespace
@@ -149,9 +149,15 @@ Json Item(const storage::Record& r) {
 Result<Decision> RunMergeProcedure(const std::string& source, const std::vector<storage::Record>& sorted,
                                    const MergeScope& scope, const scripting::Budget& budget) {
   if (sorted.size() < 2) return Decision::Keep(0);
+  // sorted[0]'s body, parsed once: the fold's first state and the reference
+  // for the partition key check.
+  Json original;
   std::optional<Json> first;
-  if (!sorted[0].tombstone) first = Item(sorted[0]);
-  ConflictData data(scope, sorted[0], first);
+  if (!sorted[0].tombstone) {
+    original = Json::parse(sorted[0].body, nullptr, false);
+    first = Item(sorted[0], original);
+  }
+  ConflictData data(scope, sorted[0], std::move(original), std::move(first));
   for (size_t i = 1; i < sorted.size(); ++i) {
     Json incoming = Item(sorted[i]);
     data.set_incoming(incoming);

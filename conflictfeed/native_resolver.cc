@@ -6,11 +6,12 @@
 #include <map>
 #include <mutex>
 
+#include "conflictfeed/json_util.h"
+
 namespace regionlab::conflictfeed {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
 
 // Top-level properties of every version; on disagreement the later version
 // in `versions` (the one last-writer-wins prefers) gives the value.
@@ -56,12 +57,7 @@ class Highest final : public NativeResolver {
     size_t best_index = 0, at_best = 0;
     for (size_t i = 0; i < versions.size(); ++i) {
       Json doc = Json::parse(versions[i].body, nullptr, false);
-      const Json* v = nullptr;
-      try {
-        v = &doc.at(Json::json_pointer(pointer));
-      } catch (const std::exception&) {
-        v = nullptr;
-      }
+      const Json* v = internal::FindAtPointer(doc, pointer);
       if (!v || !v->is_number()) {
         return Decision::Feed("a version has no number at " + pointer);
       }

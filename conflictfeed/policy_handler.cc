@@ -29,14 +29,17 @@ struct PolicyHandler::ContainerPolicy {
   std::string path;  // LastWriterWins path
   bool record_losers = false;
   std::string procedure;
-  const NativeResolver* native = nullptr;  // for "native:NAME"
+  // Custom with "native:NAME[:ARG]" (ParseNativeProcedure).
+  bool is_native = false;
+  std::string native_name;
   std::string native_argument;
-  std::unique_ptr<ConflictResolver> lww;     // on `path`
-  std::unique_ptr<ConflictResolver> lww_ts;  // on /_ts
+  const NativeResolver* native = nullptr;  // null if `native_name` is not registered
+  // Custom with a stored procedure: its id (ProcedureId(procedure)).
+  std::string procedure_id;
+  std::unique_ptr<ConflictResolver> lww;  // on `path`
 };
 
 namespace {
-
 
 // The stored-procedure id a conflictResolutionProcedure names: the last
 // segment of "dbs/d/colls/c/sprocs/ID", or the whole value.
@@ -47,20 +50,24 @@ std::string ProcedureId(const std::string& procedure) {
   return id;
 }
 
-// `versions` without siblings, in canonical order (the replicator's).
-void Canonicalize(std::vector<Record>& versions) {
-  for (auto& v : versions) {
-    v.siblings.clear();
-    v.merged = false;
-  }
-}
-
 replication::Resolution Pick(std::vector<Record> versions, size_t winner) {
   replication::Resolution res;
   res.survivor = std::move(versions[winner]);
   for (size_t i = 0; i < versions.size(); ++i) {
     if (i != winner) res.survivor.siblings.push_back(std::move(versions[i]));
   }
+  return res;
+}
+
+// Pick(versions, winner), with a conflict record under `info` for every
+// version that lost to the winner.
+replication::Resolution PickAndRecordLosers(std::vector<Record> versions, size_t winner, const ConflictInfo& info) {
+  std::vector<std::pair<std::string, Record>> records;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (i != winner) records.push_back(MakeConflictRecord(info, versions[i], versions[winner]));
+  }
+  replication::Resolution res = Pick(std::move(versions), winner);
+  res.new_records = std::move(records);
   return res;
 }
 
@@ -172,12 +179,18 @@ std::shared_ptr<const PolicyHandler::ContainerPolicy> PolicyHandler::PolicyFor(c
     }
   }
   if (p->path.empty()) p->path = "/_ts";
-  std::string native_name;
-  if (p->custom && ParseNativeProcedure(p->procedure, &native_name, &p->native_argument)) {
-    p->native = FindNativeResolver(native_name);
+  if (p->custom) {
+    std::string name, argument;
+    if (ParseNativeProcedure(p->procedure, &name, &argument)) {
+      p->is_native = true;
+      p->native_name = std::move(name);
+      p->native_argument = std::move(argument);
+      p->native = FindNativeResolver(p->native_name);
+    } else {
+      p->procedure_id = ProcedureId(p->procedure);
+    }
   }
   p->lww = NewLastWriterWins(p->path);
-  p->lww_ts = NewLastWriterWins("/_ts");
   std::lock_guard<std::mutex> lock(mu_);
   by_container_[coll_rid] = p;
   return p;
@@ -185,7 +198,8 @@ std::shared_ptr<const PolicyHandler::ContainerPolicy> PolicyHandler::PolicyFor(c
 
 Result<replication::Resolution> PolicyHandler::Resolve(std::string_view key, std::vector<Record> versions,
                                                        const storage::WriteContext& ctx) {
-  Canonicalize(versions);
+  // `versions` have no siblings and are in canonical order (the
+  // ConcurrencyHandler contract, replication/interfaces.h).
   switch (versions.front().kind) {
     case storage::RecordKind::kDocument:
       return ResolveDocument(std::move(versions));
@@ -219,30 +233,17 @@ Result<replication::Resolution> PolicyHandler::ResolveDocument(std::vector<Recor
   }
 
   auto feed = [&](const std::string& reason) {
-    size_t winner = Best(versions, *policy->lww_ts);
+    size_t winner = Best(versions, *default_);
     ConflictInfo info{policy->coll_rid, policy->coll_self, policy->custom ? "Custom" : "LastWriterWins", reason};
-    std::vector<std::pair<std::string, Record>> records;
-    for (size_t i = 0; i < versions.size(); ++i) {
-      if (i != winner) records.push_back(MakeConflictRecord(info, versions[i], versions[winner]));
-    }
-    replication::Resolution res = Pick(std::move(versions), winner);
-    res.new_records = std::move(records);
-    return res;
+    return PickAndRecordLosers(std::move(versions), winner, info);
   };
 
   if (!policy->custom) {
     size_t winner = Best(versions, *policy->lww);
-    std::vector<std::pair<std::string, Record>> records;
-    if (policy->record_losers) {
-      ConflictInfo info{policy->coll_rid, policy->coll_self, "LastWriterWins",
-                        "recordLosers: overwritten by last-writer-wins on " + policy->path};
-      for (size_t i = 0; i < versions.size(); ++i) {
-        if (i != winner) records.push_back(MakeConflictRecord(info, versions[i], versions[winner]));
-      }
-    }
-    replication::Resolution res = Pick(std::move(versions), winner);
-    res.new_records = std::move(records);
-    return res;
+    if (!policy->record_losers) return Pick(std::move(versions), winner);
+    ConflictInfo info{policy->coll_rid, policy->coll_self, "LastWriterWins",
+                      "recordLosers: overwritten by last-writer-wins on " + policy->path};
+    return PickAndRecordLosers(std::move(versions), winner, info);
   }
 
   if (policy->procedure.empty()) return feed("no conflictResolutionProcedure: left to the application");
@@ -252,18 +253,17 @@ Result<replication::Resolution> PolicyHandler::ResolveDocument(std::vector<Recor
   std::vector<size_t> order(versions.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return policy->lww_ts->Prefers(versions[b], versions[a]);
+    return default_->Prefers(versions[b], versions[a]);
   });
   std::vector<Record> sorted;
   for (size_t i : order) sorted.push_back(versions[i]);
 
   Decision decision;
-  std::string native_name, native_argument;
-  if (ParseNativeProcedure(policy->procedure, &native_name, &native_argument)) {
-    if (!policy->native) return feed("native resolver '" + native_name + "' is not registered");
+  if (policy->is_native) {
+    if (!policy->native) return feed("native resolver '" + policy->native_name + "' is not registered");
     decision = policy->native->Resolve(sorted, policy->native_argument);
   } else {
-    std::string proc_id = ProcedureId(policy->procedure);
+    const std::string& proc_id = policy->procedure_id;
     auto sproc = store_.Get(storage::keys::StoredProcedure(policy->coll_rid, proc_id));
     if (!sproc.ok()) return sproc.status();
     if (!sproc->has_value() || (*sproc)->tombstone) {

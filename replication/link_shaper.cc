@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/hash.h"
+
 namespace regionlab::replication {
 
 std::string LinkFaults::Describe() const {
@@ -33,14 +35,6 @@ uint64_t SplitMix64(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
-}
-
-uint64_t Fnv1a64(std::string_view s, uint64_t h) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
 }
 
 uint64_t LinkStreamSeed(uint64_t seed, std::string_view from, std::string_view to, uint64_t generation) {

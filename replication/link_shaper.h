@@ -57,8 +57,6 @@ struct LinkFaults {
 
 // One step of splitmix64 (a bijective 64-bit mix).
 uint64_t SplitMix64(uint64_t x);
-// 64-bit FNV-1a of `s`.
-uint64_t Fnv1a64(std::string_view s, uint64_t h = 0xcbf29ce484222325ull);
 // The seed of the random stream of the link from -> to after its
 // `generation`-th fault change: a hash of all four, so that a change on one
 // link never shifts another link's decisions.

@@ -68,9 +68,6 @@ struct Replicator::Impl {
   // Lock-free copy of each origin's applied lsn (read per request for
   // session tokens), indexed by region id.
   std::vector<std::atomic<uint64_t>> applied;
-  // Records read ahead for the batch being applied (Prefetch; under the
-  // store's write lock).
-  std::unordered_map<std::string, std::optional<Record>> prefetched;
 
   PeerState* Find(uint32_t peer) {
     auto it = state.find(peer);
@@ -185,16 +182,43 @@ struct Replicator::Impl {
     ps.last_progress_micros = clock->NowMicros();
   }
 
+  // Resends what `peer` has not acknowledged on the outbound link: asks the
+  // peer where to start if it has not said, else rewinds to its last
+  // acknowledgement; then ships. Unless `force`, only once the link has seen
+  // no progress for retransmit_after_micros.
+  void RetransmitPeer(uint32_t peer, PeerState& ps, int64_t now, bool force) {
+    if (!ps.out_up) return;
+    const bool due = force || now - ps.last_progress_micros >= options.retransmit_after_micros;
+    if (!ps.resumed) {  // nothing ships before the peer's Resume
+      if (due) {
+        pb::Frame f;
+        f.mutable_resume_request();
+        ps.last_progress_micros = now;
+        transport->SendToPeer(peer, Serialize(f));
+      }
+      return;
+    }
+    if (due && ps.acked < ps.sent) {
+      ps.out.retransmits++;
+      Rewind(ps, ps.acked);
+    }
+    PumpPeer(peer, ps);
+  }
+
   // ---- inbound ----
 
+  // Records read ahead for one store write (Prefetch), by key.
+  using Prefetched = std::unordered_map<std::string, std::optional<Record>>;
+
   // Merges `incoming` into the batch being built, reading the current version
-  // from `pending` (earlier records of this batch) or the store. The stored
-  // state of a key is the set of its maximal versions (a winner and its open
-  // siblings); merging is set union minus dominated versions, so the result
-  // does not depend on the order in which versions arrive.
+  // from `pending` (earlier records of this batch), else from `prefetched`
+  // (each taken once), else the store. The stored state of a key is the set
+  // of its maximal versions (a winner and its open siblings); merging is set
+  // union minus dominated versions, so the result does not depend on the
+  // order in which versions arrive.
   Status MergeRecord(PeerState& ps, const std::string& key, Record incoming,
                      const storage::WriteContext& ctx, std::unordered_map<std::string, Record>& pending,
-                     storage::WriteSet& set) {
+                     Prefetched& prefetched, storage::WriteSet& set) {
     // A record this batch was about to create as a local write (a conflict
     // record) that arrives from a peer in the same batch: the peer's copy
     // exists first, so ours is not created (as if the key had held it).
@@ -272,15 +296,17 @@ struct Replicator::Impl {
   }
 
   // The stored records of `keys`, read in one batch before a frame is
-  // merged (MergeRecord takes each from here once).
-  Status Prefetch(std::vector<std::string> keys) {
-    prefetched.clear();
+  // merged (MergeRecord takes each from here once). Call under the store's
+  // write lock (inside a Write), and use within that write only.
+  Result<Prefetched> Prefetch(std::vector<std::string> keys) {
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     auto got = store->MultiGet(keys);
     if (!got.ok()) return got.status();
+    Prefetched prefetched;
+    prefetched.reserve(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) prefetched.emplace(std::move(keys[i]), std::move((*got)[i]));
-    return Status::Ok();
+    return prefetched;
   }
 
   // A stored record and its siblings as a flat list of versions. A merged
@@ -323,11 +349,12 @@ struct Replicator::Impl {
       for (const LogEntry& e : entries) {
         for (const auto& [key, rec] : e.records) keys.push_back(key);
       }
-      RL_RETURN_IF_ERROR(Prefetch(std::move(keys)));
+      auto prefetched = Prefetch(std::move(keys));
+      if (!prefetched.ok()) return prefetched.status();
       for (LogEntry& e : entries) {
         for (auto& range : e.erase_ranges) set.erase_ranges.push_back(range);
         for (auto& [key, rec] : e.records) {
-          RL_RETURN_IF_ERROR(MergeRecord(ps, key, std::move(rec), ctx, pending, set));
+          RL_RETURN_IF_ERROR(MergeRecord(ps, key, std::move(rec), ctx, pending, *prefetched, set));
         }
       }
       set.meta_puts.emplace_back(storage::keys::AppliedKey(peer), storage::keys::EncodeFixed64(last));
@@ -336,7 +363,6 @@ struct Replicator::Impl {
       StampLocal(set, ctx);
       return set;
     });
-    prefetched.clear();
     if (!commit.ok()) return commit.status();
     ps.in.applied = last;
     applied[peer].store(last, std::memory_order_release);
@@ -429,11 +455,12 @@ struct Replicator::Impl {
     auto commit = store->Write([&](const storage::WriteContext& ctx) -> Result<storage::WriteSet> {
       storage::WriteSet set;
       std::unordered_map<std::string, Record> pending;
-      RL_RETURN_IF_ERROR(Prefetch({msg.keys().begin(), msg.keys().end()}));
+      auto prefetched = Prefetch({msg.keys().begin(), msg.keys().end()});
+      if (!prefetched.ok()) return prefetched.status();
       for (int i = 0; i < msg.keys_size(); ++i) {
         Record rec;
         if (!storage::DecodeRecord(msg.records(i), &rec)) return Status::Corruption("undecodable snapshot record");
-        RL_RETURN_IF_ERROR(MergeRecord(ps, msg.keys(i), std::move(rec), ctx, pending, set));
+        RL_RETURN_IF_ERROR(MergeRecord(ps, msg.keys(i), std::move(rec), ctx, pending, *prefetched, set));
       }
       if (last) {
         set.meta_puts.emplace_back(storage::keys::AppliedKey(peer), storage::keys::EncodeFixed64(upto));
@@ -512,10 +539,15 @@ void Replicator::OnOutboundDown(uint32_t peer) {
 }
 
 void Replicator::OnOutboundFrame(uint32_t peer, std::string_view payload) {
+  pb::Frame f;
+  if (!f.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
+  OnOutboundParsedFrame(peer, f);
+}
+
+void Replicator::OnOutboundParsedFrame(uint32_t peer, const pb::Frame& f) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   PeerState* ps = impl_->Find(peer);
-  pb::Frame f;
-  if (!ps || !ps->out_up || !f.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
+  if (!ps || !ps->out_up) return;
   if (f.has_resume()) {
     uint64_t applied = f.resume().applied();
     if (ps->resumed && ps->sent > applied) ps->out.retransmits++;
@@ -579,6 +611,15 @@ void Replicator::OnInboundFrames(uint32_t peer, const std::vector<std::string_vi
       spdlog::warn("replication: malformed frame from region {}", peer);
       continue;
     }
+    frames.push_back(std::move(f));
+  }
+  OnInboundParsedFrames(peer, frames);
+}
+
+void Replicator::OnInboundParsedFrames(uint32_t peer, std::vector<pb::Frame>& frames) {
+  std::vector<const pb::Frame*> ordered;  // everything but messages, in order
+  ordered.reserve(frames.size());
+  for (pb::Frame& f : frames) {
     if (f.has_message()) {  // not ordered with entries; handled outside the lock
       {
         std::lock_guard<std::mutex> lock(impl_->mu);
@@ -590,9 +631,9 @@ void Replicator::OnInboundFrames(uint32_t peer, const std::vector<std::string_vi
       }
       continue;
     }
-    frames.push_back(std::move(f));
+    ordered.push_back(&f);
   }
-  if (frames.empty()) return;
+  if (ordered.empty()) return;
   std::lock_guard<std::mutex> lock(impl_->mu);
   PeerState* ps = impl_->Find(peer);
   if (!ps || !ps->in_up) return;
@@ -601,15 +642,15 @@ void Replicator::OnInboundFrames(uint32_t peer, const std::vector<std::string_vi
     if (!run.empty()) impl_->OnEntries(peer, *ps, run);
     run.clear();
   };
-  for (const pb::Frame& f : frames) {
-    if (f.has_entries()) {
-      run.push_back(&f.entries());
+  for (const pb::Frame* f : ordered) {
+    if (f->has_entries()) {
+      run.push_back(&f->entries());
       continue;
     }
     flush();
-    if (f.has_snapshot()) {
-      impl_->OnSnapshot(peer, *ps, f.snapshot());
-    } else if (f.has_resume_request()) {
+    if (f->has_snapshot()) {
+      impl_->OnSnapshot(peer, *ps, f->snapshot());
+    } else if (f->has_resume_request()) {
       impl_->SendResume(peer, *ps);
     }
   }
@@ -623,39 +664,13 @@ void Replicator::Pump() {
 
 void Replicator::Retransmit(uint32_t peer) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  PeerState* ps = impl_->Find(peer);
-  if (!ps || !ps->out_up) return;
-  if (!ps->resumed) {
-    pb::Frame f;
-    f.mutable_resume_request();
-    ps->last_progress_micros = impl_->clock->NowMicros();
-    impl_->transport->SendToPeer(peer, Serialize(f));
-    return;
-  }
-  if (ps->acked < ps->sent) {
-    ps->out.retransmits++;
-    impl_->Rewind(*ps, ps->acked);
-  }
-  impl_->PumpPeer(peer, *ps);
+  if (PeerState* ps = impl_->Find(peer)) impl_->RetransmitPeer(peer, *ps, impl_->clock->NowMicros(), /*force=*/true);
 }
 
 void Replicator::Tick() {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  int64_t now = impl_->clock->NowMicros();
-  for (auto& [peer, ps] : impl_->state) {
-    if (ps.out_up && !ps.resumed && now - ps.last_progress_micros >= impl_->options.retransmit_after_micros) {
-      pb::Frame f;
-      f.mutable_resume_request();
-      ps.last_progress_micros = now;
-      impl_->transport->SendToPeer(peer, Serialize(f));
-    }
-    if (ps.out_up && ps.resumed && ps.acked < ps.sent &&
-        now - ps.last_progress_micros >= impl_->options.retransmit_after_micros) {
-      ps.out.retransmits++;
-      impl_->Rewind(ps, ps.acked);
-    }
-    impl_->PumpPeer(peer, ps);
-  }
+  const int64_t now = impl_->clock->NowMicros();
+  for (auto& [peer, ps] : impl_->state) impl_->RetransmitPeer(peer, ps, now, /*force=*/false);
   uint64_t last = impl_->store->last_lsn();
   if (last > impl_->options.log_retention_entries) {
     uint64_t below = last - impl_->options.log_retention_entries + 1;

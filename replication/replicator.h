@@ -22,12 +22,17 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
 #include "replication/interfaces.h"
 #include "storage/store.h"
+
+namespace regionlab::replication::pb {
+class Frame;  // replication/wire.proto
+}  // namespace regionlab::replication::pb
 
 namespace regionlab::replication {
 
@@ -108,15 +113,22 @@ class Replicator {
   // starts when the peer's Resume arrives.
   void OnOutboundUp(uint32_t peer);
   void OnOutboundDown(uint32_t peer);
+  // A frame's payload (a serialized pb::Frame; ignored if it does not parse),
+  // or the frame already parsed.
   void OnOutboundFrame(uint32_t peer, std::string_view payload);
+  void OnOutboundParsedFrame(uint32_t peer, const pb::Frame& frame);
   // Inbound link (peer -> this region).
   void OnInboundUp(uint32_t peer);
   void OnInboundDown(uint32_t peer);
   void OnInboundFrame(uint32_t peer, std::string_view payload);
   // Several frames of the inbound link, in order, as they arrived together:
   // consecutive Entries frames are applied in batches spanning frames, and
-  // acknowledged once.
+  // acknowledged once. Payloads that do not parse are skipped (with a
+  // warning).
   void OnInboundFrames(uint32_t peer, const std::vector<std::string_view>& payloads);
+  // The same for frames already parsed. Message payloads are moved out of
+  // `frames`.
+  void OnInboundParsedFrames(uint32_t peer, std::vector<pb::Frame>& frames);
 
   // Ships whatever is new on every connected outbound link.
   void Pump();

@@ -197,9 +197,9 @@ struct TcpTransportCore : std::enable_shared_from_this<TcpTransportCore> {
   bool OnAuthenticated(const std::shared_ptr<Connection>& c);
   // A connection closed (for any reason); called once, from its strand.
   void OnClosed(const std::shared_ptr<Connection>& c, bool was_up);
-  // A frame read on an authenticated connection.
-  // Frames read together on an authenticated connection, in order.
-  void Deliver(const Connection& c, const std::vector<std::string_view>& payloads);
+  // Frames read together on an authenticated connection, in order, parsed
+  // (the replicator may move parts out of them).
+  void Deliver(const Connection& c, std::vector<pb::Frame>& frames);
   void EnqueueOutbound(Role link, uint32_t peer, std::string payload);
 };
 
@@ -351,7 +351,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     rlen_ += n;
     size_t off = 0;
     partial_frame_bytes_ = 0;
-    std::vector<std::string_view> batch;
+    std::vector<pb::Frame> batch;  // parsed once, here, and handed over as they are
     while (rlen_ - off >= 4) {
       const auto* h = reinterpret_cast<const unsigned char*>(rbuf_.data() + off);
       const uint32_t len = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) | (uint32_t{h[2]} << 8) | uint32_t{h[3]};
@@ -385,7 +385,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           break;
         case State::kUp:
           if (!AllowedOnLink(f)) return Malformed("frame kind not allowed on this link");
-          batch.push_back(payload);
+          batch.push_back(std::move(f));
           break;
       }
       if (closed_) return;
@@ -923,7 +923,7 @@ void Impl::OnClosed(const std::shared_ptr<Connection>& c, bool was_up) {
   if (c->dialer_) c->dialer_->OnClosed(was_up);
 }
 
-void Impl::Deliver(const Connection& c, const std::vector<std::string_view>& payloads) {
+void Impl::Deliver(const Connection& c, std::vector<pb::Frame>& frames) {
   std::lock_guard<std::mutex> deliver(deliver_mu);
   if (!replicator) return;
   {
@@ -933,9 +933,9 @@ void Impl::Deliver(const Connection& c, const std::vector<std::string_view>& pay
     if (it == links.end() || it->second.get() != &c) return;  // replaced or closing
   }
   if (c.role() == Role::kDialer) {
-    for (std::string_view payload : payloads) replicator->OnOutboundFrame(c.peer_id(), payload);
+    for (const pb::Frame& f : frames) replicator->OnOutboundParsedFrame(c.peer_id(), f);
   } else {
-    replicator->OnInboundFrames(c.peer_id(), payloads);
+    replicator->OnInboundParsedFrames(c.peer_id(), frames);
   }
 }
 

@@ -9,9 +9,9 @@
 // connection from a peer replaces an older one.
 //
 // Events. Once a handshake completes the transport calls
-// Replicator::OnOutboundUp / OnInboundUp, then hands every frame read to
-// OnOutboundFrame / OnInboundFrame, and OnOutboundDown / OnInboundDown when
-// the connection closes. These calls come from io threads; the replicator may
+// Replicator::OnOutboundUp / OnInboundUp, then hands every frame read, parsed
+// once, to OnOutboundParsedFrame / OnInboundParsedFrames, and OnOutboundDown /
+// OnInboundDown when the connection closes. These calls come from io threads; the replicator may
 // call SendToPeer / ReplyToPeer from inside them.
 //
 // Thread-safety: every public method may be called from any thread. The

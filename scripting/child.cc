@@ -618,16 +618,15 @@ void ChildMain(int fd, pid_t parent) {
 
   // What to run.
   ChildState& st = *g_child;
+  // st.in is reused by HostCall: the inputs get a buffer of their own, which
+  // lives until the process ends.
   char type = 0;
-  if (!wire::RecvFrame(st.fd, &st.in)) _exit(2);
-  if (!wire::ParseFrame(st.in, &type, &st.fields) || type != wire::kStart ||
-      st.fields.size() != 4) {
+  std::string* inputs = new std::string();
+  if (!wire::RecvFrame(st.fd, inputs)) _exit(2);
+  std::vector<std::string_view> f;
+  if (!wire::ParseFrame(*inputs, &type, &f) || type != wire::kStart || f.size() != 4) {
     Fail(wire::kKindInternal, "malformed start message from the parent");
   }
-  // st.in is reused by HostCall: keep the inputs in a buffer of their own.
-  std::string* inputs = new std::string(st.in);
-  std::vector<std::string_view> f;
-  if (!wire::ParseFrame(*inputs, &type, &f)) _exit(2);
   const std::string_view source = f[0];
   const std::string_view args_json = f[1];
   const std::string self_link(f[2]);

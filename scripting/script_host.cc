@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/http_status.h"
 #include "scripting/spawn.h"
 #include "scripting/wire.h"
 
@@ -25,40 +26,6 @@ namespace regionlab::scripting {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Cosmos' HTTP status for a Status code (as server/errors.cc does; scripting
-// cannot depend on server/).
-int HttpStatus(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kNotModified:
-      return 304;
-    case StatusCode::kBadRequest:
-      return 400;
-    case StatusCode::kUnauthorized:
-      return 401;
-    case StatusCode::kForbidden:
-      return 403;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kConflict:
-      return 409;
-    case StatusCode::kPreconditionFailed:
-      return 412;
-    case StatusCode::kTooLarge:
-      return 413;
-    case StatusCode::kTooManyRequests:
-      return 429;
-    case StatusCode::kUnavailable:
-      return 503;
-    case StatusCode::kInternal:
-    case StatusCode::kIOError:
-    case StatusCode::kCorruption:
-      return 500;
-  }
-  return 500;
-}
 
 // Milliseconds until `deadline` for poll(), rounded up; 0 when past.
 int PollTimeout(Clock::time_point deadline) {
@@ -174,7 +141,7 @@ class Answer {
 
   void Error(const Status& s) {
     wire::BeginFrame(frame_, wire::kError);
-    wire::AddField(frame_, std::to_string(HttpStatus(s.code())));
+    wire::AddField(frame_, std::to_string(HttpStatusFor(s.code())));
     wire::AddField(frame_, StatusCodeName(s.code()));
     wire::AddField(frame_, s.message());
     wire::AddField(frame_, std::to_string(s.substatus()));

@@ -854,9 +854,8 @@ HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
       // /regions/{r}/offline | online | clock | kill | restart
       const std::string& name = seg[1];
       const std::string& action = seg[2];
-      auto id = KnownRegion(admin, name);
+      auto id = LocalRegion(admin, name);
       if (!id.ok()) return Fail(id.status());
-      if (!Local(admin, *id)) return Fail(Bad("region '" + name + "' is not served by this process"));
       auto body = ParseObject(request.body);
       if (!body.ok()) return Fail(body.status());
       Op op;

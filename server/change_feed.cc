@@ -22,7 +22,9 @@
 #include <tuple>
 
 #include "base/encoding.h"
+#include "base/hash.h"
 #include "replication/replicator.h"
+#include "replication/version_vector.h"
 #include "server/errors.h"
 #include "server/handlers.h"
 #include "server/query/query.h"
@@ -69,17 +71,7 @@ struct Token {
 };
 
 uint64_t ScopeHash(std::string_view coll_rid, std::string_view pk) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(coll_rid);
-  mix("|");
-  mix(pk);
-  return h;
+  return Fnv1a64(pk, Fnv1a64("|", Fnv1a64(coll_rid)));
 }
 
 std::optional<std::string> HexDecode(std::string_view hex) {
@@ -179,10 +171,6 @@ uint64_t At(const VersionVector& v, uint32_t region) {
   return it == v.end() ? 0 : it->second;
 }
 
-void Join(VersionVector& into, const VersionVector& other) {
-  for (const auto& [region, counter] : other) into[region] = std::max(into[region], counter);
-}
-
 // How far this region has applied every region's writes (its own: its last
 // local write). Read before the snapshot a page is served from, it is a lower
 // bound of what that snapshot holds: every write (r, n) with n <= v[r] has
@@ -233,14 +221,17 @@ Result<uint64_t> FirstLsnAtOrAfter(const storage::Store& store, int64_t micros, 
   uint64_t lo = *first, hi = store.last_lsn() + 1;
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo) / 2;
-    auto entries = store.ReadLog(mid, 1);
-    if (!entries.ok()) return entries.status();
-    if (entries->empty()) {
+    std::optional<storage::LogEntryHeader> entry;  // the first at or after mid; only its header is decoded
+    RL_RETURN_IF_ERROR(store.ReadLogRaw(mid, 1, [&](const storage::LogEntryHeader& h, std::string_view) {
+      entry = h;
+      return false;
+    }));
+    if (!entry) {
       hi = mid;
-    } else if ((*entries)[0].write_micros >= micros) {
-      hi = std::min<uint64_t>(mid, (*entries)[0].lsn);
+    } else if (entry->write_micros >= micros) {
+      hi = std::min<uint64_t>(mid, entry->lsn);
     } else {
-      lo = (*entries)[0].lsn + 1;
+      lo = entry->lsn + 1;
     }
   }
   *unsure = lo == *first && *first > 1;
@@ -431,7 +422,7 @@ HttpResponse LatestVersionPage(RequestContext& ctx, const ContainerInfo& info, R
     // Drained: the reader has now seen every document of the snapshot, which
     // holds every write within `applied`; and nothing at or before
     // last_before is left to send.
-    Join(next.vector, applied);
+    next.vector = replication::Merge(next.vector, applied);
     Cursor done{last_before + 1, ""};
     Cursor end = last < done ? done : last;
     next.lsn = end.lsn;
@@ -450,11 +441,6 @@ const char* OperationName(const Record& v) {
     case storage::Operation::kUnknown: break;
   }
   return v.tombstone ? "delete" : "replace";
-}
-
-std::string RegionName(const RegionContext& region, uint32_t id) {
-  if (id < region.account_regions.size()) return region.account_regions[id].name;
-  return std::to_string(id);
 }
 
 // The versions that entered this region's state with log entry `e`: those of

@@ -25,13 +25,6 @@ namespace keys = storage::keys;
 using storage::Record;
 
 
-std::string RegionName(const RegionContext& region, uint32_t id) {
-  for (const auto& r : region.account_regions) {
-    if (r.id == id) return r.name;
-  }
-  return std::to_string(id);
-}
-
 // The stored conflict body with region names added for the reader.
 std::string RenderConflict(const RegionContext& region, const std::string& body) {
   Json doc = Json::parse(body, nullptr, false);
@@ -101,22 +94,8 @@ HttpResponse ReadConflict(RequestContext& ctx, const ContainerInfo& info, const 
 
 HttpResponse DeleteConflict(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
   std::string key = keys::Conflict(RidBytes(info.record.rid).value_or(""), id);
-  const std::string* if_match = ctx.request.Header("if-match");
-  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
-    auto cur = ctx.region.store->Get(key);
-    if (!cur.ok()) return cur.status();
-    if (!cur->has_value() || (*cur)->tombstone) return ConflictNotFound(id);
-    if (if_match && *if_match != "*" && *if_match != (*cur)->etag) {
-      return Status::PreconditionFailed(
-          "Operation cannot be performed because one of the specified precondition is not met.");
-    }
-    Record tomb = MakeTombstone(**cur, w);
-    storage::WriteSet set;
-    set.puts.emplace_back(key, std::move(tomb));
-    return set;
-  });
-  if (!commit.ok()) return ErrorResponse(commit.status());
-  ctx.session_lsn = commit->lsn;
+  Status s = DeleteRecord(ctx, key, ctx.request.Header("if-match"), ConflictNotFound(id));
+  if (!s.ok()) return ErrorResponse(s);
   return JsonResponse(204, "");
 }
 

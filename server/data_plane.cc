@@ -210,26 +210,61 @@ std::string MakeEtag(uint32_t region_id, uint64_t lsn) {
   return buf;
 }
 
+storage::Record NewLocalRecord(storage::RecordKind kind, const std::string& id, const std::string& rid,
+                               const storage::WriteContext& w, const storage::Record* previous) {
+  storage::Record r;
+  r.kind = kind;
+  r.id = id;
+  r.rid = rid;
+  r.etag = MakeEtag(w.region_id, w.lsn);
+  r.ts = w.now_micros / 1000000;
+  r.version = NextVersion(previous, w);
+  r.origin_region = w.region_id;
+  r.origin_lsn = w.lsn;
+  r.write_micros = w.now_micros;
+  return r;
+}
+
+bool EtagMatches(const std::string* condition, const storage::Record& current) {
+  return condition == nullptr || *condition == "*" || *condition == current.etag;
+}
+
+Status PreconditionFailed() {
+  return Status::PreconditionFailed(
+      "Operation cannot be performed because one of the specified precondition is not met.");
+}
+
+Status DeleteRecord(RequestContext& ctx, const std::string& key, const std::string* if_match,
+                    const Status& not_found) {
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (!cur->has_value() || (*cur)->tombstone) return not_found;
+    if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
+    storage::WriteSet set;
+    set.puts.emplace_back(key, MakeTombstone(**cur, w));
+    return set;
+  });
+  if (!commit.ok()) return commit.status();
+  ctx.session_lsn = commit->lsn;
+  return Status::Ok();
+}
+
+storage::Operation PutOperation(const std::optional<storage::Record>& previous) {
+  return previous && !previous->tombstone ? storage::Operation::kReplace : storage::Operation::kCreate;
+}
+
 storage::Record MakeTombstone(const storage::Record& current, const storage::WriteContext& w) {
-  storage::Record tomb;
-  tomb.kind = current.kind;
-  tomb.id = current.id;
+  storage::Record tomb = NewLocalRecord(current.kind, current.id, current.rid, w, &current);
   tomb.partition_key = current.partition_key;
-  tomb.rid = current.rid;
   tomb.parent = current.parent;
-  tomb.etag = MakeEtag(w.region_id, w.lsn);
-  tomb.ts = w.now_micros / 1000000;
   tomb.tombstone = true;
   tomb.operation = storage::Operation::kDelete;
-  tomb.version = NextVersion(current, w);
-  tomb.origin_region = w.region_id;
-  tomb.origin_lsn = w.lsn;
-  tomb.write_micros = w.now_micros;
+  tomb.replaces_local_lsn = storage::ReplacedLsn(current);
   return tomb;
 }
 
-storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
-                                   const storage::WriteContext& wctx) {
+storage::VersionVector NextVersion(const storage::Record* previous, const storage::WriteContext& wctx) {
   // The new version has seen the previous one and every open sibling.
   storage::VersionVector v;
   if (previous) {

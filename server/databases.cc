@@ -26,25 +26,10 @@ Result<std::optional<Record>> LiveRecord(storage::Store& store, const std::strin
   return got;
 }
 
-Record NewRecord(RecordKind kind, const std::string& id, const std::string& rid,
-                 const storage::WriteContext& w, const std::optional<Record>& previous) {
-  Record r;
-  r.kind = kind;
-  r.id = id;
-  r.rid = rid;
-  r.etag = MakeEtag(w.region_id, w.lsn);
-  r.ts = w.now_micros / 1000000;
-  r.version = NextVersion(previous, w);
-  r.origin_region = w.region_id;
-  r.origin_lsn = w.lsn;
-  r.write_micros = w.now_micros;
-  return r;
-}
-
 // Tombstones for a container and erasure of everything inside it.
 void DropContainer(const Record& container, const storage::WriteContext& w, storage::WriteSet* set,
                    const std::string& key) {
-  Record tomb = NewRecord(RecordKind::kContainer, container.id, container.rid, w, container);
+  Record tomb = NewLocalRecord(RecordKind::kContainer, container.id, container.rid, w, container);
   tomb.tombstone = true;
   tomb.parent = container.parent;
   set->puts.emplace_back(key, std::move(tomb));
@@ -77,7 +62,7 @@ HttpResponse CreateDatabase(RequestContext& ctx) {
     if (cur->has_value() && !(*cur)->tombstone) {
       return Status::Conflict("Entity with the specified id already exists in the system. Database '" + id + "'.");
     }
-    Record r = NewRecord(RecordKind::kDatabase, id, rid, w, *cur);
+    Record r = NewLocalRecord(RecordKind::kDatabase, id, rid, w, *cur);
     Json doc = {{"id", id},         {"_rid", rid},        {"_self", "dbs/" + rid + "/"},
                 {"_etag", r.etag},  {"_colls", "colls/"}, {"_users", "users/"},
                 {"_ts", r.ts}};
@@ -135,7 +120,7 @@ HttpResponse DeleteDatabase(RequestContext& ctx, const std::string& id) {
     if (!cur.ok()) return cur.status();
     if (!cur->has_value()) return Status::NotFound("Resource Not Found. Database '" + id + "' does not exist.");
     storage::WriteSet set;
-    Record tomb = NewRecord(RecordKind::kDatabase, id, (*cur)->rid, w, *cur);
+    Record tomb = NewLocalRecord(RecordKind::kDatabase, id, (*cur)->rid, w, *cur);
     tomb.tombstone = true;
     set.puts.emplace_back(key, std::move(tomb));
     std::vector<std::pair<std::string, Record>> containers;
@@ -289,7 +274,7 @@ HttpResponse CreateContainer(RequestContext& ctx, const std::string& db_id) {
       return Status::Conflict("Entity with the specified id already exists in the system. Container '" + id + "'.");
     }
     std::string db_rid_bytes = RidBytes((*db)->rid).value_or("");
-    Record r = NewRecord(RecordKind::kContainer, id, RidText(ContainerRid(db_rid_bytes, id)), w, *cur);
+    Record r = NewLocalRecord(RecordKind::kContainer, id, RidText(ContainerRid(db_rid_bytes, id)), w, *cur);
     r.parent = db_id;
     Json doc = *body;
     RenderContainer(doc, (*db)->rid, r);
@@ -318,9 +303,7 @@ HttpResponse ReplaceContainer(RequestContext& ctx, const std::string& db_id, con
     auto cur = LiveRecord(*ctx.region.store, key);
     if (!cur.ok()) return cur.status();
     if (!cur->has_value()) return Status::NotFound("Resource Not Found. Container '" + id + "' does not exist.");
-    if (if_match && *if_match != "*" && *if_match != (*cur)->etag) {
-      return Status::PreconditionFailed("Operation cannot be performed because one of the specified precondition is not met.");
-    }
+    if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
     Json existing = Json::parse((*cur)->body);
     Json doc = *body;
     RL_RETURN_IF_ERROR(NormalizeContainer(doc, existing));
@@ -330,7 +313,7 @@ HttpResponse ReplaceContainer(RequestContext& ctx, const std::string& db_id, con
     if (doc["conflictResolutionPolicy"] != existing["conflictResolutionPolicy"]) {
       return Status::BadRequest("The conflict resolution policy of a container cannot be changed after creation.");
     }
-    Record r = NewRecord(RecordKind::kContainer, id, (*cur)->rid, w, *cur);
+    Record r = NewLocalRecord(RecordKind::kContainer, id, (*cur)->rid, w, *cur);
     r.parent = db_id;
     std::string db_rid = existing["_self"].get<std::string>().substr(4, 8);
     RenderContainer(doc, db_rid, r);

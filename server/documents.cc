@@ -19,11 +19,6 @@ using storage::RecordKind;
 constexpr size_t kMaxDocumentBytes = 2 * 1024 * 1024;
 constexpr size_t kMaxPageBytes = 4 * 1024 * 1024;
 
-Status PreconditionFailed() {
-  return Status::PreconditionFailed(
-      "Operation cannot be performed because one of the specified precondition is not met.");
-}
-
 Status DocumentNotFound(const std::string& id) {
   return Status::NotFound("Entity with the specified id does not exist in the system. Document '" + id + "'.");
 }
@@ -45,19 +40,11 @@ Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk
                       const storage::WriteContext& w, const std::optional<Record>& previous) {
   for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
   std::string coll_rid = RidBytes(info.record.rid).value_or("");
-  Record r;
-  r.kind = RecordKind::kDocument;
-  r.id = id;
+  Record r = NewLocalRecord(RecordKind::kDocument, id, RidText(DocumentRid(coll_rid, pk, id)), w, previous);
   r.partition_key = pk;
-  r.rid = RidText(DocumentRid(coll_rid, pk, id));
-  r.etag = MakeEtag(w.region_id, w.lsn);
-  r.ts = w.now_micros / 1000000;
-  r.version = NextVersion(previous, w);
-  r.origin_region = w.region_id;
-  r.origin_lsn = w.lsn;
-  r.write_micros = w.now_micros;
   r.parent = coll_rid;
-  r.operation = previous && !previous->tombstone ? storage::Operation::kReplace : storage::Operation::kCreate;
+  r.operation = PutOperation(previous);
+  r.replaces_local_lsn = storage::ReplacedLsn(previous);
   std::string self = info.doc["_self"].get<std::string>() + "docs/" + r.rid + "/";
   doc["_rid"] = r.rid;
   doc["_self"] = self;
@@ -106,10 +93,6 @@ Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const Contain
   return in;
 }
 
-bool EtagMatches(const std::string* condition, const Record& current) {
-  return condition == nullptr || *condition == "*" || *condition == current.etag;
-}
-
 HttpResponse WriteResponse(const RequestContext& ctx, int status, const Record& rec, uint64_t lsn) {
   HttpResponse resp = RecordResponse(status, rec);
   const std::string* prefer = ctx.request.Header("prefer");
@@ -134,7 +117,6 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
     }
     if (if_match && (!existed || !EtagMatches(if_match, **cur))) return PreconditionFailed();
     written = RenderDocument(in->doc, info, in->pk, in->id, w, *cur);
-    written.replaces_local_lsn = storage::ReplacedLsn(*cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -176,7 +158,6 @@ HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, con
     if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
     written = RenderDocument(in->doc, info, in->pk, id, w, *cur);
-    written.replaces_local_lsn = storage::ReplacedLsn(*cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -233,7 +214,6 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
       return Status::TooLarge("The patched document would exceed the 2 MB limit.");
     }
     written = RenderDocument(std::move(doc), info, *pk, id, w, *cur);
-    written.replaces_local_lsn = storage::ReplacedLsn(*cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -247,22 +227,9 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
 HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
   auto pk = HeaderPartitionKey(ctx, info);
   if (!pk.ok()) return ErrorResponse(pk.status());
-  const std::string* if_match = ctx.request.Header("if-match");
-  std::string coll_rid = RidBytes(info.record.rid).value_or("");
-  std::string key = keys::Document(coll_rid, *pk, id);
-  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
-    auto cur = ctx.region.store->Get(key);
-    if (!cur.ok()) return cur.status();
-    if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
-    if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
-    Record tomb = MakeTombstone(**cur, w);
-    tomb.replaces_local_lsn = storage::ReplacedLsn(*cur);
-    storage::WriteSet set;
-    set.puts.emplace_back(key, std::move(tomb));
-    return set;
-  });
-  if (!commit.ok()) return ErrorResponse(commit.status());
-  ctx.session_lsn = commit->lsn;
+  std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id);
+  Status s = DeleteRecord(ctx, key, ctx.request.Header("if-match"), DocumentNotFound(id));
+  if (!s.ok()) return ErrorResponse(s);
   ctx.request_charge = 5.71;
   return JsonResponse(204, "");
 }

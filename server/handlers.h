@@ -55,13 +55,39 @@ std::string DocumentRid(std::string_view coll_rid, std::string_view pk, std::str
 std::optional<std::string> RidBytes(std::string_view rid_text);
 std::string MakeEtag(uint32_t region_id, uint64_t lsn);
 
-// The tombstone a local delete of `current` (a live record) writes: same
-// kind, id, partition key, rid and parent; a new etag, _ts and version.
+// A new version written by this region at `w` over `previous`: kind, id and
+// rid as given; etag, _ts, version vector, origin and write time stamped
+// from `w`. The caller fills in the rest (body, parent, operation, ...).
+storage::Record NewLocalRecord(storage::RecordKind kind, const std::string& id, const std::string& rid,
+                               const storage::WriteContext& w, const storage::Record* previous);
+inline storage::Record NewLocalRecord(storage::RecordKind kind, const std::string& id, const std::string& rid,
+                                      const storage::WriteContext& w,
+                                      const std::optional<storage::Record>& previous) {
+  return NewLocalRecord(kind, id, rid, w, previous ? &*previous : nullptr);
+}
+
+// An If-Match `condition` (null: none) against `current`: absent, "*" or
+// equal to its etag.
+bool EtagMatches(const std::string* condition, const storage::Record& current);
+// The 412 a failed If-Match gives.
+Status PreconditionFailed();
+
+// Deletes the live record at `key` in one store write (its tombstone,
+// MakeTombstone): `not_found` if the key holds none, 412 if `if_match` (null:
+// no condition) does not match it. Sets ctx.session_lsn.
+Status DeleteRecord(RequestContext& ctx, const std::string& key, const std::string* if_match,
+                    const Status& not_found);
+
+// What a put over `previous` is: a replace of a live record, else a create.
+storage::Operation PutOperation(const std::optional<storage::Record>& previous);
+
+// The tombstone a local delete of `current` (a live record, as stored) writes:
+// same kind, id, partition key, rid and parent; a new etag, _ts and version;
+// the change-feed hint (Record::replaces_local_lsn) of a put over `current`.
 storage::Record MakeTombstone(const storage::Record& current, const storage::WriteContext& w);
 
 // Version vector of a new local write that replaces `previous`.
-storage::VersionVector NextVersion(const std::optional<storage::Record>& previous,
-                                   const storage::WriteContext& ctx);
+storage::VersionVector NextVersion(const storage::Record* previous, const storage::WriteContext& ctx);
 
 // 404 sub-status 1002 when the token names writes this region has not
 // applied yet (the SDK then retries elsewhere or later).
@@ -99,6 +125,8 @@ HttpResponse QueryFeedPage(RequestContext& ctx, const regionlab::query::RowSourc
 // Renders `doc` as the stored version of document `id` (partition key `pk`,
 // canonical) written by `w`: system properties replaced by ours, version
 // vector following `previous` (the current record at the key, if any).
+// The new version of a document written over `previous` (as stored; its
+// local lsn becomes the change-feed hint).
 storage::Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
                                const storage::WriteContext& w, const std::optional<storage::Record>& previous);
 

@@ -154,13 +154,6 @@ Json OpToJson(const LeaseService::Op& op, uint64_t id) {
               {"owner", op.owner},  {"ttlMs", op.ttl_ms}, {"token", op.token}};
 }
 
-std::string RegionName(const RegionContext& region, uint32_t id) {
-  for (const auto& r : region.account_regions) {
-    if (r.id == id) return r.name;
-  }
-  return "#" + std::to_string(id);
-}
-
 }  // namespace
 
 LeaseService::LeaseService(RegionContext& region, LeaseServiceOptions options)
@@ -227,7 +220,7 @@ LeaseService::Stats LeaseService::stats() const {
 
 HttpResponse LeaseService::Handle(const HttpRequest& request, const std::vector<std::string>& segments) {
   // segments: "_regionlab" "leases" name [op]
-  const std::string home_name = RegionName(region_, HomeRegionId());
+  const std::string home_name = RegionName(region_, HomeRegionId(), "#");
   auto finish = [&](HttpResponse r) {
     r.SetHeader("x-regionlab-lease-home", home_name);
     return r;
@@ -350,16 +343,8 @@ LeaseService::Reply LeaseService::Decide(const Op& op) {
     if (!write) return set;
     std::optional<storage::Record> previous;
     if (rec->has_value()) previous = **rec;
-    storage::Record r;
-    r.kind = storage::RecordKind::kLease;
-    r.id = op.name;
-    r.etag = MakeEtag(w.region_id, w.lsn);
-    r.ts = w.now_micros / 1000000;
-    r.version = NextVersion(previous, w);
-    r.origin_region = w.region_id;
-    r.origin_lsn = w.lsn;
-    r.write_micros = w.now_micros;
-    r.operation = previous && !previous->tombstone ? storage::Operation::kReplace : storage::Operation::kCreate;
+    storage::Record r = NewLocalRecord(storage::RecordKind::kLease, op.name, "", w, previous);
+    r.operation = PutOperation(previous);
     Json body = {{"id", next.name},
                  {"owner", next.owner},
                  {"token", next.token},

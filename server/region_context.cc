@@ -43,4 +43,11 @@ std::string DisplayNameFor(const std::string& short_name) {
   return it == kNames.end() ? short_name : it->second;
 }
 
+std::string RegionName(const RegionContext& region, uint32_t id, std::string_view unknown_prefix) {
+  for (const auto& r : region.account_regions) {
+    if (r.id == id) return r.name;
+  }
+  return std::string(unknown_prefix) + std::to_string(id);
+}
+
 }  // namespace regionlab::server

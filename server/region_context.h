@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -72,5 +73,9 @@ struct RegionContext {
   // that this header needs only the declaration.
   std::shared_ptr<LeaseService> leases;
 };
+
+// The name of region `id` of the account; an id the account does not have
+// gives `unknown_prefix` followed by its number.
+std::string RegionName(const RegionContext& region, uint32_t id, std::string_view unknown_prefix = "");
 
 }  // namespace regionlab::server

@@ -73,18 +73,9 @@ Result<SprocInput> ReadSprocInput(const RequestContext& ctx) {
 Record RenderSproc(const SprocInput& in, const ContainerInfo& info, const storage::WriteContext& w,
                    const std::optional<Record>& previous) {
   std::string coll_rid = RidBytes(info.record.rid).value_or("");
-  Record r;
-  r.kind = RecordKind::kStoredProcedure;
-  r.id = in.id;
-  r.rid = SprocRid(coll_rid, in.id);
-  r.etag = MakeEtag(w.region_id, w.lsn);
-  r.ts = w.now_micros / 1000000;
-  r.version = NextVersion(previous, w);
-  r.origin_region = w.region_id;
-  r.origin_lsn = w.lsn;
-  r.write_micros = w.now_micros;
+  Record r = NewLocalRecord(RecordKind::kStoredProcedure, in.id, SprocRid(coll_rid, in.id), w, previous);
   r.parent = coll_rid;
-  r.operation = previous && !previous->tombstone ? storage::Operation::kReplace : storage::Operation::kCreate;
+  r.operation = PutOperation(previous);
   Json doc = {{"id", in.id},
               {"body", in.body},
               {"_rid", r.rid},
@@ -114,10 +105,7 @@ HttpResponse CreateOrReplace(RequestContext& ctx, const ContainerInfo& info, con
                               in->id + "'.");
     }
     if (url_id && !exists) return SprocNotFound(in->id);
-    if (url_id && if_match && *if_match != "*" && *if_match != (*cur)->etag) {
-      return Status::PreconditionFailed(
-          "Operation cannot be performed because one of the specified precondition is not met.");
-    }
+    if (url_id && !EtagMatches(if_match, **cur)) return PreconditionFailed();
     written = RenderSproc(*in, info, w, *cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
@@ -130,17 +118,8 @@ HttpResponse CreateOrReplace(RequestContext& ctx, const ContainerInfo& info, con
 
 HttpResponse DeleteSproc(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
   std::string key = keys::StoredProcedure(RidBytes(info.record.rid).value_or(""), id);
-  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
-    auto cur = ctx.region.store->Get(key);
-    if (!cur.ok()) return cur.status();
-    if (!cur->has_value() || (*cur)->tombstone) return SprocNotFound(id);
-    Record tomb = MakeTombstone(**cur, w);
-    storage::WriteSet set;
-    set.puts.emplace_back(key, std::move(tomb));
-    return set;
-  });
-  if (!commit.ok()) return ErrorResponse(commit.status());
-  ctx.session_lsn = commit->lsn;
+  Status s = DeleteRecord(ctx, key, /*if_match=*/nullptr, SprocNotFound(id));
+  if (!s.ok()) return ErrorResponse(s);
   return JsonResponse(204, "");
 }
 
@@ -204,22 +183,30 @@ class PartitionData final : public scripting::DataAccess {
     if (!*cur || (*cur)->tombstone) return Status::NotFound("Entity with the specified id does not exist in the system.");
     if (if_match && *if_match != (*cur)->etag) return PreconditionFailed();
     Record tomb = MakeTombstone(**cur, w_);
-    writes_[keys::Document(coll_rid_, pk_, tomb.id)] = std::move(tomb);
+    Stage(keys::Document(coll_rid_, pk_, tomb.id), std::move(tomb));
     return Status::Ok();
   }
 
  private:
-  static Status PreconditionFailed() {
-    return Status::PreconditionFailed(
-        "Operation cannot be performed because one of the specified precondition is not met.");
+  // The current version at `key`, overlay first.
+  Result<std::optional<Record>> AtKey(const std::string& key) {
+    if (auto it = writes_.find(key); it != writes_.end()) return std::optional<Record>(it->second);
+    return ctx_.region.store->Get(key);
+  }
+
+  // A write of the transaction, committed with the others if the procedure
+  // succeeds. The version it was rendered over may be an earlier write of the
+  // transaction, not what the store holds: the store looks up the replaced
+  // record itself (no change-feed hint).
+  void Stage(const std::string& key, Record r) {
+    r.replaces_local_lsn.reset();
+    writes_[key] = std::move(r);
   }
 
   // The current version of the document named by `ref` (its id, or its _rid
   // as found in _self links), overlay first.
   Result<std::optional<Record>> Current(const std::string& ref) {
-    std::string key = keys::Document(coll_rid_, pk_, ref);
-    if (auto it = writes_.find(key); it != writes_.end()) return std::optional<Record>(it->second);
-    auto got = ctx_.region.store->Get(key);
+    auto got = AtKey(keys::Document(coll_rid_, pk_, ref));
     if (!got.ok()) return got.status();
     if (got->has_value()) return got;
     for (const auto& [k, rec] : writes_) {
@@ -258,7 +245,7 @@ class PartitionData final : public scripting::DataAccess {
       if (if_match && *if_match != (*found)->etag) return PreconditionFailed();
       cur = std::move(*found);
     } else {
-      auto found = Current(id);
+      auto found = AtKey(keys::Document(coll_rid_, pk_, id));
       if (!found.ok()) return found.status();
       cur = std::move(*found);
       if (!upsert && cur && !cur->tombstone) {
@@ -267,7 +254,7 @@ class PartitionData final : public scripting::DataAccess {
     }
     Record r = RenderDocument(std::move(doc), info_, pk_, id, w_, cur);
     std::string body = r.body;
-    writes_[keys::Document(coll_rid_, pk_, id)] = std::move(r);
+    Stage(keys::Document(coll_rid_, pk_, id), std::move(r));
     return body;
   }
 

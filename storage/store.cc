@@ -28,15 +28,23 @@ const char* const kFamilyNames[kFamilyCount] = {"default",
 // written before the index existed are indexed at open).
 constexpr char kChangesIndexedKey[] = "changes-indexed";
 
+// The (origin region, origin lsn) of every version `rec` holds: the record
+// itself unless it is a merge, then its open siblings (DocumentChange::versions).
+std::vector<std::pair<uint32_t, uint64_t>> ChangeVersions(const Record& rec) {
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  out.reserve(rec.siblings.size() + 1);
+  if (!rec.merged) out.emplace_back(rec.origin_region, rec.origin_lsn);
+  for (const Record& sib : rec.siblings) out.emplace_back(sib.origin_region, sib.origin_lsn);
+  return out;
+}
+
 // Value of a change-feed index entry: per version, fixed32 region + fixed64 lsn.
 std::string EncodeChangeVersions(const Record& rec) {
   std::string out;
-  auto add = [&](const Record& v) {
-    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v.origin_region >> (8 * i)) & 0xff));
-    out.append(keys::EncodeFixed64(v.origin_lsn));
-  };
-  if (!rec.merged) add(rec);
-  for (const Record& sib : rec.siblings) add(sib);
+  for (const auto& [region, lsn] : ChangeVersions(rec)) {
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((region >> (8 * i)) & 0xff));
+    out.append(keys::EncodeFixed64(lsn));
+  }
   return out;
 }
 
@@ -381,9 +389,8 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
       rocksdb::Status s = batch.Put(impl_->cf(kMeta), key, value);
       if (!s.ok()) return FromRocks(s, "batching metadata");
     }
-    bool logged = !set->puts.empty() || !set->erase_ranges.empty();
-    bool has_local_puts = !set->local_puts.empty();
-    local = (logged && !set->origin_region.has_value()) || has_local_puts;
+    const bool logged = set->main_logged();
+    const bool has_local_puts = !set->local_puts.empty();
     // Appends one log entry at `lsn` holding `puts` (and `erase_ranges`).
     auto add_entry = [&](uint64_t lsn, uint32_t origin, uint64_t origin_lsn,
                          std::vector<std::pair<std::string, Record>>& puts,
@@ -420,9 +427,10 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
       rocksdb::Status s = batch.Put(impl_->cf(kMeta), keys::OwnLsnKey(), keys::EncodeFixed64(own));
       if (!s.ok()) return FromRocks(s, "batching own lsn");
     }
-    logged = last != 0;
+    // Local: this region's own write (a main entry without origin, or local puts).
+    local = own != 0;
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
-    if (!logged) return CommitInfo{};
+    if (last == 0) return CommitInfo{};
     impl_->last_lsn.store(last, std::memory_order_release);
     if (own != 0) impl_->own_lsn.store(own, std::memory_order_release);
     info = CommitInfo{last, ctx.now_micros};
@@ -509,7 +517,7 @@ Status Store::ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::st
       DocumentChange c;
       c.local_lsn = rec.local_lsn;
       c.key.assign(it->key().data(), it->key().size());
-      DecodeChangeVersions(EncodeChangeVersions(rec), &c.versions);
+      c.versions = ChangeVersions(rec);
       changes.push_back(std::move(c));
     }
     RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning a partition for the change feed"));

@@ -59,10 +59,9 @@ struct Record {
   std::optional<uint64_t> replaces_local_lsn;
 };
 
-// The hint Record::replaces_local_lsn for a put over `previous`.
-inline uint64_t ReplacedLsn(const std::optional<Record>& previous) {
-  return previous && !previous->tombstone ? previous->local_lsn : 0;
-}
+// The hint Record::replaces_local_lsn for a put over `previous` (as stored).
+inline uint64_t ReplacedLsn(const Record& previous) { return previous.tombstone ? 0 : previous.local_lsn; }
+inline uint64_t ReplacedLsn(const std::optional<Record>& previous) { return previous ? ReplacedLsn(*previous) : 0; }
 
 // Handed to a write under the store's write lock.
 struct WriteContext {

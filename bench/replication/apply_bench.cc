@@ -18,7 +18,6 @@
 // Prints one JSON object per run on stdout. Used by docs/benchmarks.md.
 #include <spdlog/spdlog.h>
 
-#include <sys/resource.h>
 #include <time.h>
 
 #include <chrono>
@@ -31,6 +30,7 @@
 #include <utility>
 
 #include "base/clock.h"
+#include "bench/server_process.h"
 #include "conflictfeed/policy_handler.h"
 #include "replication/replicator.h"
 #include "storage/keys.h"
@@ -47,23 +47,12 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// CPU of the whole process (every thread, RocksDB's flushes and compactions
-// included), in seconds.
-double ProcessCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6; };
-  return sec(ru.ru_utime) + sec(ru.ru_stime);
-}
-
 // Frames queued in both directions; Deliver hands them over one at a time.
 class QueueTransport final : public replication::Transport {
  public:
-  explicit QueueTransport(uint32_t self) : self_(self) {}
   void SendToPeer(uint32_t peer, std::string payload) override { out.emplace_back(peer, std::move(payload)); }
   void ReplyToPeer(uint32_t peer, std::string payload) override { back.emplace_back(peer, std::move(payload)); }
   std::deque<std::pair<uint32_t, std::string>> out, back;
-  uint32_t self_;
 };
 
 storage::Record MakeDocument(const std::string& coll_rid, int n, const storage::WriteContext& w,
@@ -136,7 +125,7 @@ int Run(const Options& opt, int run) {
   double fill_s = std::chrono::duration<double>(Steady::now() - fill_start).count();
 
   conflictfeed::PolicyHandler h1(**origin), h2(**receiver);
-  QueueTransport t1(1), t2(2);
+  QueueTransport t1, t2;
   auto r1 = replication::Replicator::Create(**origin, 1, {2}, h1, t1, clock);
   auto r2 = replication::Replicator::Create(**receiver, 2, {1}, h2, t2, clock);
   if (!r1.ok() || !r2.ok()) return 1;
@@ -150,7 +139,9 @@ int Run(const Options& opt, int run) {
     cpu += ThreadCpuSeconds() - c0;
     acc += Steady::now() - t0;
   };
-  const double process_cpu_start = ProcessCpuSeconds();
+  // CPU of the whole process (every thread, RocksDB's flushes and compactions
+  // included).
+  const double process_cpu_start = bench::SelfCpu().total();
   const uint64_t target = (*origin)->own_lsn();
   auto start = Steady::now();
   timed(in_origin, cpu_origin, [&] { (*r1)->OnOutboundUp(2); });
@@ -174,7 +165,7 @@ int Run(const Options& opt, int run) {
     }
   }
   double total_s = std::chrono::duration<double>(Steady::now() - start).count();
-  double process_cpu = ProcessCpuSeconds() - process_cpu_start;
+  double process_cpu = bench::SelfCpu().total() - process_cpu_start;
   double origin_s = std::chrono::duration<double>(in_origin).count();
   double receiver_s = std::chrono::duration<double>(in_receiver).count();
   std::printf(

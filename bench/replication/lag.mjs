@@ -45,7 +45,8 @@ const opt = (name, def) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : def;
 };
-const rates = opt("--rates", "100,1000,max") === "none" ? [] : opt("--rates", "100,1000,max").split(",");
+const ratesArg = opt("--rates", "100,1000,max");
+const rates = ratesArg === "none" ? [] : ratesArg.split(",");
 const seconds = Number(opt("--seconds", "10"));
 const catchupN = Number(opt("--catchup", "100000"));
 const withRedis = args.includes("--redis");
@@ -265,8 +266,7 @@ async function catchupAfterPartition() {
     await adminPost(ready.admin, "/partition", { groups: [["uksouth"], ["westeurope"]] });
     const writeRatePerSec = await writeN(c, "cp");
     client.dispose();
-    const own = (await linkStats(ready.admin, "uksouth", "westeurope")).ownLsn;
-    const before = (await linkStats(ready.admin, "uksouth", "westeurope")).appliedLsn;
+    const { ownLsn: own, appliedLsn: before } = await linkStats(ready.admin, "uksouth", "westeurope");
     const perf = await perfStart();
     const t1 = Date.now();
     await adminPost(ready.admin, "/heal", {});

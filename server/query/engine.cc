@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "base/encoding.h"
+#include "base/hash.h"
 #include "server/query/compiler.h"
 #include "server/query/evaluator.h"
 #include "server/query/parser.h"
@@ -108,14 +109,6 @@ std::string FeedBody(std::string_view rid, std::string_view array_name,
 
 namespace {
 
-uint64_t Fnv1a(std::string_view s, uint64_t h = 1469598103934665603ULL) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 std::string Hex64(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
@@ -142,7 +135,7 @@ Result<PreparedQuery> PreparedQuery::Prepare(const QuerySpec& spec) {
     fp.push_back('=');
     AppendCanonical(&fp, value);
   }
-  return PreparedQuery(std::move(*compiled), Hex64(Fnv1a(fp)));
+  return PreparedQuery(std::move(*compiled), Hex64(Fnv1a64(fp)));
 }
 
 Result<PreparedQuery> PreparedQuery::PrepareCondition(std::string_view condition) {
@@ -150,7 +143,7 @@ Result<PreparedQuery> PreparedQuery::PrepareCondition(std::string_view condition
   if (!parsed.ok()) return parsed.status();
   auto compiled = Compile(std::move(*parsed), {});
   if (!compiled.ok()) return compiled.status();
-  return PreparedQuery(std::move(*compiled), Hex64(Fnv1a(condition)));
+  return PreparedQuery(std::move(*compiled), Hex64(Fnv1a64(condition)));
 }
 
 std::optional<std::vector<Value>> PreparedQuery::PartitionKeyEquality(
@@ -183,7 +176,7 @@ struct Token {
 };
 
 std::string ScopeHash(const PreparedQuery& q, const PageRequest& req) {
-  return Hex64(Fnv1a(req.scope, Fnv1a(q.fingerprint())));
+  return Hex64(Fnv1a64(req.scope, Fnv1a64(q.fingerprint())));
 }
 
 std::string EncodeToken(const Token& t, const std::string& hash) {

@@ -4,6 +4,7 @@
 
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
+#include "base/hash.h"
 #include "server/data_plane.h"
 
 namespace regionlab::testing {
@@ -166,7 +167,7 @@ void SimCluster::Deliver(const Frame& f) {
     return;
   }
   char hash[17];
-  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(replication::Fnv1a64(f.payload)));
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(Fnv1a64(f.payload)));
   history_.push_back("@" + std::to_string(f.at) + " " + tag + " " + std::to_string(f.payload.size()) + " " + hash);
   if (f.forward) {
     dst.replicator->OnInboundFrame(static_cast<uint32_t>(f.from), f.payload);
