@@ -27,7 +27,7 @@
 #include "replication/version_vector.h"
 #include "server/errors.h"
 #include "server/handlers.h"
-#include "server/query/query.h"
+#include "query/query.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {

@@ -15,7 +15,7 @@
 #include "base/encoding.h"
 #include "server/errors.h"
 #include "server/handlers.h"
-#include "server/query/query.h"
+#include "query/query.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {

@@ -8,8 +8,8 @@
 #include "server/errors.h"
 #include "conflictfeed/native_resolver.h"
 #include "server/handlers.h"
-#include "server/query/query.h"
-#include "server/query/store_row_source.h"
+#include "query/query.h"
+#include "query/store_row_source.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {

@@ -5,8 +5,8 @@
 #include "server/errors.h"
 #include "base/encoding.h"
 #include "server/handlers.h"
-#include "server/query/query.h"
-#include "server/query/store_row_source.h"
+#include "query/query.h"
+#include "query/store_row_source.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {

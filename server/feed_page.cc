@@ -3,7 +3,7 @@
 // and the SQL dialect behave the same as for documents.
 #include "server/errors.h"
 #include "server/handlers.h"
-#include "server/query/query.h"
+#include "query/query.h"
 
 namespace regionlab::server {
 

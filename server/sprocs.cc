@@ -22,8 +22,8 @@
 #include "scripting/script_host.h"
 #include "server/errors.h"
 #include "server/handlers.h"
-#include "server/query/query.h"
-#include "server/query/store_row_source.h"
+#include "query/query.h"
+#include "query/store_row_source.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {

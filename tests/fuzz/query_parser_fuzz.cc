@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "server/query/query.h"
+#include "query/query.h"
 
 // An input "<query>\x01<continuation>" also feeds a forged continuation to the
 // query, which must be refused or honoured, never trusted blindly.

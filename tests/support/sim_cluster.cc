@@ -272,8 +272,8 @@ void SimCluster::Restart(int r) {
   }
 }
 
-std::vector<server::ContainerDigest> SimCluster::Digest(int r) {
-  auto d = server::ComputeDigest(*regions_[r]->store);
+std::vector<admin::ContainerDigest> SimCluster::Digest(int r) {
+  auto d = admin::ComputeDigest(*regions_[r]->store);
   if (!d.ok()) std::abort();
   return *d;
 }

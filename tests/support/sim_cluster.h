@@ -27,7 +27,7 @@
 #include "conflictfeed/policy_handler.h"
 #include "replication/link_shaper.h"
 #include "replication/replicator.h"
-#include "server/digest.h"
+#include "admin/digest.h"
 #include "server/http_types.h"
 #include "server/region_context.h"
 #include "storage/store.h"
@@ -82,7 +82,7 @@ class SimCluster {
 
   storage::Store& store(int r);
   replication::Replicator& replicator(int r);
-  std::vector<server::ContainerDigest> Digest(int r);
+  std::vector<admin::ContainerDigest> Digest(int r);
   // One line per delivered or lost frame: the run's history, for
   // determinism checks. A delivered frame: "@<micros> <from>><to>[r] <bytes>
   // <FNV-1a of the payload>" ("r": a reply on the receiver's link).

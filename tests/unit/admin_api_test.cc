@@ -5,7 +5,7 @@
 
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
-#include "server/admin_api.h"
+#include "admin/admin_api.h"
 #include "server/data_plane.h"
 #include "tests/support/fake_clock.h"
 
@@ -13,7 +13,8 @@
 #include <set>
 #include <tuple>
 
-namespace regionlab::server {
+namespace regionlab::admin {
+using namespace regionlab::server;  // RegionContext, HttpRequest, ...  (NOLINT)
 namespace {
 
 using Json = nlohmann::json;
@@ -143,11 +144,12 @@ TEST_F(AdminApiTest, DigestCountsDocumentsPerContainer) {
 }
 
 }  // namespace
-}  // namespace regionlab::server
+}  // namespace regionlab::admin
 
 // ---------------------------------------------------------------- faults
 
-namespace regionlab::server {
+namespace regionlab::admin {
+using namespace regionlab::server;  // RegionContext, HttpRequest, ...  (NOLINT)
 namespace {
 
 // A RegionControl that records what the management API asks for and runs
@@ -537,4 +539,4 @@ TEST_F(AdminFaultsTest, MetricsExportTheLinkCountersAndFaults) {
 }
 
 }  // namespace
-}  // namespace regionlab::server
+}  // namespace regionlab::admin

@@ -1,5 +1,5 @@
 // Fenced leases (server/leases.h, docs/leases.md) on a real in-process
-// cluster: server::Cluster with two or three regions on loopback (real HTTP
+// cluster: cluster::Cluster with two or three regions on loopback (real HTTP
 // listeners, real replication over TCP, two io threads per region, the
 // LeaseService wired as `regionlab up` wires it), driven through the C++
 // CosmosClient and the management API (clock skew, partitions, offline,
@@ -26,7 +26,7 @@
 #include "base/encoding.h"
 #include "client/cosmos_client.h"
 #include "client/http_client.h"
-#include "server/cluster.h"
+#include "cluster/cluster.h"
 
 namespace regionlab {
 namespace {
@@ -58,13 +58,13 @@ Json BodyOf(const CosmosResponse& r) { return Json::parse(r.body, nullptr, false
 class LeaseCluster {
  public:
   static std::unique_ptr<LeaseCluster> Start(std::vector<std::string> regions) {
-    server::ClusterOptions o;
+    cluster::ClusterOptions o;
     o.regions = regions;
     o.port = 0;
     o.admin_port = 0;
     o.ephemeral = true;
     o.seed = 7;
-    auto cluster = server::Cluster::Start(o);
+    auto cluster = cluster::Cluster::Start(o);
     EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
     if (!cluster.ok()) return nullptr;
     auto lc = std::unique_ptr<LeaseCluster>(new LeaseCluster());
@@ -130,7 +130,7 @@ class LeaseCluster {
 
  private:
   LeaseCluster() = default;
-  std::unique_ptr<server::Cluster> cluster_;
+  std::unique_ptr<cluster::Cluster> cluster_;
   std::vector<std::string> names_;
   std::vector<std::string> endpoints_;
   std::string admin_url_;

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "server/query/query.h"
-#include "server/query/value.h"
+#include "query/query.h"
+#include "query/value.h"
 
 namespace regionlab::query {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "server/query/functions.h"
-#include "server/query/query.h"
+#include "query/functions.h"
+#include "query/query.h"
 
 namespace regionlab::query {
 namespace {

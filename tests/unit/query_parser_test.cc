@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "server/query/compiler.h"
-#include "server/query/lexer.h"
-#include "server/query/parser.h"
-#include "server/query/query.h"
+#include "query/compiler.h"
+#include "query/lexer.h"
+#include "query/parser.h"
+#include "query/query.h"
 
 namespace regionlab::query {
 namespace {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "server/query/query.h"
-#include "server/query/store_row_source.h"
+#include "query/query.h"
+#include "query/store_row_source.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 

@@ -246,7 +246,7 @@ std::string RawRecords(SimCluster& sim, const std::string& id) {
 }
 
 uint64_t RunRandomHistory(uint64_t seed, int regions, std::vector<std::string>* history,
-                          std::vector<server::ContainerDigest>* digest) {
+                          std::vector<admin::ContainerDigest>* digest) {
   SimOptions opts = Opts(regions, seed);
   opts.replicator.log_retention_entries = 60;  // exercise snapshots too
   SimCluster sim(opts);
@@ -347,7 +347,7 @@ TEST(ReplicationSim, OneSeedReproduces) {
 
 TEST(ReplicationSim, SameSeedSameHistoryDifferentSeedDifferentHistory) {
   std::vector<std::string> h1, h2, h3;
-  std::vector<server::ContainerDigest> d1, d2, d3;
+  std::vector<admin::ContainerDigest> d1, d2, d3;
   RunRandomHistory(11, 3, &h1, &d1);
   RunRandomHistory(11, 3, &h2, &d2);
   RunRandomHistory(12, 3, &h3, &d3);
@@ -360,7 +360,7 @@ TEST(ReplicationSim, SameSeedSameHistoryDifferentSeedDifferentHistory) {
 
 struct Recorded {
   std::vector<std::string> history;  // every delivered frame (time, link, size, payload hash) and every loss
-  std::vector<std::vector<server::ContainerDigest>> digests;  // per region, at the end
+  std::vector<std::vector<admin::ContainerDigest>> digests;  // per region, at the end
   uint64_t dropped = 0, duplicated = 0, reordered = 0, delayed = 0;
 };
 

@@ -1,0 +1,138 @@
+// Routing of the management API: from method and path to the handlers of
+// the other files; HandleAdmin serializes requests on AdminContext::mu.
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "admin/internal.h"
+
+namespace regionlab::admin {
+namespace {
+
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+HttpResponse Fail(const Status& s) { return ErrorResponse(s); }
+
+HttpResponse Respond(AdminContext& admin, const Op& op) {
+  auto r = Apply(admin, op);
+  if (!r.ok()) return Fail(r.status());
+  return Json200(*r);
+}
+
+HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
+  const std::string& method = request.method;
+  const std::vector<std::string> seg = Segments(request.path);
+  const std::string first = seg.empty() ? "" : seg[0];
+
+  if (seg.size() == 1 && first == "health" && method == "GET") return Json200({{"status", "ok"}});
+
+  if (first == "regions") {
+    if (seg.size() == 1 && method == "GET") return RegionsRoute(admin);
+    if (seg.size() == 3 && method == "POST") {
+      // /regions/{r}/offline | online | clock | kill | restart
+      const std::string& name = seg[1];
+      const std::string& action = seg[2];
+      auto id = LocalRegion(admin, name);
+      if (!id.ok()) return Fail(id.status());
+      auto body = ParseObject(request.body);
+      if (!body.ok()) return Fail(body.status());
+      Op op;
+      op.region = *id;
+      if (action == "offline") {
+        if (Status s = ParseOffline(*body, &op); !s.ok()) return Fail(s);
+      } else if (action == "online") {
+        if (Status s = OnlyKeys(*body, {}, "online"); !s.ok()) return Fail(s);
+        op.kind = Op::kOnline;
+      } else if (action == "clock") {
+        if (Status s = OnlyKeys(*body, {"skewMs"}, "clock"); !s.ok()) return Fail(s);
+        if (Status s = ParseClock(*body, "clock", &op); !s.ok()) return Fail(s);
+      } else if (action == "kill" || action == "restart") {
+        if (Status s = OnlyKeys(*body, {}, action); !s.ok()) return Fail(s);
+        op.kind = action == "kill" ? Op::kKill : Op::kRestart;
+      } else {
+        return Fail(Status::NotFound("unknown region action '" + action +
+                                     "' (offline, online, clock, kill, restart)"));
+      }
+      return Respond(admin, op);
+    }
+    return Fail(Status::NotFound("use GET /regions or POST /regions/{region}/offline|online|clock|kill|restart"));
+  }
+
+  if (first == "links") {
+    if (seg.size() == 1 && method == "GET") return Links(admin);
+    if (seg.size() == 3 && (method == "PUT" || method == "DELETE")) {
+      Op op;
+      if (Status s = ParseLink(admin, seg[1], seg[2], &op); !s.ok()) return Fail(s);
+      if (method == "PUT") {
+        auto body = ParseObject(request.body);
+        if (!body.ok()) return Fail(body.status());
+        if (Status s = ParseLinkFaultsBody(admin, *body, false, &op); !s.ok()) return Fail(s);
+      } else {
+        op.kind = Op::kDeleteLink;
+      }
+      return Respond(admin, op);
+    }
+    if (seg.size() == 3 && method == "GET") {
+      Op op;
+      if (Status s = ParseLink(admin, seg[1], seg[2], &op); !s.ok()) return Fail(s);
+      return Json200(LinkStatsJson(admin, *Local(admin, op.from), op.to));
+    }
+    return Fail(Status::NotFound("use GET /links, or PUT/DELETE /links/{from}/{to}"));
+  }
+
+  if (seg.size() == 1 && first == "partition") {
+    if (method != "POST") return Fail(Status::NotFound("use POST /partition"));
+    auto body = ParseObject(request.body, false);
+    if (!body.ok()) return Fail(body.status());
+    Op op;
+    if (Status s = ParsePartition(admin, *body, &op); !s.ok()) return Fail(s);
+    return Respond(admin, op);
+  }
+
+  if (seg.size() == 1 && first == "heal") {
+    if (method != "POST") return Fail(Status::NotFound("use POST /heal"));
+    auto body = ParseObject(request.body);
+    if (!body.ok()) return Fail(body.status());
+    Op op;
+    op.kind = Op::kHeal;
+    return Respond(admin, op);
+  }
+
+  if (seg.size() == 1 && first == "scenario") return ScenarioRoute(admin, request);
+
+  if (seg.size() == 1 && first == "digest" && method == "GET") return DigestRoute(admin);
+  if (seg.size() == 1 && first == "metrics" && method == "GET") return Metrics(admin);
+
+  return Fail(Status::NotFound("no management route for " + request.method + " " + request.path));
+}
+
+
+}  // namespace
+
+HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
+  try {
+    std::lock_guard<std::mutex> lock(admin.mu);
+    return Dispatch(admin, request);
+  } catch (const std::exception& e) {
+    spdlog::error("admin {} {} failed: {}", request.method, request.target, e.what());
+    return ErrorResponse(Status::Internal(e.what()));
+  }
+}
+
+}  // namespace regionlab::admin

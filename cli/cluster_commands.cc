@@ -1,0 +1,181 @@
+#include "cli/cluster_commands.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include "base/encoding.h"
+#include "cluster/cluster.h"
+
+namespace regionlab::cli {
+namespace {
+
+using cluster::Cluster;
+using cluster::ClusterOptions;
+
+// Blocks SIGINT/SIGTERM in every thread started after this call, so that the
+// main thread can take them synchronously with sigwait.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Starts the cluster, runs `scenario_file` if given, prints the ready line
+// and waits for a stop signal.
+int RunCluster(ClusterOptions options, bool seed_given, const std::string& scenario_file) {
+  if (!seed_given) options.seed = std::random_device{}() & 0x7fffffff;
+  spdlog::info("seed {}", options.seed);
+  std::string scenario;
+  if (!scenario_file.empty()) {
+    auto text = ReadFile(scenario_file);
+    if (!text) {
+      spdlog::error("cannot read the scenario file {}", scenario_file);
+      return 2;
+    }
+    scenario = std::move(*text);
+  }
+  sigset_t signals = BlockStopSignals();
+  auto cluster = Cluster::Start(options);
+  if (!cluster.ok()) {
+    spdlog::error("cannot start: {}", cluster.status().ToString());
+    return 1;
+  }
+  if (!scenario_file.empty()) {
+    Status st = (*cluster)->RunScenario(scenario);
+    if (!st.ok()) {
+      spdlog::error("scenario {}: {}", scenario_file, st.message());
+      (*cluster)->Stop();
+      return 2;
+    }
+    spdlog::info("scenario {} started", scenario_file);
+  }
+  std::cout << (*cluster)->ReadyLine() << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("signal {}: shutting down", sig);
+  (*cluster)->Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+// NAME=HOST:PORT of a peer's replication listener, its data-plane endpoint
+// from `endpoints` (NAME=URL) or http://HOST:(PORT-1000)/.
+std::optional<ClusterOptions::RemotePeer> ParsePeer(const std::string& spec, const std::vector<std::string>& endpoints) {
+  auto eq = spec.find('='), colon = spec.rfind(':');
+  if (eq == std::string::npos || colon == std::string::npos || colon < eq) {
+    spdlog::error("--peer '{}' is not NAME=HOST:PORT", spec);
+    return std::nullopt;
+  }
+  ClusterOptions::RemotePeer peer;
+  peer.name = spec.substr(0, eq);
+  peer.host = spec.substr(eq + 1, colon - eq - 1);
+  int port = std::atoi(spec.c_str() + colon + 1);
+  if (port <= 0 || port > 65535) {
+    spdlog::error("--peer '{}' has an invalid port", spec);
+    return std::nullopt;
+  }
+  peer.replication_port = static_cast<uint16_t>(port);
+  peer.endpoint = "http://" + peer.host + ":" + std::to_string(std::max(1, port - 1000)) + "/";
+  for (const auto& e : endpoints) {
+    if (e.rfind(peer.name + "=", 0) == 0) peer.endpoint = e.substr(peer.name.size() + 1);
+  }
+  return peer;
+}
+
+}  // namespace
+
+Subcommand AddUpCommand(CLI::App& root) {
+  struct State {
+    ClusterOptions opts;
+    std::string regions_csv = "uksouth,westeurope";
+    uint64_t seed = 0;
+    std::string scenario;
+    CLI::Option* seed_opt = nullptr;
+  };
+  auto st = std::make_shared<State>();
+  auto* up = root.add_subcommand("up", "start one node per region in this process");
+  up->add_option("--regions", st->regions_csv, "comma-separated short region names")->capture_default_str();
+  up->add_option("--port", st->opts.port, "data-plane port of the first region (0: any free port)")
+      ->capture_default_str();
+  up->add_option("--admin-port", st->opts.admin_port, "management API port (0: any free port)")
+      ->capture_default_str();
+  up->add_option("--host", st->opts.host, "address to bind and advertise")->capture_default_str();
+  auto* data_dir = up->add_option("--data-dir", st->opts.data_dir, "directory of the regions' stores")
+                       ->capture_default_str();
+  auto* ephemeral = up->add_flag("--ephemeral", st->opts.ephemeral, "keep everything in memory");
+  data_dir->excludes(ephemeral);
+  st->seed_opt = up->add_option("--seed", st->seed, "seed of every random fault decision");
+  up->add_option("--lease-home", st->opts.lease_home, "region that decides fenced leases (default: the first)");
+  up->add_option("--key", st->opts.key, "account master key (default: the emulator key)");
+  up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
+  up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
+      ->check(CLI::ExistingFile);
+  return {up, [st] {
+            st->opts.regions = SplitList(st->regions_csv);
+            st->opts.seed = st->seed;
+            return RunCluster(st->opts, st->seed_opt->count() > 0, st->scenario);
+          }};
+}
+
+Subcommand AddServeCommand(CLI::App& root) {
+  struct State {
+    ClusterOptions opts;
+    std::string region;
+    std::vector<std::string> peers, peer_endpoints;
+    uint64_t seed = 0;
+    CLI::Option* seed_opt = nullptr;
+  };
+  auto st = std::make_shared<State>();
+  auto* serve = root.add_subcommand("serve", "run a single region; peers in other processes");
+  serve->add_option("--region", st->region, "this region's short name")->required();
+  serve->add_option("--port", st->opts.port, "data-plane port (0: any free port)")->required();
+  serve->add_option("--replication-port", st->opts.replication_port,
+                    "replication listener port (0: any free port)")->required();
+  serve->add_option("--peer", st->peers, "NAME=HOST:PORT of a peer's replication listener (repeat)");
+  serve->add_option("--peer-endpoint", st->peer_endpoints,
+                    "NAME=URL of a peer's data plane, for the account document (default: "
+                    "http://HOST:(PORT-1000)/)");
+  serve->add_option("--host", st->opts.host, "address to bind and advertise")->capture_default_str();
+  auto* dir = serve->add_option("--data-dir", st->opts.data_dir, "parent directory of the store")
+                  ->capture_default_str();
+  auto* eph = serve->add_flag("--ephemeral", st->opts.ephemeral, "keep everything in memory");
+  dir->excludes(eph);
+  serve->add_option("--admin-port", st->opts.admin_port, "management API port (0: any free port)")
+      ->capture_default_str();
+  st->seed_opt = serve->add_option("--seed", st->seed, "seed of every random fault decision");
+  serve->add_option("--lease-home", st->opts.lease_home,
+                    "region that decides fenced leases (default: the first by name); the same in every process");
+  serve->add_option("--key", st->opts.key, "account master key (default: the emulator key)");
+  return {serve, [st] {
+            st->opts.regions = {st->region};
+            st->opts.ids_by_sorted_name = true;
+            st->opts.seed = st->seed;
+            for (const auto& spec : st->peers) {
+              auto peer = ParsePeer(spec, st->peer_endpoints);
+              if (!peer) return 2;
+              st->opts.remote_peers.push_back(*peer);
+            }
+            return RunCluster(st->opts, st->seed_opt->count() > 0, "");
+          }};
+}
+
+}  // namespace regionlab::cli

@@ -1,0 +1,80 @@
+// Cluster: the regions of one `regionlab up` process. Each region has its own
+// store, clock, io_context and data-plane listener; one admin listener serves
+// the management API. Owns everything it starts; Stop() (or destruction)
+// shuts it all down in order: listeners, io threads, stores. It is also the
+// management API's RegionControl: link faults go to the regions' transports,
+// and a region can be killed (everything but its clock, its RegionContext and
+// its in-memory file system is torn down) and restarted on the same ports.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace regionlab::cluster {
+
+struct ClusterOptions {
+  // Short region names, in order; the first is region id 0. Default: uksouth, westeurope.
+  std::vector<std::string> regions = {"uksouth", "westeurope"};
+  // Address to bind and to advertise. Default: 127.0.0.1.
+  std::string host = "127.0.0.1";
+  // Data-plane port of the first region; the others take the next ports.
+  // 0: every region picks a free port. Default: 8081.
+  uint16_t port = 8081;
+  // Management API port; 0 picks a free port. Default: 8090.
+  uint16_t admin_port = 8090;
+  // Parent directory of the regions' stores: <data_dir>/<region>/store.
+  std::string data_dir = "./regionlab-data";
+  // Keep everything in memory; nothing survives the process. Default: false.
+  bool ephemeral = false;
+  // Seed of every random fault decision. Default: chosen at random.
+  uint64_t seed = 0;
+  // Short name of the region that decides fenced leases (docs/leases.md).
+  // Empty: the account's first region. Every process of an account must
+  // agree (serve: pass the same --lease-home everywhere).
+  std::string lease_home;
+  // Account master key (base64). Default: the emulator's well-known key.
+  std::string key;
+  // io threads per region. Default: 2.
+  int threads_per_region = 2;
+  // Replication listener port of the first local region; the others take the
+  // next ports. 0: free ports. Default: 0 (`up` needs no fixed ports).
+  uint16_t replication_port = 0;
+
+  // Regions served by other processes (`regionlab serve --peer`).
+  struct RemotePeer {
+    std::string name;
+    std::string host;
+    uint16_t replication_port = 0;
+    std::string endpoint;  // data-plane URL for the account document
+  };
+  std::vector<RemotePeer> remote_peers;
+  // Region ids: false (up): the order of `regions`; true (serve): the sorted
+  // order of every region's name, local and remote, so every process agrees.
+  bool ids_by_sorted_name = false;
+  // Replication tuning (retransmission, log retention, ...).
+  uint64_t log_retention_entries = 1'000'000;
+};
+
+class Cluster {
+ public:
+  static Result<std::unique_ptr<Cluster>> Start(const ClusterOptions& options);
+  ~Cluster();
+
+  // {"event":"ready","admin":"http://127.0.0.1:8090/","regions":[{"name":"UK South","endpoint":...}]}
+  std::string ReadyLine() const;
+  // Starts a scenario (the body of POST /scenario, docs/chaos.md) now.
+  // BadRequest, with the reason, when it does not validate.
+  Status RunScenario(const std::string& json_text);
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit Cluster(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace regionlab::cluster

@@ -1,0 +1,48 @@
+// Built-in scalar functions of the Cosmos DB NoSQL dialect.
+//
+// Every function is total: an argument of the wrong type yields undefined
+// (which a WHERE clause treats as "not true"), never an error. Names are
+// case-insensitive. String positions and lengths count Unicode code points.
+//
+// Internal to server/query.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query/value.h"
+
+namespace regionlab::query {
+
+// What a function may read besides its arguments. `now_micros` is fixed for
+// one query execution (every row sees the same "now"), taken from the
+// region's clock by the caller.
+struct EvalContext {
+  int64_t now_micros = 0;
+};
+
+struct Builtin {
+  const char* name;  // canonical spelling, as in the Cosmos DB documentation
+  int min_args;
+  int max_args;  // -1: no limit
+  Value (*fn)(const Value* args, int n, const EvalContext& ctx);
+};
+
+// The built-in called `name` (any case), or nullptr.
+const Builtin* FindBuiltin(std::string_view name);
+
+// True for COUNT, SUM, AVG, MIN and MAX (any case).
+bool IsAggregateName(std::string_view name);
+
+// Date helpers shared with the tests: "YYYY-MM-DDThh:mm:ss.fffffffZ" <->
+// ticks (100 ns) since the Unix epoch.
+bool ParseDateTime(std::string_view text, int64_t* ticks);
+std::string FormatDateTime(int64_t ticks);
+
+// LIKE matching with % and _ wildcards, [abc] / [a-f] / [^...] classes and an
+// optional escape character (0: none).
+bool LikeMatch(std::string_view text, std::string_view pattern, uint32_t escape);
+
+}  // namespace regionlab::query
