@@ -4,7 +4,7 @@
 // (which a WHERE clause treats as "not true"), never an error. Names are
 // case-insensitive. String positions and lengths count Unicode code points.
 //
-// Internal to server/query.
+// Internal to query/ (families in functions_*.cc).
 #pragma once
 
 #include <cstdint>
