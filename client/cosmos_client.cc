@@ -161,123 +161,137 @@ Result<CosmosResponse> CosmosClient::Request(std::string_view method, std::strin
   return Send(method, path, query, body, headers, sign_as, /*json_body=*/true);
 }
 
-// --- Account and databases ---------------------------------------------------
+// --- The operations, as a table ------------------------------------------------
+//
+// Every resource call is a row: method, path shape, and what the request
+// carries besides the common headers of Send. Call builds it.
 
-Result<CosmosResponse> CosmosClient::GetAccount() {
-  return Send("GET", "/", {}, {}, {}, std::nullopt, true);
+namespace {
+
+enum class PathShape { kRoot, kDbs, kDb, kColls, kColl, kPkRanges, kDocs, kDoc };
+
+struct OpSpec {
+  const char* method;
+  PathShape path;
+  bool partition_key;      // sends x-ms-documentdb-partitionkey (when given)
+  const char* flag;        // a header set to "true" (upsert), or null
+  bool json_content_type;  // Content-Type: application/json when there is a body (not PATCH, like the JS SDK)
+};
+
+enum Op {
+  kGetAccount, kCreateDatabase, kReadDatabase, kListDatabases, kDeleteDatabase,
+  kCreateContainer, kReadContainer, kListContainers, kReplaceContainer, kDeleteContainer, kReadPkRanges,
+  kCreateDocument, kUpsertDocument, kReadDocument, kReplaceDocument, kDeleteDocument, kPatchDocument,
+};
+
+constexpr OpSpec kOps[] = {
+    /* kGetAccount */ {"GET", PathShape::kRoot, false, nullptr, true},
+    /* kCreateDatabase */ {"POST", PathShape::kDbs, false, nullptr, true},
+    /* kReadDatabase */ {"GET", PathShape::kDb, false, nullptr, true},
+    /* kListDatabases */ {"GET", PathShape::kDbs, false, nullptr, true},
+    /* kDeleteDatabase */ {"DELETE", PathShape::kDb, false, nullptr, true},
+    /* kCreateContainer */ {"POST", PathShape::kColls, false, nullptr, true},
+    /* kReadContainer */ {"GET", PathShape::kColl, false, nullptr, true},
+    /* kListContainers */ {"GET", PathShape::kColls, false, nullptr, true},
+    /* kReplaceContainer */ {"PUT", PathShape::kColl, false, nullptr, true},
+    /* kDeleteContainer */ {"DELETE", PathShape::kColl, false, nullptr, true},
+    /* kReadPkRanges */ {"GET", PathShape::kPkRanges, false, nullptr, true},
+    /* kCreateDocument */ {"POST", PathShape::kDocs, true, nullptr, true},
+    /* kUpsertDocument */ {"POST", PathShape::kDocs, true, "x-ms-documentdb-is-upsert", true},
+    /* kReadDocument */ {"GET", PathShape::kDoc, true, nullptr, true},
+    /* kReplaceDocument */ {"PUT", PathShape::kDoc, true, nullptr, true},
+    /* kDeleteDocument */ {"DELETE", PathShape::kDoc, true, nullptr, true},
+    /* kPatchDocument */ {"PATCH", PathShape::kDoc, true, nullptr, false},
+};
+
+// The names a path is built from; unused ones stay empty.
+struct Target {
+  std::string_view db, coll, id;
+};
+
+std::string PathOf(PathShape shape, const Target& t) {
+  switch (shape) {
+    case PathShape::kRoot: return "/";
+    case PathShape::kDbs: return "/dbs";
+    case PathShape::kDb: return DbPath(t.db);
+    case PathShape::kColls: return DbPath(t.db) + "/colls";
+    case PathShape::kColl: return CollPath(t.db, t.coll);
+    case PathShape::kPkRanges: return CollPath(t.db, t.coll) + "/pkranges";
+    case PathShape::kDocs: return DocsPath(t.db, t.coll);
+    case PathShape::kDoc: return DocPath(t.db, t.coll, t.id);
+  }
+  return "/";
 }
 
+}  // namespace
+
+Result<CosmosResponse> CosmosClient::Call(int op, std::string_view db, std::string_view coll, std::string_view id,
+                                          std::string_view body, std::string_view partition_key_json,
+                                          const RequestOptions* opts) {
+  const OpSpec& spec = kOps[op];
+  HttpHeaders h;
+  if (spec.partition_key) AddPartitionKey(partition_key_json, &h);
+  if (spec.flag) h.emplace_back(spec.flag, "true");
+  if (opts) AddRequestOptions(*opts, &h);
+  return Send(spec.method, PathOf(spec.path, Target{db, coll, id}), {}, body, std::move(h), std::nullopt,
+              spec.json_content_type);
+}
+
+Result<CosmosResponse> CosmosClient::GetAccount() { return Call(kGetAccount); }
 Result<CosmosResponse> CosmosClient::CreateDatabase(std::string_view id) {
-  json body = {{"id", std::string(id)}};
-  return Send("POST", "/dbs", {}, Dump(body), {}, std::nullopt, true);
+  return Call(kCreateDatabase, {}, {}, {}, Dump({{"id", std::string(id)}}));
 }
+Result<CosmosResponse> CosmosClient::ReadDatabase(std::string_view id) { return Call(kReadDatabase, id); }
+Result<CosmosResponse> CosmosClient::ListDatabases() { return Call(kListDatabases); }
+Result<CosmosResponse> CosmosClient::DeleteDatabase(std::string_view id) { return Call(kDeleteDatabase, id); }
 
-Result<CosmosResponse> CosmosClient::ReadDatabase(std::string_view id) {
-  return Send("GET", DbPath(id), {}, {}, {}, std::nullopt, true);
+Result<CosmosResponse> CosmosClient::CreateContainer(std::string_view db, std::string_view body_json) {
+  return Call(kCreateContainer, db, {}, {}, body_json);
 }
-
-Result<CosmosResponse> CosmosClient::ListDatabases() {
-  return Send("GET", "/dbs", {}, {}, {}, std::nullopt, true);
-}
-
-Result<CosmosResponse> CosmosClient::DeleteDatabase(std::string_view id) {
-  return Send("DELETE", DbPath(id), {}, {}, {}, std::nullopt, true);
-}
-
-// --- Containers ---------------------------------------------------------------
-
-Result<CosmosResponse> CosmosClient::CreateContainer(std::string_view db,
-                                                     std::string_view body_json) {
-  return Send("POST", DbPath(db) + "/colls", {}, body_json, {}, std::nullopt, true);
-}
-
 Result<CosmosResponse> CosmosClient::ReadContainer(std::string_view db, std::string_view id) {
-  return Send("GET", CollPath(db, id), {}, {}, {}, std::nullopt, true);
+  return Call(kReadContainer, db, id);
 }
-
-Result<CosmosResponse> CosmosClient::ListContainers(std::string_view db) {
-  return Send("GET", DbPath(db) + "/colls", {}, {}, {}, std::nullopt, true);
-}
-
+Result<CosmosResponse> CosmosClient::ListContainers(std::string_view db) { return Call(kListContainers, db); }
 Result<CosmosResponse> CosmosClient::ReplaceContainer(std::string_view db, std::string_view id,
                                                       std::string_view body_json) {
-  return Send("PUT", CollPath(db, id), {}, body_json, {}, std::nullopt, true);
+  return Call(kReplaceContainer, db, id, {}, body_json);
 }
-
 Result<CosmosResponse> CosmosClient::DeleteContainer(std::string_view db, std::string_view id) {
-  return Send("DELETE", CollPath(db, id), {}, {}, {}, std::nullopt, true);
+  return Call(kDeleteContainer, db, id);
 }
-
-Result<CosmosResponse> CosmosClient::ReadPartitionKeyRanges(std::string_view db,
-                                                            std::string_view coll) {
-  return Send("GET", CollPath(db, coll) + "/pkranges", {}, {}, {}, std::nullopt, true);
+Result<CosmosResponse> CosmosClient::ReadPartitionKeyRanges(std::string_view db, std::string_view coll) {
+  return Call(kReadPkRanges, db, coll);
 }
-
-// --- Documents ------------------------------------------------------------------
 
 Result<CosmosResponse> CosmosClient::CreateDocument(std::string_view db, std::string_view coll,
                                                     std::string_view partition_key_json,
-                                                    std::string_view body_json,
-                                                    const RequestOptions& opts) {
-  HttpHeaders h;
-  AddPartitionKey(partition_key_json, &h);
-  AddRequestOptions(opts, &h);
-  return Send("POST", DocsPath(db, coll), {}, body_json, std::move(h), std::nullopt, true);
+                                                    std::string_view body_json, const RequestOptions& opts) {
+  return Call(kCreateDocument, db, coll, {}, body_json, partition_key_json, &opts);
 }
-
 Result<CosmosResponse> CosmosClient::UpsertDocument(std::string_view db, std::string_view coll,
                                                     std::string_view partition_key_json,
-                                                    std::string_view body_json,
-                                                    const RequestOptions& opts) {
-  HttpHeaders h;
-  AddPartitionKey(partition_key_json, &h);
-  h.emplace_back("x-ms-documentdb-is-upsert", "true");
-  AddRequestOptions(opts, &h);
-  return Send("POST", DocsPath(db, coll), {}, body_json, std::move(h), std::nullopt, true);
+                                                    std::string_view body_json, const RequestOptions& opts) {
+  return Call(kUpsertDocument, db, coll, {}, body_json, partition_key_json, &opts);
 }
-
-Result<CosmosResponse> CosmosClient::ReadDocument(std::string_view db, std::string_view coll,
-                                                  std::string_view id,
+Result<CosmosResponse> CosmosClient::ReadDocument(std::string_view db, std::string_view coll, std::string_view id,
                                                   std::string_view partition_key_json,
                                                   const RequestOptions& opts) {
-  HttpHeaders h;
-  AddPartitionKey(partition_key_json, &h);
-  AddRequestOptions(opts, &h);
-  return Send("GET", DocPath(db, coll, id), {}, {}, std::move(h), std::nullopt, true);
+  return Call(kReadDocument, db, coll, id, {}, partition_key_json, &opts);
 }
-
 Result<CosmosResponse> CosmosClient::ReplaceDocument(std::string_view db, std::string_view coll,
-                                                     std::string_view id,
-                                                     std::string_view partition_key_json,
-                                                     std::string_view body_json,
-                                                     const RequestOptions& opts) {
-  HttpHeaders h;
-  AddPartitionKey(partition_key_json, &h);
-  AddRequestOptions(opts, &h);
-  return Send("PUT", DocPath(db, coll, id), {}, body_json, std::move(h), std::nullopt, true);
+                                                     std::string_view id, std::string_view partition_key_json,
+                                                     std::string_view body_json, const RequestOptions& opts) {
+  return Call(kReplaceDocument, db, coll, id, body_json, partition_key_json, &opts);
 }
-
 Result<CosmosResponse> CosmosClient::DeleteDocument(std::string_view db, std::string_view coll,
-                                                    std::string_view id,
-                                                    std::string_view partition_key_json,
+                                                    std::string_view id, std::string_view partition_key_json,
                                                     const RequestOptions& opts) {
-  HttpHeaders h;
-  AddPartitionKey(partition_key_json, &h);
-  AddRequestOptions(opts, &h);
-  return Send("DELETE", DocPath(db, coll, id), {}, {}, std::move(h), std::nullopt, true);
+  return Call(kDeleteDocument, db, coll, id, {}, partition_key_json, &opts);
 }
-
-Result<CosmosResponse> CosmosClient::PatchDocument(std::string_view db, std::string_view coll,
-                                                   std::string_view id,
-                                                   std::string_view partition_key_json,
-                                                   std::string_view ops_json,
+Result<CosmosResponse> CosmosClient::PatchDocument(std::string_view db, std::string_view coll, std::string_view id,
+                                                   std::string_view partition_key_json, std::string_view ops_json,
                                                    const RequestOptions& opts) {
-  HttpHeaders h;
-  AddPartitionKey(partition_key_json, &h);
-  AddRequestOptions(opts, &h);
-  // Like the JS SDK: no Content-Type on PATCH.
-  return Send("PATCH", DocPath(db, coll, id), {}, ops_json, std::move(h), std::nullopt,
-              /*json_body=*/false);
+  return Call(kPatchDocument, db, coll, id, ops_json, partition_key_json, &opts);
 }
 
 Result<CosmosResponse> CosmosClient::ReadFeed(std::string_view db, std::string_view coll,
@@ -340,25 +354,27 @@ Result<std::string> CosmosClient::ReadAllPages(std::string_view path, std::strin
 
 Result<CosmosResponse> CosmosClient::AcquireLease(std::string_view name, std::string_view owner,
                                                   int64_t ttl_ms) {
-  json body = {{"owner", std::string(owner)}, {"ttlMs", ttl_ms}};
-  return Send("POST", LeasePath(name, "acquire"), {}, Dump(body), {}, LeaseAddress(name), true);
+  return LeaseCall(name, "acquire", Dump({{"owner", std::string(owner)}, {"ttlMs", ttl_ms}}));
 }
 
 Result<CosmosResponse> CosmosClient::RenewLease(std::string_view name, std::string_view owner,
                                                 uint64_t token, int64_t ttl_ms) {
   json body = {{"owner", std::string(owner)}, {"token", token}};
   if (ttl_ms > 0) body["ttlMs"] = ttl_ms;
-  return Send("POST", LeasePath(name, "renew"), {}, Dump(body), {}, LeaseAddress(name), true);
+  return LeaseCall(name, "renew", Dump(body));
 }
 
 Result<CosmosResponse> CosmosClient::ReleaseLease(std::string_view name, std::string_view owner,
                                                   uint64_t token) {
-  json body = {{"owner", std::string(owner)}, {"token", token}};
-  return Send("POST", LeasePath(name, "release"), {}, Dump(body), {}, LeaseAddress(name), true);
+  return LeaseCall(name, "release", Dump({{"owner", std::string(owner)}, {"token", token}}));
 }
 
 Result<CosmosResponse> CosmosClient::GetLease(std::string_view name) {
-  return Send("GET", LeasePath(name, ""), {}, {}, {}, LeaseAddress(name), true);
+  return LeaseCall(name, "", {});
+}
+
+Result<CosmosResponse> CosmosClient::LeaseCall(std::string_view name, std::string_view op, std::string_view body) {
+  return Send(op.empty() ? "GET" : "POST", LeasePath(name, op), {}, body, {}, LeaseAddress(name), true);
 }
 
 std::string FenceValue(std::string_view lease, uint64_t token) {

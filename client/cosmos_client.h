@@ -238,6 +238,13 @@ class CosmosClient {
   Result<CosmosResponse> Send(std::string_view method, std::string_view path,
                               std::string_view query, std::string_view body, HttpHeaders headers,
                               const std::optional<ResourceAddress>& sign_as, bool json_body);
+  // One row of the operation table (cosmos_client.cc): a resource call by
+  // its op number, the names of its path, body, partition key and options.
+  Result<CosmosResponse> Call(int op, std::string_view db = {}, std::string_view coll = {},
+                              std::string_view id = {}, std::string_view body = {},
+                              std::string_view partition_key_json = {}, const RequestOptions* opts = nullptr);
+  // POST /_regionlab/leases/{name}/{op} (GET when `op` is empty), signed as a lease.
+  Result<CosmosResponse> LeaseCall(std::string_view name, std::string_view op, std::string_view body);
 
   CosmosClientOptions options_;
   Status init_status_;                // an invalid endpoint or key
