@@ -59,6 +59,9 @@ struct ClusterOptions {
   uint64_t log_retention_entries = 1'000'000;
 };
 
+// Which thread: Start, ReadyLine, RunScenario and Stop from one thread (the
+// main thread of `up`/`serve`, or a test); the cluster runs its own io threads
+// (per region, plus the admin listener's) and joins them in Stop.
 class Cluster {
  public:
   static Result<std::unique_ptr<Cluster>> Start(const ClusterOptions& options);

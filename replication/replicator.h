@@ -98,6 +98,11 @@ struct InboundStats {
   }
 };
 
+// Ownership: the cluster owns one Replicator per region (unique_ptr) and
+// destroys it before the store, handler, transport and clock it borrows.
+// Which thread: any (see the file comment); the transport calls the On*
+// methods from its io threads, the data plane calls Pump after each write,
+// a timer calls Tick.
 class Replicator {
  public:
   // `self` is this region's id; `peers` the other regions' ids. Everything

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Configures and builds regionlab into ./build (Release with debug info, ninja, ccache).
+# Configures and builds regionlab into ./build (Release with debug info, ninja,
+# ccache), warnings as errors (development and CI builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGIONLAB_WERROR=ON >&2
 cmake --build build -j "$(nproc)" >&2

@@ -63,6 +63,10 @@ struct DocumentChange {
 };
 enum class ChangeAction { kSkip, kLoad, kStop };
 
+// Ownership: the region's RegionContext owns its Store (unique_ptr); the
+// replicator, the data plane and the admin API borrow it and must not use it
+// after the region is killed (RegionContext::store becomes null). Closing
+// (destruction) must not race any other call.
 class Store {
  public:
   // Opens (creating if needed) the store. `clock` must outlive the store.
