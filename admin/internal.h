@@ -47,7 +47,7 @@ HttpResponse RegionsRoute(const AdminContext& admin);  // GET /regions
 // One management operation, validated: what a mutating request or a
 // scenario step does.
 struct Op {
-  enum Kind { kPutLink, kDeleteLink, kPartition, kHeal, kOffline, kOnline, kClock, kKill, kRestart };
+  enum Kind { kPutLink, kDeleteLink, kPartition, kHeal, kOffline, kOnline, kClock, kKill, kRestart, kDataPlane };
   Kind kind = kHeal;
   uint32_t from = 0, to = 0;                     // links
   LinkFaults faults;                             // kPutLink
@@ -55,6 +55,7 @@ struct Op {
   uint32_t region = 0;                           // region ops
   RegionState mode = RegionState::kOffline503;   // kOffline
   int64_t skew_ms = 0;                           // kClock
+  std::vector<server::DataPlaneRule> rules;      // kDataPlane (empty: clear)
 };
 
 const char* KindName(Op::Kind k);
@@ -79,6 +80,12 @@ Status ParseClock(const json& body, const char* key_hint, Op* op);
 // Applies a validated operation. Fails only on state (409: the region is
 // killed / not killed) or when the control fails; nothing changes then.
 Result<json> Apply(AdminContext& admin, const Op& op);
+
+// ---- dataplane.cc: data-plane fault rules and the request log
+// The body of PUT /regions/{r}/dataplane ({"rules": [...]}) as a kDataPlane op.
+Status ParseDataPlane(const AdminContext& admin, uint32_t region, const json& body, Op* op);
+json DataPlaneJson(const RegionContext& r);  // the rules in force, with their counters
+HttpResponse RequestsRoute(const AdminContext& admin, const RegionContext& r, const std::string& query);
 
 // ---- scenario.cc
 HttpResponse ScenarioRoute(AdminContext& admin, const HttpRequest& request);  // GET|POST /scenario

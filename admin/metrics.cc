@@ -32,6 +32,20 @@ HttpResponse Metrics(const AdminContext& admin) {
     m += "regionlab_request_duration_seconds_sum{region=\"" + r->self.name + "\"} " + std::to_string(r->metrics.latency_sum_micros.load() / 1e6) + "\n";
     m += "regionlab_request_duration_seconds_count{region=\"" + r->self.name + "\"} " + std::to_string(cumulative) + "\n";
   }
+  m += "# HELP regionlab_dataplane_rule_matched_total Requests that matched a data-plane fault rule.\n"
+       "# TYPE regionlab_dataplane_rule_matched_total counter\n";
+  std::string injected =
+      "# HELP regionlab_dataplane_rule_injected_total Requests a data-plane fault rule acted on.\n"
+      "# TYPE regionlab_dataplane_rule_injected_total counter\n";
+  for (const RegionContext* r : admin.regions) {
+    const auto stats = r->dataplane.Stats();
+    for (size_t i = 0; i < stats.size(); ++i) {
+      const std::string labels = "{region=\"" + r->self.name + "\",rule=\"" + std::to_string(i) + "\"} ";
+      m += "regionlab_dataplane_rule_matched_total" + labels + std::to_string(stats[i].matched) + "\n";
+      injected += "regionlab_dataplane_rule_injected_total" + labels + std::to_string(stats[i].injected) + "\n";
+    }
+  }
+  m += injected;
   m += "# HELP regionlab_region_up 1 while the region runs, 0 while it is killed.\n# TYPE regionlab_region_up gauge\n";
   for (const RegionContext* r : admin.regions) {
     m += "regionlab_region_up{region=\"" + r->self.name + "\"} " + (Running(admin, r->self.id) ? "1" : "0") + "\n";

@@ -26,6 +26,7 @@ const char* KindName(Op::Kind k) {
     case Op::kClock: return "clock";
     case Op::kKill: return "kill";
     case Op::kRestart: return "restart";
+    case Op::kDataPlane: return "dataplane";
   }
   return "?";
 }
@@ -320,8 +321,9 @@ Result<json> Apply(AdminContext& admin, const Op& op) {
         }
         r->state = RegionState::kOnline;
         if (r->clock_control) r->clock_control->set_skew_ms(0);
+        if (!r->dataplane.empty()) r->dataplane.Set({}, admin.seed, r->self.id);
       }
-      spdlog::info("fault: heal (every link fault and partition removed, every region online, no clock skew)");
+      spdlog::info("fault: heal (every link fault and partition removed, every region online, no clock skew, no data-plane rule)");
       return json{{"healed", true}, {"restarted", restarted}};
     }
     case Op::kOffline:
@@ -358,6 +360,12 @@ Result<json> Apply(AdminContext& admin, const Op& op) {
       }
       if (Status s = admin.control->Restart(op.region); !s.ok()) return s;
       return RegionJson(admin, *Local(admin, op.region));
+    }
+    case Op::kDataPlane: {
+      RegionContext* r = Local(admin, op.region);
+      r->dataplane.Set(op.rules, admin.seed, r->self.id);
+      spdlog::info("fault: region {} data-plane rules: {}", r->self.name, op.rules.size());
+      return json{{"region", r->self.name}, {"rules", DataPlaneJson(*r)}};
     }
   }
   return Status::Internal("unknown operation");

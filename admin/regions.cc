@@ -72,7 +72,8 @@ HttpResponse RegionsRoute(const AdminContext& admin) {
                        {"displayName", r->self.display_name},
                        {"endpoint", r->self.endpoint},
                        {"state", StateName(admin, *r)},
-                       {"clockSkewMs", r->clock_control ? r->clock_control->skew_ms() : 0}});
+                       {"clockSkewMs", r->clock_control ? r->clock_control->skew_ms() : 0},
+                       {"dataplane", DataPlaneJson(*r)}});
   }
   return Json200({{"seed", admin.seed}, {"regions", regions}});
 }

@@ -44,6 +44,24 @@ HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
 
   if (first == "regions") {
     if (seg.size() == 1 && method == "GET") return RegionsRoute(admin);
+    if (seg.size() == 3 && seg[2] == "dataplane" && (method == "PUT" || method == "DELETE")) {
+      auto id = LocalRegion(admin, seg[1]);
+      if (!id.ok()) return Fail(id.status());
+      Op op;
+      json body = {{"rules", json::array()}};
+      if (method == "PUT") {
+        auto parsed = ParseObject(request.body, false);
+        if (!parsed.ok()) return Fail(parsed.status());
+        body = std::move(*parsed);
+      }
+      if (Status s = ParseDataPlane(admin, *id, body, &op); !s.ok()) return Fail(s);
+      return Respond(admin, op);
+    }
+    if (seg.size() == 3 && seg[2] == "requests" && method == "GET") {
+      auto id = LocalRegion(admin, seg[1]);
+      if (!id.ok()) return Fail(id.status());
+      return RequestsRoute(admin, *Local(admin, *id), request.query);
+    }
     if (seg.size() == 3 && method == "POST") {
       // /regions/{r}/offline | online | clock | kill | restart
       const std::string& name = seg[1];
@@ -71,7 +89,8 @@ HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
       }
       return Respond(admin, op);
     }
-    return Fail(Status::NotFound("use GET /regions or POST /regions/{region}/offline|online|clock|kill|restart"));
+    return Fail(Status::NotFound("use GET /regions, POST /regions/{region}/offline|online|clock|kill|restart, PUT|DELETE "
+                                 "/regions/{region}/dataplane or GET /regions/{region}/requests"));
   }
 
   if (first == "links") {

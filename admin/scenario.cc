@@ -83,6 +83,18 @@ Result<Op> ParseStepAction(const AdminContext& admin, const std::string& action,
     if (Status s = ParseClock(v, "clock", &op); !s.ok()) return Bad(where + ": " + s.message());
     return op;
   }
+  if (action == "dataplane") {
+    // {"region": "uksouth", "rules": [...]}; "rules": [] clears them.
+    if (Status s = object(); !s.ok()) return s;
+    auto name = StringField(v, "region", where + " dataplane");
+    if (!name.ok()) return name.status();
+    auto id = LocalRegion(admin, *name);
+    if (!id.ok()) return Bad(where + ": " + id.status().message());
+    json body = v;
+    body.erase("region");
+    if (Status s = ParseDataPlane(admin, *id, body, &op); !s.ok()) return Bad(where + ": " + s.message());
+    return op;
+  }
   if (action == "kill" || action == "restart") {
     if (Status s = object(); !s.ok()) return s;
     if (Status s = OnlyKeys(v, {"region"}, where + " " + action); !s.ok()) return s;
@@ -96,7 +108,7 @@ Result<Op> ParseStepAction(const AdminContext& admin, const std::string& action,
     return op;
   }
   return Bad(where + ": unknown action \"" + action +
-             "\" (put, delete, partition, heal, region, clock, kill, restart)");
+             "\" (put, delete, partition, heal, region, clock, dataplane, kill, restart)");
 }
 
 Result<std::vector<Step>> ParseScenario(const AdminContext& admin, const std::string& body) {

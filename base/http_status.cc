@@ -22,4 +22,27 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+const char* HttpReasonCode(int status) {
+  switch (status) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 408: return "RequestTimeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 412: return "PreconditionFailed";
+    case 413: return "RequestEntityTooLarge";
+    case 423: return "Locked";
+    case 424: return "FailedDependency";
+    case 429: return "TooManyRequests";
+    case 449: return "RetryWith";
+    case 500: return "InternalServerError";
+    case 502: return "BadGateway";
+    case 503: return "ServiceUnavailable";
+    case 504: return "GatewayTimeout";
+  }
+  return "Error";
+}
+
 }  // namespace regionlab

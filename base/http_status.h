@@ -9,4 +9,8 @@ namespace regionlab {
 
 int HttpStatusFor(StatusCode code);
 
+// The "code" of a Cosmos error body for an HTTP status: "TooManyRequests",
+// "ServiceUnavailable", "RequestTimeout", "Gone", ... ("Error" when unknown).
+const char* HttpReasonCode(int status);
+
 }  // namespace regionlab

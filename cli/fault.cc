@@ -139,6 +139,38 @@ Status AdminRequest(const std::string& admin_url, const std::string& method, con
   return Status::Ok();
 }
 
+Result<std::string> DataPlaneRulesBody(const DataPlaneRuleArgs& a) {
+  nlohmann::json rule = nlohmann::json::object();
+  auto text = [&](const char* key, const std::optional<std::string>& v) {
+    if (v) rule[key] = *v;
+  };
+  text("operation", a.operation);
+  text("resourceType", a.resource_type);
+  text("database", a.database);
+  text("container", a.container);
+  if (a.partition_key) {
+    auto pk = nlohmann::json::parse(*a.partition_key, nullptr, false);
+    rule["partitionKey"] = pk.is_discarded() ? nlohmann::json(*a.partition_key) : pk;  // bare words are strings
+  }
+  if (a.rate) rule["rate"] = *a.rate;
+  auto duration = [&](const char* key, const std::optional<std::string>& v) -> Status {
+    if (!v) return Status::Ok();
+    auto ms = ParseDurationMs(*v, false);
+    if (!ms.ok()) return ms.status();
+    rule[key] = *ms;
+    return Status::Ok();
+  };
+  for (Status s : {duration("delayMs", a.delay), duration("jitterMs", a.jitter), duration("retryAfterMs", a.retry_after)}) {
+    if (!s.ok()) return s;
+  }
+  if (a.status) rule["status"] = *a.status;
+  if (a.sub_status) rule["subStatus"] = *a.sub_status;
+  if (a.reset) rule["reset"] = true;
+  if (a.hang) rule["hang"] = true;
+  if (a.writes_only) rule["writesOnly"] = true;
+  return nlohmann::json{{"rules", nlohmann::json::array({rule})}}.dump();
+}
+
 namespace {
 
 // {"mode":"403"} for `fault region R --offline 403`.
@@ -182,6 +214,9 @@ Subcommand AddFaultCommand(CLI::App& root) {
     bool heal = false, online = false;
     CLI::Option *o_delay, *o_jitter, *o_drop, *o_dup, *o_reorder, *o_bw, *o_offline;
     CLI::App *link_cmd, *heal_link, *partition, *heal_all, *region_cmd, *clock, *kill, *restart, *scenario;
+    CLI::App* dataplane;
+    DataPlaneRuleArgs rule;
+    bool clear = false;
   };
   auto st = std::make_shared<State>();
   auto* fault = root.add_subcommand("fault", "inject or heal faults in a running cluster (docs/chaos.md)");
@@ -230,6 +265,30 @@ Subcommand AddFaultCommand(CLI::App& root) {
   st->scenario = fault->add_subcommand("scenario", "run a scenario file (a JSON timeline) on the server");
   st->scenario->add_option("file", st->file, "scenario file")->required()->check(CLI::ExistingFile);
   admin_opt(st->scenario);
+
+  st->dataplane = fault->add_subcommand(
+      "dataplane", "data-plane faults of a region: one rule (or --clear); see docs/chaos.md, \"testing your client\"");
+  {
+    auto* d = st->dataplane;
+    DataPlaneRuleArgs& r = st->rule;
+    d->add_option("region", st->region, "region name")->required();
+    d->add_option("--operation", r.operation, "read, write, query, feed, metadata or any");
+    d->add_option("--resource-type", r.resource_type, "docs, colls, dbs, ...");
+    d->add_option("--database", r.database, "database id");
+    d->add_option("--container", r.container, "container id");
+    d->add_option("--partition-key", r.partition_key, "partition key value as JSON: '\"acme\"', 5");
+    d->add_option("--rate", r.rate, "share of matching requests to act on, 0..1 (default 1)");
+    d->add_option("--delay", r.delay, "answer later, e.g. 2s");
+    d->add_option("--jitter", r.jitter, "uniform jitter around the delay, e.g. 100ms");
+    d->add_option("--status", r.status, "answer this status: 429, 503, 408, 410, 449, 500, ...");
+    d->add_option("--sub-status", r.sub_status, "x-ms-substatus of the status (e.g. 3200, 1002)");
+    d->add_option("--retry-after", r.retry_after, "x-ms-retry-after-ms of the status, e.g. 100ms");
+    d->add_flag("--reset", r.reset, "close the connection without answering");
+    d->add_flag("--hang", r.hang, "never answer");
+    d->add_flag("--writes-only", r.writes_only, "only writes (alone: writes answer 503, reads work)");
+    d->add_flag("--clear", st->clear, "remove every data-plane rule of the region");
+    admin_opt(d);
+  }
 
   return {fault, [st]() -> int {
             std::string method = "POST", path, body;
@@ -281,6 +340,19 @@ Subcommand AddFaultCommand(CLI::App& root) {
               }
               path = AdminPath({"regions", st->region, "clock"});
               body = "{\"skewMs\":" + std::to_string(*ms) + "}";
+            } else if (st->dataplane->parsed()) {
+              path = AdminPath({"regions", st->region, "dataplane"});
+              if (st->clear) {
+                method = "DELETE";
+              } else {
+                method = "PUT";
+                auto b = DataPlaneRulesBody(st->rule);
+                if (!b.ok()) {
+                  std::cerr << "fault dataplane: " << b.status().message() << "\n";
+                  return 2;
+                }
+                body = *b;
+              }
             } else if (st->kill->parsed()) {
               path = AdminPath({"regions", st->region, "kill"});
             } else if (st->restart->parsed()) {

@@ -46,6 +46,19 @@ Status AdminRequest(const std::string& admin_url, const std::string& method, con
 // "/links/uksouth/westeurope" with each name percent-encoded.
 std::string AdminPath(std::initializer_list<std::string_view> segments);
 
+// One data-plane fault rule from the shell (`fault dataplane REGION ...`):
+// only the fields given are sent; durations as ParseDurationMs.
+struct DataPlaneRuleArgs {
+  std::optional<std::string> operation, resource_type, database, container;
+  std::optional<std::string> partition_key;  // JSON, or a bare word taken as a string
+  std::optional<double> rate;
+  std::optional<std::string> delay, jitter, retry_after;
+  std::optional<int> status, sub_status;
+  bool reset = false, hang = false, writes_only = false;
+};
+// The body of PUT /regions/{r}/dataplane with that one rule.
+Result<std::string> DataPlaneRulesBody(const DataPlaneRuleArgs& args);
+
 // `regionlab fault link|heal-link|partition|heal|region|clock|kill|restart|scenario`.
 Subcommand AddFaultCommand(CLI::App& root);
 

@@ -330,55 +330,127 @@ Status CheckSessionToken(const RegionContext& region, std::string_view header) {
   return Status::Ok();
 }
 
+namespace {
+
+// What a request is, for data-plane fault rules and the request log.
+RequestClass Classify(const HttpRequest& req, const std::vector<std::string>& segs) {
+  RequestClass c;
+  c.write = IsWrite(req.method) && !IsReadOnlyPost(req);
+  if (segs.size() >= 2 && segs[0] == "health" && segs[1] == "deep") {
+    c.operation = "write";  // it writes to the store
+    c.resource_type = "health";
+    return c;
+  }
+  ResourceAddress addr = ResourceAddressFromPath(req.path);
+  c.resource_type = addr.type;
+  if (segs.size() >= 2 && segs[0] == "dbs") c.database = segs[1];
+  if (segs.size() >= 4 && segs[2] == "colls") c.container = segs[3];
+  if (const std::string* pk = req.Header("x-ms-documentdb-partitionkey")) {
+    // ["acme"] -> "acme" as canonical JSON; anything else as sent.
+    auto j = nlohmann::json::parse(*pk, nullptr, false);
+    c.partition_key = (j.is_array() && j.size() == 1) ? j[0].dump() : *pk;
+  }
+  const bool items = c.resource_type == "docs" || c.resource_type == "conflicts";
+  if (const std::string* r = req.Header("x-ms-documentdb-partitionkeyrangeid")) {
+    c.partition_key_range = *r;
+  } else if (items) {
+    c.partition_key_range = "0";  // one range per container
+  }
+  const bool single = segs.size() % 2 == 0 && !segs.empty();  // .../docs/{id}
+  if (segs.size() >= 2 && segs[0] == "_regionlab") {
+    c.operation = c.write ? "write" : "read";
+  } else if (c.resource_type == "sprocs" && single && req.method == "POST") {
+    c.operation = "write";  // execution
+  } else if (!items) {
+    c.operation = "metadata";
+  } else if (IsReadOnlyPost(req)) {
+    c.operation = "query";
+  } else if (c.write) {
+    c.operation = "write";
+  } else {
+    c.operation = single ? "read" : "feed";
+  }
+  return c;
+}
+
+// The answer of a rule with a status: Cosmos-shaped, with its sub-status and
+// retry-after.
+HttpResponse InjectedResponse(const RegionContext& region, const DataPlaneDecision& d) {
+  nlohmann::json body = {{"code", HttpReasonCode(d.status)},
+                         {"message", "Injected fault in region " + region.self.display_name + ": " +
+                                         std::to_string(d.status) + "/" + std::to_string(d.sub_status) +
+                                         " (data-plane rule " + std::to_string(d.rule) + ")."}};
+  HttpResponse r = JsonResponse(d.status, body.dump());
+  r.SetHeader("x-ms-substatus", std::to_string(d.sub_status));
+  if (d.retry_after_ms >= 0) r.SetHeader("x-ms-retry-after-ms", std::to_string(d.retry_after_ms));
+  return r;
+}
+
+// The request, authenticated and routed (no injected faults).
+HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std::string> segments) {
+  HttpResponse resp;
+  std::string_view path = request.path;
+  if (request.method == "GET" && (path == "/health/deep" || path == "/health/deep/")) {
+    RegionState st = region.state.load();
+    if (st != RegionState::kOnline) {
+      return ErrorResponse(Status::Unavailable("region " + region.self.name + " is offline"));
+    }
+    int64_t t0 = MonotonicMicros();
+    Status s = region.store->Probe();
+    int64_t took = MonotonicMicros() - t0;
+    if (!s.ok()) return ErrorResponse(Status::Unavailable("store check failed: " + s.message()));
+    nlohmann::json j = {{"status", "ok"},
+                        {"region", region.self.name},
+                        {"storeWriteReadMicros", took},
+                        {"lastLsn", region.store->last_lsn()}};
+    return JsonResponse(200, j.dump());
+  }
+  if (Status auth = Authenticate(region, request); !auth.ok()) return ErrorResponse(auth);
+  RegionState st = region.state.load();
+  if (st == RegionState::kOffline503) {
+    return ErrorResponse(Status::Unavailable("Region " + region.self.display_name + " is offline (fault injected)."));
+  }
+  if (st == RegionState::kOffline403 && IsWrite(request.method) && !IsReadOnlyPost(request)) {
+    return ErrorResponse(Status::Forbidden(
+        "Region " + region.self.display_name + " does not accept writes (fault injected).", 3));
+  }
+  RequestContext ctx{region, request, std::move(segments), {}, {}, 0, 1.0};
+  resp = Route(ctx);
+  if (!ctx.container_rid.empty()) {
+    resp.SetHeader("x-ms-content-path", ctx.container_rid);
+    resp.SetHeader("x-ms-alt-content-path", ctx.container_link);
+  }
+  if (ctx.session_lsn > 0 || !ctx.container_rid.empty()) {
+    uint64_t lsn = ctx.session_lsn ? ctx.session_lsn : region.store->last_lsn();
+    resp.SetHeader("x-ms-session-token", SessionToken(region, lsn));
+  }
+  char charge[32];
+  std::snprintf(charge, sizeof charge, "%.2f", ctx.request_charge);
+  resp.SetHeader("x-ms-request-charge", charge);
+  return resp;
+}
+
+}  // namespace
+
 HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request) {
   const int64_t started = MonotonicMicros();
   HttpResponse resp;
+  RequestClass cls;
+  DataPlaneDecision fault;
   try {
-    std::string_view path = request.path;
-    if (request.method == "GET" && (path == "/health/deep" || path == "/health/deep/")) {
-      RegionState st = region.state.load();
-      if (st != RegionState::kOnline) {
-        resp = ErrorResponse(Status::Unavailable("region " + region.self.name + " is offline"));
-      } else {
-        int64_t t0 = MonotonicMicros();
-        Status s = region.store->Probe();
-        int64_t took = MonotonicMicros() - t0;
-        if (!s.ok()) {
-          resp = ErrorResponse(Status::Unavailable("store check failed: " + s.message()));
-        } else {
-          nlohmann::json j = {{"status", "ok"},
-                              {"region", region.self.name},
-                              {"storeWriteReadMicros", took},
-                              {"lastLsn", region.store->last_lsn()}};
-          resp = JsonResponse(200, j.dump());
-        }
-      }
-    } else if (Status auth = Authenticate(region, request); !auth.ok()) {
-      resp = ErrorResponse(auth);
+    std::vector<std::string> segments = SplitPath(request.path);
+    cls = Classify(request, segments);
+    if (!region.dataplane.empty()) fault = region.dataplane.Decide(cls);
+    if (fault.reset) {
+      resp.disposition = HttpResponse::Disposition::kReset;
+    } else if (fault.hang) {
+      resp.disposition = HttpResponse::Disposition::kHang;
+    } else if (fault.status != 0) {
+      resp = InjectedResponse(region, fault);
     } else {
-      RegionState st = region.state.load();
-      if (st == RegionState::kOffline503) {
-        resp = ErrorResponse(Status::Unavailable("Region " + region.self.display_name +
-                                                 " is offline (fault injected)."));
-      } else if (st == RegionState::kOffline403 && IsWrite(request.method) && !IsReadOnlyPost(request)) {
-        resp = ErrorResponse(Status::Forbidden(
-            "Region " + region.self.display_name + " does not accept writes (fault injected).", 3));
-      } else {
-        RequestContext ctx{region, request, SplitPath(request.path), {}, {}, 0, 1.0};
-        resp = Route(ctx);
-        if (!ctx.container_rid.empty()) {
-          resp.SetHeader("x-ms-content-path", ctx.container_rid);
-          resp.SetHeader("x-ms-alt-content-path", ctx.container_link);
-        }
-        if (ctx.session_lsn > 0 || !ctx.container_rid.empty()) {
-          uint64_t lsn = ctx.session_lsn ? ctx.session_lsn : region.store->last_lsn();
-          resp.SetHeader("x-ms-session-token", SessionToken(region, lsn));
-        }
-        char charge[32];
-        std::snprintf(charge, sizeof charge, "%.2f", ctx.request_charge);
-        resp.SetHeader("x-ms-request-charge", charge);
-      }
+      resp = Serve(region, request, std::move(segments));
     }
+    resp.delay_ms = fault.delay_ms;
   } catch (const std::exception& e) {
     spdlog::error("{}: {} {} failed: {}", region.self.name, request.method, request.target, e.what());
     resp = ErrorResponse(Status::Internal(std::string("internal error: ") + e.what()));
@@ -387,8 +459,27 @@ HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request) {
   resp.SetHeader("x-ms-gatewayversion", "2.0.0");
   resp.SetHeader("x-ms-serviceversion", "version=2.14.0.0");
   resp.SetHeader("x-ms-regionlab-region", region.self.name);
-  region.metrics.Record(IsWrite(request.method) && !IsReadOnlyPost(request), resp.status,
-                        MonotonicMicros() - started);
+  const int64_t micros = MonotonicMicros() - started;
+  region.metrics.Record(cls.write, resp.status, micros);
+
+  RequestLogEntry e;
+  e.time_ms = region.clock->NowMillis();
+  e.method = request.method;
+  e.path = request.path;
+  e.operation = cls.operation;
+  e.resource_type = cls.resource_type;
+  e.partition_key = cls.partition_key;
+  const bool answered = resp.disposition == HttpResponse::Disposition::kAnswer;
+  e.status = answered ? resp.status : 0;
+  e.outcome = answered ? "answered" : (fault.reset ? "reset" : "hang");
+  for (const auto& [k, v] : resp.headers) {
+    if (k == "x-ms-substatus") e.sub_status = std::atoi(v.c_str());
+  }
+  e.rule = fault.rule;
+  e.ms = static_cast<double>(micros) / 1000.0 + static_cast<double>(resp.delay_ms);
+  e.client_request_id = request.HeaderOr("x-ms-client-request-id", "");
+  e.user_agent = request.HeaderOr("user-agent", "");
+  region.requests.Add(std::move(e));
   return resp;
 }
 

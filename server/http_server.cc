@@ -220,7 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  enum class Phase { kStarting, kReading, kContinue, kWriting, kLingering, kClosed };
+  enum class Phase { kStarting, kReading, kContinue, kDelaying, kHanging, kWriting, kLingering, kClosed };
 
   std::chrono::seconds IdleTimeout() const {
     return std::chrono::seconds(std::max(1, state_->options.idle_timeout_seconds));
@@ -286,7 +286,51 @@ class Session : public std::enable_shared_from_this<Session> {
                             .count();
     spdlog::debug("http {} {} {} -> {} ({} bytes, {} us)", remote_, method, target, res.status,
                   res.body.size(), micros);
+    switch (res.disposition) {
+      case HttpResponse::Disposition::kReset:
+        return ResetSocket();
+      case HttpResponse::Disposition::kHang:
+        return Hang();
+      case HttpResponse::Disposition::kAnswer:
+        break;
+    }
+    if (res.delay_ms > 0) {
+      // Answer later without holding the io thread.
+      phase_ = Phase::kDelaying;
+      delay_timer_.expires_after(std::chrono::milliseconds(res.delay_ms));
+      delay_timer_.async_wait([self = shared_from_this(), res = std::move(res), version, head,
+                               keep_alive](beast::error_code ec) mutable {
+        if (ec || self->state_->stopped.load() || self->phase_ != Phase::kDelaying) return self->CloseSocket();
+        self->Respond(std::move(res), version, head, keep_alive);
+      });
+      return;
+    }
     Respond(std::move(res), version, head, keep_alive);
+  }
+
+  // An injected "reset": close at once with SO_LINGER 0, so the peer sees a
+  // connection reset instead of an orderly close.
+  void ResetSocket() {
+    beast::error_code ec;
+    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);
+    phase_ = Phase::kClosed;
+    stream_.close();
+  }
+
+  // An injected "hang": never answer; read and drop whatever the client sends
+  // until it closes the connection (or Stop closes it).
+  void Hang() {
+    phase_ = Phase::kHanging;
+    buffer_.consume(buffer_.size());
+    stream_.expires_never();
+    DoHangRead();
+  }
+  void DoHangRead() {
+    stream_.async_read_some(buffer_.prepare(kLingerChunk), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->buffer_.consume(self->buffer_.size());
+      if (ec || self->state_->stopped.load()) return self->CloseSocket();
+      self->DoHangRead();
+    });
   }
 
   HttpResponse CallHandler(HttpRequest& req, const std::string& method,
@@ -434,7 +478,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Posted by Close(); runs on the strand.
   void OnStop() {
-    if (phase_ == Phase::kReading || phase_ == Phase::kLingering) CloseSocket();
+    if (phase_ == Phase::kReading || phase_ == Phase::kLingering || phase_ == Phase::kHanging) CloseSocket();
+    if (phase_ == Phase::kDelaying) delay_timer_.cancel();  // its handler closes
     // kStarting: DoRead sees the stopped flag. kContinue / kWriting: the write
     // completion sees it. kClosed: nothing to do.
   }
@@ -447,6 +492,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer delay_timer_{stream_.get_executor()};  // injected delays
   beast::flat_buffer buffer_;
   std::shared_ptr<ServerState> state_;
   std::string remote_;

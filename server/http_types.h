@@ -41,6 +41,13 @@ struct HttpResponse {
   // Content-Type is sent only when the body is non-empty.
   std::string content_type = "application/json";
   bool close = false;  // close the connection after this response
+  // Injected faults (server/dataplane_faults.h): answer only after this many
+  // milliseconds (without holding an io thread), or do not answer at all:
+  // kReset closes the connection at once (a TCP reset), kHang keeps it open
+  // unanswered until the client gives up or the server stops.
+  int64_t delay_ms = 0;
+  enum class Disposition { kAnswer, kReset, kHang };
+  Disposition disposition = Disposition::kAnswer;
 
   HttpResponse& SetHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

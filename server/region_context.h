@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "server/dataplane_faults.h"
 #include "storage/store.h"
 
 namespace regionlab::replication {
@@ -72,6 +73,9 @@ struct RegionContext {
   // Fenced leases (server/leases.h); null: lease routes answer 503. Shared so
   // that this header needs only the declaration.
   std::shared_ptr<LeaseService> leases;
+  // Injected data-plane faults and the recent requests (PRODUCT.md section 6).
+  DataPlaneFaults dataplane;
+  RequestLog requests;
 };
 
 // The name of region `id` of the account; an id the account does not have
