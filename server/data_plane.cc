@@ -338,6 +338,7 @@ RequestClass Classify(const HttpRequest& req, const std::vector<std::string>& se
   c.write = IsWrite(req.method) && !IsReadOnlyPost(req);
   if (segs.size() >= 2 && segs[0] == "health" && segs[1] == "deep") {
     c.operation = "write";  // it writes to the store
+    c.write = true;
     c.resource_type = "health";
     return c;
   }

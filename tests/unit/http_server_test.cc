@@ -603,5 +603,80 @@ TEST_F(HttpServerTest, ServesConcurrentClients) {
   EXPECT_EQ(calls.load(), kClients * kRequests);
 }
 
+
+// Injected faults (HttpResponse::delay_ms / disposition): a delayed answer
+// does not hold an io thread, a reset closes without answering, a hang never
+// answers but lets the server stop.
+TEST_F(HttpServerTest, DelayedAnswerArrivesLaterWithoutBlockingOtherConnections) {
+  StartServer([&](HttpRequest& req) {
+    HttpResponse res;
+    res.body = "{\"path\":\"" + req.path + "\"}";
+    if (req.path == "/slow") res.delay_ms = 400;
+    return res;
+  });
+  // Two io threads: three slow requests in flight would starve a fourth
+  // request if delays blocked threads.
+  std::vector<std::unique_ptr<Client>> slow;
+  for (int i = 0; i < 3; ++i) {
+    slow.push_back(std::make_unique<Client>());
+    ASSERT_FALSE(slow.back()->Connect(server_->port()));
+    ASSERT_FALSE(slow.back()->Send(Get("/slow")));
+  }
+  Client fast;
+  ASSERT_FALSE(fast.Connect(server_->port()));
+  const auto t0 = std::chrono::steady_clock::now();
+  Response res;
+  ASSERT_FALSE(fast.RoundTrip(Get("/fast"), res));
+  EXPECT_EQ(res.body(), "{\"path\":\"/fast\"}");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(350));
+  for (auto& c : slow) {
+    ASSERT_FALSE(c->Receive(res));
+    EXPECT_EQ(res.body(), "{\"path\":\"/slow\"}");
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(350));
+}
+
+TEST_F(HttpServerTest, ResetClosesTheConnectionWithoutAnAnswer) {
+  StartServer([&](HttpRequest&) {
+    HttpResponse res;
+    res.disposition = HttpResponse::Disposition::kReset;
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  Response res;
+  beast::error_code ec = client.RoundTrip(Get("/"), res);
+  ASSERT_TRUE(ec);
+  EXPECT_NE(ec, beast::error::timeout);  // closed at once, not left hanging
+}
+
+TEST_F(HttpServerTest, HangNeverAnswersAndStopStillCloses) {
+  std::atomic<int> calls{0};
+  StartServer([&](HttpRequest&) {
+    ++calls;
+    HttpResponse res;
+    res.disposition = HttpResponse::Disposition::kHang;
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(client.Send(Get("/")));
+  // The handler ran and chose to hang; the hang holds no thread, so another
+  // connection is answered by a handler call too.
+  Client other;
+  ASSERT_FALSE(other.Connect(server_->port()));
+  ASSERT_FALSE(other.Send(Get("/")));
+  for (auto until = std::chrono::steady_clock::now() + kDeadline;
+       calls.load() < 2 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(calls.load(), 2);
+  // Stop closes the hanging connection: the client sees the close, no answer.
+  server_->Stop();
+  std::string rest;
+  EXPECT_FALSE(client.ReadToEof(rest));
+  EXPECT_EQ(rest, "");
+}
+
 }  // namespace
 }  // namespace regionlab::server
