@@ -25,12 +25,7 @@ std::string_view StatusCodeName(StatusCode code) {
 std::string Status::ToString() const {
   if (ok()) return "OK";
   std::string s(StatusCodeName(code_));
-  if (substatus_ != 0) {
-    // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict for
-    // `s += "/" + std::to_string(...)`.
-    s += '/';
-    s += std::to_string(substatus_);
-  }
+  if (substatus_ != 0) s += "/" + std::to_string(substatus_);
   s += ": ";
   s += message_;
   return s;
