@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "admin/internal.h"
+#include "base/json_depth.h"
 
 namespace regionlab::admin {
 namespace {
@@ -146,6 +147,10 @@ HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
 
 HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
   try {
+    if (!JsonDepthWithin(request.body)) {
+      return ErrorResponse(Bad("the body nests objects or arrays more than " + std::to_string(kMaxJsonDepth) +
+                               " levels deep"));
+    }
     std::lock_guard<std::mutex> lock(admin.mu);
     return Dispatch(admin, request);
   } catch (const std::exception& e) {

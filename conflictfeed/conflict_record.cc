@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/json_depth.h"
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
 #include "storage/keys.h"
@@ -55,7 +56,7 @@ std::pair<std::string, storage::Record> MakeConflictRecord(const ConflictInfo& i
 
   std::string content = loser.body;
   if (loser.tombstone || content.empty()) content = Json{{"id", loser.id}, {"_rid", loser.rid}}.dump();
-  Json pk = Json::parse(loser.partition_key, nullptr, false);
+  Json pk = ParseJsonWithinDepth<Json>(loser.partition_key);
   Json body = {
       {"id", id},
       {"resourceType", "document"},

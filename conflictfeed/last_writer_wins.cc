@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include "conflictfeed/resolver.h"
+#include "base/json_depth.h"
 
 namespace regionlab::conflictfeed {
 namespace {
@@ -24,7 +25,7 @@ class LastWriterWins final : public ConflictResolver {
  private:
   double Value(const storage::Record& r) const {
     if (r.tombstone || path_ == "/_ts") return static_cast<double>(r.ts);
-    auto doc = nlohmann::json::parse(r.body, nullptr, false);
+    auto doc = ParseJsonWithinDepth<nlohmann::json>(r.body);
     if (doc.is_discarded()) return static_cast<double>(r.ts);
     const nlohmann::json* cur = &doc;
     size_t i = 1;

@@ -1,4 +1,5 @@
 #include "conflictfeed/merge_procedure.h"
+#include "base/json_depth.h"
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +18,7 @@ using internal::FindAtPointer;
 // fold's state; other documents of the partition are read from the store.
 class ConflictData final : public scripting::DataAccess {
  public:
-  // `original`: `any_version`'s body as Json::parse(body, nullptr, false)
+  // `original`: `any_version`'s body as ParseJsonWithinDepth<Json>(body)
   // gives it, or null for a tombstone.
   ConflictData(const MergeScope& scope, const storage::Record& any_version, Json original,
                std::optional<Json> state)
@@ -99,7 +100,7 @@ class ConflictData final : public scripting::DataAccess {
 
   // Validates a document the procedure writes: same id, same partition key.
   Result<Json> Incoming(const std::string& doc_json) {
-    Json doc = Json::parse(doc_json, nullptr, false);
+    Json doc = ParseJsonWithinDepth<Json>(doc_json);
     if (doc.is_discarded() || !doc.is_object()) return Status::BadRequest("The document must be a JSON object.");
     auto id = doc.find("id");
     if (id == doc.end() || !id->is_string()) return Status::BadRequest("The document needs a string 'id'.");
@@ -141,7 +142,7 @@ Json Item(const storage::Record& r, Json parsed) {
 }
 
 Json Item(const storage::Record& r) {
-  return Item(r, r.tombstone ? Json() : Json::parse(r.body, nullptr, false));
+  return Item(r, r.tombstone ? Json() : ParseJsonWithinDepth<Json>(r.body));
 }
 
 }  // namespace
@@ -154,7 +155,7 @@ Result<Decision> RunMergeProcedure(const std::string& source, const std::vector<
   Json original;
   std::optional<Json> first;
   if (!sorted[0].tombstone) {
-    original = Json::parse(sorted[0].body, nullptr, false);
+    original = ParseJsonWithinDepth<Json>(sorted[0].body);
     first = Item(sorted[0], original);
   }
   ConflictData data(scope, sorted[0], std::move(original), std::move(first));

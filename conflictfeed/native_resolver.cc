@@ -1,4 +1,5 @@
 #include "conflictfeed/native_resolver.h"
+#include "base/json_depth.h"
 
 #include <nlohmann/json.hpp>
 
@@ -28,7 +29,7 @@ class MergeFields final : public NativeResolver {
     }
     Json merged = Json::object();
     for (const auto& v : versions) {
-      Json doc = Json::parse(v.body, nullptr, false);
+      Json doc = ParseJsonWithinDepth<Json>(v.body);
       if (!doc.is_object()) return Decision::Feed("a version is not a JSON object");
       for (auto it = doc.begin(); it != doc.end(); ++it) merged[it.key()] = it.value();
     }
@@ -56,7 +57,7 @@ class Highest final : public NativeResolver {
     double best = 0;
     size_t best_index = 0, at_best = 0;
     for (size_t i = 0; i < versions.size(); ++i) {
-      Json doc = Json::parse(versions[i].body, nullptr, false);
+      Json doc = ParseJsonWithinDepth<Json>(versions[i].body);
       const Json* v = internal::FindAtPointer(doc, pointer);
       if (!v || !v->is_number()) {
         return Decision::Feed("a version has no number at " + pointer);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/json_depth.h"
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
 #include "conflictfeed/conflict_record.h"
@@ -159,7 +160,7 @@ std::shared_ptr<const PolicyHandler::ContainerPolicy> PolicyHandler::PolicyFor(c
   p->etag = container->etag;
   p->coll_rid = coll_rid;
   p->coll_link = "dbs/" + container->parent + "/colls/" + container->id;
-  Json doc = Json::parse(container->body, nullptr, false);
+  Json doc = ParseJsonWithinDepth<Json>(container->body);
   if (doc.is_object()) {
     p->coll_self = doc.value("_self", "");
     if (doc.contains("partitionKey") && doc["partitionKey"].is_object()) {
@@ -269,7 +270,7 @@ Result<replication::Resolution> PolicyHandler::ResolveDocument(std::vector<Recor
     if (!sproc->has_value() || (*sproc)->tombstone) {
       return feed("merge procedure '" + proc_id + "' does not exist");
     }
-    Json sp = Json::parse((*sproc)->body, nullptr, false);
+    Json sp = ParseJsonWithinDepth<Json>((*sproc)->body);
     std::string source = sp.is_object() && sp.contains("body") && sp["body"].is_string()
                              ? sp["body"].get<std::string>()
                              : std::string();
@@ -294,7 +295,7 @@ Result<replication::Resolution> PolicyHandler::ResolveDocument(std::vector<Recor
     case Decision::Kind::kDelete: {
       std::optional<Json> body;
       if (decision.kind == Decision::Kind::kWrite) {
-        Json doc = Json::parse(decision.body, nullptr, false);
+        Json doc = ParseJsonWithinDepth<Json>(decision.body);
         if (!doc.is_object()) return feed("the resolver wrote something that is not a JSON object");
         doc["id"] = sorted.front().id;
         body = std::move(doc);

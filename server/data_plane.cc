@@ -7,6 +7,7 @@
 
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
+#include "base/json_depth.h"
 #include "replication/replicator.h"
 #include "replication/version_vector.h"
 #include "server/errors.h"
@@ -414,6 +415,15 @@ HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std:
   if (st == RegionState::kOffline403 && IsWrite(request.method) && !IsReadOnlyPost(request)) {
     return ErrorResponse(Status::Forbidden(
         "Region " + region.self.display_name + " does not accept writes (fault injected).", 3));
+  }
+  // Before any parser sees it: nlohmann-json recurses, and Azure allows 128
+  // levels (documents, patch operations, query parameters, procedure
+  // arguments, batches).
+  if (!JsonDepthWithin(request.body)) {
+    return ErrorResponse(Status::BadRequest("The request body nests objects or arrays more than " +
+                                            std::to_string(kMaxJsonDepth) +
+                                            " levels deep; Azure Cosmos DB allows at most " +
+                                            std::to_string(kMaxJsonDepth) + "."));
   }
   RequestContext ctx{region, request, std::move(segments), {}, {}, 0, 1.0};
   resp = Route(ctx);

@@ -17,6 +17,7 @@
 
 #include <map>
 
+#include "base/json_depth.h"
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
 #include "scripting/script_host.h"
@@ -228,7 +229,7 @@ class PartitionData final : public scripting::DataAccess {
 
   Result<std::string> Put(const std::string& doc_json, const std::string* ref, bool upsert,
                           const std::optional<std::string>& if_match) {
-    Json doc = Json::parse(doc_json, nullptr, false);
+    Json doc = ParseJsonWithinDepth<Json>(doc_json);
     if (doc.is_discarded() || !doc.is_object()) return Status::BadRequest("The document must be a JSON object.");
     if (!doc.contains("id") || !doc["id"].is_string()) return Status::BadRequest("The document needs a string 'id'.");
     std::string id = doc["id"].get<std::string>();
@@ -275,14 +276,14 @@ HttpResponse Execute(RequestContext& ctx, const ContainerInfo& info, const std::
   auto pk = CanonicalPartitionKey(*pk_header, info.pk_paths.size());
   if (!pk.ok()) return ErrorResponse(pk.status());
   std::string args = ctx.request.body.empty() ? "[]" : ctx.request.body;
-  Json parsed_args = Json::parse(args, nullptr, false);
+  Json parsed_args = ParseJsonWithinDepth<Json>(args);
   if (parsed_args.is_discarded()) return ErrorResponse(Status::BadRequest("The procedure arguments are not valid JSON."));
   if (!parsed_args.is_array()) parsed_args = Json::array({parsed_args});  // one argument, as the SDK allows
   std::string coll_rid = RidBytes(info.record.rid).value_or("");
   auto sproc = ctx.region.store->Get(keys::StoredProcedure(coll_rid, id));
   if (!sproc.ok()) return ErrorResponse(sproc.status());
   if (!sproc->has_value() || (*sproc)->tombstone) return ErrorResponse(SprocNotFound(id));
-  Json sp = Json::parse((*sproc)->body, nullptr, false);
+  Json sp = ParseJsonWithinDepth<Json>((*sproc)->body);
   std::string source = sp.is_object() ? sp.value("body", "") : "";
 
   scripting::Outcome outcome;

@@ -1,0 +1,49 @@
+// A hostile or careless client against a real `regionlab up` process (issue 16's table): one
+// request must never take a region down, nor the other region in the same process.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { adminGet, rawRequest, startUp, uid } from "./harness.mjs";
+
+describe("hostile requests (up --regions uksouth,westeurope)", { timeout: 60_000 }, () => {
+  let server;
+  let uk;
+  let we;
+  const db = uid("hard");
+
+  before(async () => {
+    server = await startUp({ regions: "uksouth,westeurope" });
+    uk = server.regions["UK South"];
+    we = server.regions["West Europe"];
+    assert.equal((await rawRequest(uk, { method: "POST", path: "/dbs", body: { id: db } })).status, 201);
+    const coll = { id: "c", partitionKey: { paths: ["/pk"], kind: "Hash" } };
+    assert.equal((await rawRequest(uk, { method: "POST", path: `/dbs/${db}/colls`, body: coll })).status, 201);
+  });
+  after(async () => {
+    if (server) await server.stop();
+  });
+
+  it("a document nesting arrays 100,000 deep is a 400; both regions keep serving", async () => {
+    const body = `{"id":"d","pk":"a","v":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+    const r = await rawRequest(uk, {
+      method: "POST",
+      path: `/dbs/${db}/colls/c/docs`,
+      body,
+      headers: { "x-ms-documentdb-partitionkey": '["a"]' },
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.json.message, /128/);
+    for (const endpoint of [uk, we]) {
+      assert.equal((await rawRequest(endpoint, { path: "/" })).status, 200);
+    }
+    assert.equal((await adminGet(server.admin, "/regions")).regions.length, 2);
+  });
+
+  it("the management API refuses a deep body with a 400", async () => {
+    const res = await fetch(server.admin.replace(/\/$/, "") + "/scenario", {
+      method: "POST",
+      body: "[".repeat(200_000) + "]".repeat(200_000),
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await fetch(server.admin.replace(/\/$/, "") + "/health")).status, 200);
+  });
+});

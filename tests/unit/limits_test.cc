@@ -1,0 +1,85 @@
+// Limits that keep one request from taking a region down: JSON nesting depth
+// (Azure's 128 levels) checked without recursion before any parser sees a
+// body, on the data plane and the management API.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "admin/admin_api.h"
+#include "base/json_depth.h"
+#include "tests/support/test_region.h"
+
+namespace regionlab {
+namespace {
+
+std::string Nested(int depth, char open = '[', char close = ']', std::string inner = "1") {
+  return std::string(depth, open) + inner + std::string(depth, close);
+}
+
+TEST(JsonDepthTest, CountsBracketsOutsideStrings) {
+  EXPECT_EQ(JsonNestingDepth("1"), 0);
+  EXPECT_EQ(JsonNestingDepth("{}"), 1);
+  EXPECT_EQ(JsonNestingDepth(R"({"a":[1,{"b":[]}],"c":{}})"), 4);
+  EXPECT_EQ(JsonNestingDepth(R"({"a":"[[[[{{{{"})"), 1);         // brackets in strings do not count
+  EXPECT_EQ(JsonNestingDepth(R"({"a":"\"[[[","b":[[]]})"), 3);   // nor after an escaped quote
+  EXPECT_EQ(JsonNestingDepth(R"(["\\",[[]]])"), 3);              // an escaped backslash ends the escape
+  EXPECT_EQ(JsonNestingDepth(Nested(128)), 128);
+  EXPECT_TRUE(JsonDepthWithin(Nested(128)));
+  EXPECT_FALSE(JsonDepthWithin(Nested(129)));
+  // A million levels: one pass, no recursion, stops at the limit.
+  EXPECT_EQ(JsonNestingDepth(Nested(1'000'000), 128), 129);
+}
+
+class LimitsRegionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    region_ = std::move(testing::TestRegion::Create()).value();
+    ASSERT_EQ(region_->Call("POST", "/dbs", R"({"id":"d"})").status, 201);
+    ASSERT_EQ(region_->Call("POST", "/dbs/d/colls", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})")
+                  .status,
+              201);
+  }
+  server::HttpResponse Create(const std::string& body) {
+    return region_->Call("POST", "/dbs/d/colls/c/docs", body, {{"x-ms-documentdb-partitionkey", R"(["a"])"}});
+  }
+  std::unique_ptr<testing::TestRegion> region_;
+};
+
+TEST_F(LimitsRegionTest, DocumentsNestedDeeperThan128LevelsAreRefusedAndNothingIsStored) {
+  auto ok = Create(R"({"id":"d128","pk":"a","v":)" + Nested(127) + "}");
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  // 100,000 levels (the body that used to kill the process): a 400, at once.
+  auto deep = Create(R"({"id":"deep","pk":"a","v":)" + Nested(100'000) + "}");
+  EXPECT_EQ(deep.status, 400);
+  EXPECT_NE(deep.body.find("128"), std::string::npos) << deep.body;
+  EXPECT_EQ(region_->Call("GET", "/dbs/d/colls/c/docs/deep", "", {{"x-ms-documentdb-partitionkey", R"(["a"])"}}).status,
+            404);
+  auto objects = Create(R"({"id":"deep2","pk":"a","v":)" + Nested(129, '{', '}', "") + "}");
+  EXPECT_EQ(objects.status, 400);
+}
+
+TEST_F(LimitsRegionTest, DeepPatchOperationsAndQueryParametersAreRefused) {
+  ASSERT_EQ(Create(R"({"id":"p","pk":"a"})").status, 201);
+  auto patch = region_->Call("PATCH", "/dbs/d/colls/c/docs/p",
+                             R"([{"op":"set","path":"/v","value":)" + Nested(50'000) + "}]",
+                             {{"x-ms-documentdb-partitionkey", R"(["a"])"}});
+  EXPECT_EQ(patch.status, 400);
+  auto query = region_->Call(
+      "POST", "/dbs/d/colls/c/docs",
+      R"({"query":"SELECT * FROM c WHERE c.v = @v","parameters":[{"name":"@v","value":)" + Nested(50'000) + "}]}",
+      {{"x-ms-documentdb-isquery", "true"}, {"content-type", "application/query+json"}});
+  EXPECT_EQ(query.status, 400);
+}
+
+TEST(AdminLimitsTest, DeepManagementBodiesAreRefused) {
+  admin::AdminContext admin;
+  server::HttpRequest req;
+  req.method = "POST";
+  req.target = req.path = "/scenario";
+  req.body = Nested(200'000);
+  auto r = admin::HandleAdmin(admin, req);
+  EXPECT_EQ(r.status, 400);
+}
+
+}  // namespace
+}  // namespace regionlab
