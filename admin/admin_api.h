@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "replication/link_shaper.h"
 #include "server/http_types.h"
@@ -76,11 +77,24 @@ struct AdminContext {
   // bookkept, kill/restart/scenario answer 400.
   RegionControl* control = nullptr;
 
+  // Authentication (docs/security.md). When `require_auth` (the listener is
+  // bound to a non-loopback address), every request must carry either
+  // `Authorization: Bearer <token>` (when `token` is set) or the account
+  // key's master signature over verb, resource type "admin", the path
+  // without its leading slash and x-ms-date; anything else is a 401.
+  bool require_auth = false;
+  std::string key;    // account master key (base64)
+  std::string token;  // --admin-token; empty: bearer tokens are not accepted
+  const Clock* clock = nullptr;  // for x-ms-date; null: the system clock
+
   std::mutex mu;              // serializes every request and scenario step
   AdminFaultState faults;     // guarded by mu
   ScenarioProgress scenario;  // guarded by mu
 };
 
 HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request);
+
+// True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost.
+bool IsLoopbackHost(const std::string& host);
 
 }  // namespace regionlab::admin

@@ -10,6 +10,8 @@
 #include <optional>
 
 #include "admin/internal.h"
+#include "base/cosmos_auth.h"
+#include "base/encoding.h"
 #include "base/json_depth.h"
 
 namespace regionlab::admin {
@@ -34,6 +36,35 @@ HttpResponse Respond(AdminContext& admin, const Op& op) {
   auto r = Apply(admin, op);
   if (!r.ok()) return Fail(r.status());
   return Json200(*r);
+}
+
+// See AdminContext::require_auth.
+Status Authenticate(const AdminContext& admin, const HttpRequest& request) {
+  const std::string* auth = request.Header("authorization");
+  if (!auth || auth->empty()) {
+    return Status::Unauthorized(
+        "the management API is bound to a non-loopback address: sign the request with the account key "
+        "or send Authorization: Bearer <--admin-token>");
+  }
+  if (auth->rfind("Bearer ", 0) == 0) {
+    if (!admin.token.empty() && SignaturesEqual(auth->substr(7), admin.token)) return Status::Ok();
+    return Status::Unauthorized("wrong admin token");
+  }
+  const std::string* date = request.Header("x-ms-date");
+  auto when = date ? ParseHttpDate(*date) : std::nullopt;
+  if (!when) return Status::Unauthorized("a signed management request needs x-ms-date");
+  const Clock& clock = admin.clock ? *admin.clock : SystemClock::Instance();
+  if (std::abs(*when - clock.NowSeconds()) > 15 * 60) {
+    return Status::Unauthorized("x-ms-date is more than 15 minutes away from the server time");
+  }
+  auto parsed = ParseAuthorizationHeader(*auth);
+  if (!parsed || ToLower(parsed->type) != "master") {
+    return Status::Unauthorized("the authorization header is malformed; expected type=master&ver=1.0&sig=...");
+  }
+  std::string link = request.path.substr(request.path.starts_with("/") ? 1 : 0);
+  auto expected = ComputeMasterSignature(admin.key, request.method, "admin", link, *date);
+  if (expected && SignaturesEqual(*expected, parsed->signature)) return Status::Ok();
+  return Status::Unauthorized("the signature does not match (resource type \"admin\", link \"" + link + "\")");
 }
 
 HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
@@ -147,6 +178,9 @@ HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
 
 HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
   try {
+    if (admin.require_auth) {
+      if (Status s = Authenticate(admin, request); !s.ok()) return ErrorResponse(s);
+    }
     if (!JsonDepthWithin(request.body)) {
       return ErrorResponse(Bad("the body nests objects or arrays more than " + std::to_string(kMaxJsonDepth) +
                                " levels deep"));
@@ -157,6 +191,10 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
     spdlog::error("admin {} {} failed: {}", request.method, request.target, e.what());
     return ErrorResponse(Status::Internal(e.what()));
   }
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
 }  // namespace regionlab::admin

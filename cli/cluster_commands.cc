@@ -119,6 +119,10 @@ Subcommand AddUpCommand(CLI::App& root) {
   up->add_option("--admin-port", st->opts.admin_port, "management API port (0: any free port)")
       ->capture_default_str();
   up->add_option("--host", st->opts.host, "address to bind and advertise")->capture_default_str();
+  up->add_option("--admin-host", st->opts.admin_host,
+                 "address of the management API (anything but loopback requires signed requests)")
+      ->capture_default_str();
+  up->add_option("--admin-token", st->opts.admin_token, "bearer token the management API accepts besides the key");
   auto* data_dir = up->add_option("--data-dir", st->opts.data_dir, "directory of the regions' stores")
                        ->capture_default_str();
   auto* ephemeral = up->add_flag("--ephemeral", st->opts.ephemeral, "keep everything in memory");
@@ -155,6 +159,11 @@ Subcommand AddServeCommand(CLI::App& root) {
                     "NAME=URL of a peer's data plane, for the account document (default: "
                     "http://HOST:(PORT-1000)/)");
   serve->add_option("--host", st->opts.host, "address to bind and advertise")->capture_default_str();
+  serve->add_option("--admin-host", st->opts.admin_host,
+                    "address of the management API (anything but loopback requires signed requests)")
+      ->capture_default_str();
+  serve->add_option("--admin-token", st->opts.admin_token,
+                    "bearer token the management API accepts besides the key");
   auto* dir = serve->add_option("--data-dir", st->opts.data_dir, "parent directory of the store")
                   ->capture_default_str();
   auto* eph = serve->add_flag("--ephemeral", st->opts.ephemeral, "keep everything in memory");

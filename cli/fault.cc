@@ -117,13 +117,13 @@ std::string AdminPath(std::initializer_list<std::string_view> segments) {
 }
 
 Status AdminRequest(const std::string& admin_url, const std::string& method, const std::string& path,
-                    const std::string& body, std::ostream& out) {
+                    const std::string& body, std::ostream& out, const AdminCredentials& creds) {
   auto endpoint = ParseHttpEndpoint(admin_url);
   if (!endpoint.ok()) return endpoint.status();
   HttpClientOptions opts;
   opts.request_timeout = std::chrono::milliseconds(120'000);  // a restart reopens a store
   HttpClient http(*endpoint, opts);
-  HttpHeaders headers;
+  HttpHeaders headers = AdminAuthHeaders(creds, method, path);
   if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
   auto resp = http.Send(method, path, headers, body);
   if (!resp.ok()) return Status::Unavailable(admin_url + ": " + resp.status().message());
@@ -205,6 +205,7 @@ void RewriteNegativeSkew(std::vector<std::string>& args) {
 Subcommand AddFaultCommand(CLI::App& root) {
   struct State {
     std::string admin = "http://127.0.0.1:8090/";
+    AdminCredentials creds;
     std::string from, to, region, skew, file, offline;
     std::vector<std::string> groups;
     LinkFaultArgs link;
@@ -223,6 +224,7 @@ Subcommand AddFaultCommand(CLI::App& root) {
   fault->require_subcommand(1);
   auto admin_opt = [st](CLI::App* sub) {
     sub->add_option("--admin", st->admin, "management API URL")->capture_default_str();
+    AddAdminCredentialOptions(sub, &st->creds);
   };
   admin_opt(fault);
   st->link_cmd = fault->add_subcommand("link", "set the faults of the link FROM -> TO (replaces its fault set)");
@@ -368,7 +370,7 @@ Subcommand AddFaultCommand(CLI::App& root) {
               path = "/scenario";
               body = ss.str();
             }
-            Status s = AdminRequest(st->admin, method, path, body, std::cout);
+            Status s = AdminRequest(st->admin, method, path, body, std::cout, st->creds);
             if (!s.ok()) {
               std::cerr << "fault: " << s.message() << "\n";
               return 1;

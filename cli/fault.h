@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "cli/admin_auth.h"
 #include "cli/subcommand.h"
 
 namespace regionlab::cli {
@@ -41,7 +42,7 @@ Result<std::string> PartitionBody(const std::vector<std::string>& tokens);
 // answer (one line) on `out`. A non-2xx answer is an error Status carrying the
 // server's message; an unreachable server is Unavailable.
 Status AdminRequest(const std::string& admin_url, const std::string& method, const std::string& path,
-                    const std::string& body, std::ostream& out);
+                    const std::string& body, std::ostream& out, const AdminCredentials& creds = {});
 
 // "/links/uksouth/westeurope" with each name percent-encoded.
 std::string AdminPath(std::initializer_list<std::string_view> segments);

@@ -18,8 +18,8 @@ using client::HttpHeaders;
 using client::ParseHttpEndpoint;
 namespace {
 
-Result<nlohmann::json> GetJson(HttpClient& http, const std::string& path) {
-  auto resp = http.Send("GET", path, {}, "");
+Result<nlohmann::json> GetJson(HttpClient& http, const std::string& path, const AdminCredentials& creds) {
+  auto resp = http.Send("GET", path, AdminAuthHeaders(creds, "GET", path), "");
   if (!resp.ok()) return resp.status();
   if (resp->status != 200) {
     return Status::Unavailable("GET " + path + " answered " + std::to_string(resp->status) + ": " + resp->body);
@@ -58,13 +58,13 @@ std::string Pad(std::string s, size_t width) {
 
 }  // namespace
 
-Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out) {
+Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out, const AdminCredentials& creds) {
   auto endpoint = ParseHttpEndpoint(admin_url);
   if (!endpoint.ok()) return endpoint.status();
   HttpClient http(*endpoint);
-  auto regions = GetJson(http, "/regions");
+  auto regions = GetJson(http, "/regions", creds);
   if (!regions.ok()) return regions.status();
-  auto links = GetJson(http, "/links");
+  auto links = GetJson(http, "/links", creds);
   if (!links.ok()) return links.status();
   if (json) {
     out << nlohmann::json{{"regions", *regions}, {"links", (*links)["links"]}}.dump() << "\n";
@@ -98,14 +98,16 @@ Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out) {
 Subcommand AddStatusCommand(CLI::App& root) {
   struct State {
     std::string admin = "http://127.0.0.1:8090/";
+    AdminCredentials creds;
     bool json = false;
   };
   auto st = std::make_shared<State>();
   auto* status = root.add_subcommand("status", "regions, replication links, lag and conflicts of a running cluster");
   status->add_option("--admin", st->admin, "management API URL")->capture_default_str();
   status->add_flag("--json", st->json, "print the raw JSON of /regions and /links");
+  AddAdminCredentialOptions(status, &st->creds);
   return {status, [st] {
-            Status s = PrintStatus(st->admin, st->json, std::cout);
+            Status s = PrintStatus(st->admin, st->json, std::cout, st->creds);
             if (!s.ok()) {
               spdlog::error("status: {}", s.ToString());
               return 1;

@@ -392,7 +392,14 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
 
   impl->admin_runner = std::make_unique<IoRunner>(1);
   AdminContext* admin = &impl->admin;
-  auto admin_http = HttpServer::Start(impl->admin_runner->io, options.host, options.admin_port,
+  impl->admin.key = impl->options.key;
+  impl->admin.token = options.admin_token;
+  impl->admin.require_auth = !admin::IsLoopbackHost(options.admin_host);
+  if (impl->admin.require_auth) {
+    spdlog::warn("the management API binds {}: every request must be signed with the account key{}",
+                 options.admin_host, options.admin_token.empty() ? "" : " or carry the admin token");
+  }
+  auto admin_http = HttpServer::Start(impl->admin_runner->io, options.admin_host, options.admin_port,
                                       [admin](HttpRequest& req) { return HandleAdmin(*admin, req); });
   if (!admin_http.ok()) return admin_http.status();
   impl->admin_http = std::move(*admin_http);
@@ -404,13 +411,24 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   return std::unique_ptr<Cluster>(new Cluster(std::move(impl)));
 }
 
+namespace {
+// The admin listener's address as clients should use it: a wildcard bind is
+// reached through the advertised host.
+std::string AdminAdvertisedHost(const ClusterOptions& o) {
+  if (o.admin_host == "0.0.0.0" || o.admin_host == "::" || o.admin_host.empty()) {
+    return o.host == "0.0.0.0" || o.host == "::" ? "127.0.0.1" : o.host;
+  }
+  return o.admin_host;
+}
+}  // namespace
+
 std::string Cluster::ReadyLine() const {
   nlohmann::json regions = nlohmann::json::array();
   for (const auto& r : impl_->regions) {
     regions.push_back({{"name", r->ctx->self.display_name}, {"endpoint", r->ctx->self.endpoint}});
   }
   nlohmann::json line = {{"event", "ready"},
-                         {"admin", Endpoint(impl_->options.host, impl_->admin_http->port())},
+                         {"admin", Endpoint(AdminAdvertisedHost(impl_->options), impl_->admin_http->port())},
                          {"regions", regions}};
   return line.dump();
 }

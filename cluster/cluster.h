@@ -26,6 +26,13 @@ struct ClusterOptions {
   uint16_t port = 8081;
   // Management API port; 0 picks a free port. Default: 8090.
   uint16_t admin_port = 8090;
+  // Address the management API binds. Default: 127.0.0.1, whatever `host`
+  // is. Anywhere but loopback, every management request must be signed with
+  // the account key or carry `admin_token` (docs/security.md).
+  std::string admin_host = "127.0.0.1";
+  // Bearer token accepted by the management API besides the account key's
+  // signature. Default: none.
+  std::string admin_token;
   // Parent directory of the regions' stores: <data_dir>/<region>/store.
   std::string data_dir = "./regionlab-data";
   // Keep everything in memory; nothing survives the process. Default: false.

@@ -2,7 +2,11 @@
 // request must never take a region down, nor the other region in the same process.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { adminGet, rawRequest, startUp, uid } from "./harness.mjs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { BIN, adminGet, rawRequest, startUp, uid } from "./harness.mjs";
+
+const run = promisify(execFile);
 
 describe("hostile requests (up --regions uksouth,westeurope)", { timeout: 60_000 }, () => {
   let server;
@@ -45,5 +49,32 @@ describe("hostile requests (up --regions uksouth,westeurope)", { timeout: 60_000
     });
     assert.equal(res.status, 400);
     assert.equal((await fetch(server.admin.replace(/\/$/, "") + "/health")).status, 200);
+  });
+});
+
+describe("the management API off loopback (up --admin-host 0.0.0.0)", { timeout: 60_000 }, () => {
+  let server;
+  before(async () => {
+    server = await startUp({ regions: "uksouth,westeurope", extraArgs: ["--admin-host", "0.0.0.0", "--admin-token", "t0k"] });
+  });
+  after(async () => {
+    if (server) await server.stop();
+  });
+
+  it("refuses unsigned requests, and the CLI signs with the key or sends the token", async () => {
+    const base = server.admin.replace(/\/$/, "");
+    const unsigned = await fetch(base + "/regions/uksouth/kill", { method: "POST" });
+    assert.equal(unsigned.status, 401);
+    assert.match((await unsigned.json()).message, /sign|Bearer/);
+    assert.equal((await fetch(base + "/regions")).status, 401);
+    assert.equal((await fetch(base + "/regions", { headers: { authorization: "Bearer t0k" } })).status, 200);
+    const { stdout } = await run(BIN, ["status", "--admin", server.admin, "--json"]);
+    assert.match(stdout, /uksouth/);
+    const viaToken = await run(BIN, ["fault", "heal", "--admin", server.admin, "--admin-token", "t0k"]);
+    assert.match(viaToken.stdout, /healed/);
+    await assert.rejects(run(BIN, ["status", "--admin", server.admin, "--admin-token", "nope"]), /401/);
+    // The regions were never touched by the refused kill.
+    const regions = await fetch(base + "/regions", { headers: { authorization: "Bearer t0k" } }).then((r) => r.json());
+    assert.deepEqual(regions.regions.map((r) => r.state), ["online", "online"]);
   });
 });

@@ -6,7 +6,10 @@
 #include <string>
 
 #include "admin/admin_api.h"
+#include "base/cosmos_auth.h"
+#include "base/encoding.h"
 #include "base/json_depth.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/test_region.h"
 
 namespace regionlab {
@@ -79,6 +82,62 @@ TEST(AdminLimitsTest, DeepManagementBodiesAreRefused) {
   req.body = Nested(200'000);
   auto r = admin::HandleAdmin(admin, req);
   EXPECT_EQ(r.status, 400);
+}
+
+}  // namespace
+}  // namespace regionlab
+
+namespace regionlab {
+namespace {
+
+class AdminAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    admin_.require_auth = true;
+    admin_.key = std::string(kEmulatorKey);
+    admin_.token = "s3cret";
+    admin_.clock = &clock_;
+    clock_.SetMicros(int64_t{1'790'000'000} * 1'000'000);
+  }
+  server::HttpResponse Get(const std::string& path, std::vector<std::pair<std::string, std::string>> headers) {
+    server::HttpRequest req;
+    req.method = "GET";
+    req.target = req.path = path;
+    req.headers = std::move(headers);
+    return admin::HandleAdmin(admin_, req);
+  }
+  std::vector<std::pair<std::string, std::string>> Signed(const std::string& method, const std::string& link,
+                                                          std::string_view key = kEmulatorKey) {
+    const std::string date = FormatHttpDate(clock_.NowSeconds());
+    return {{"x-ms-date", date}, {"authorization", *BuildAuthorizationHeader(key, method, "admin", link, date)}};
+  }
+  testing::FakeClock clock_;
+  admin::AdminContext admin_;
+};
+
+TEST_F(AdminAuthTest, OffLoopbackEveryRequestNeedsTheKeyOrTheToken) {
+  EXPECT_EQ(Get("/health", {}).status, 401);
+  EXPECT_EQ(Get("/health", {{"authorization", "Bearer s3cret"}}).status, 200);
+  EXPECT_EQ(Get("/health", {{"authorization", "Bearer wrong"}}).status, 401);
+  EXPECT_EQ(Get("/health", Signed("GET", "health")).status, 200);
+  EXPECT_EQ(Get("/regions", Signed("GET", "health")).status, 401);  // signed for another path
+  const std::string other_key = "dGhpcyBpcyBhbm90aGVyIGtleSBvZiBzaXh0ZWVuIGJ5dGVz";
+  EXPECT_EQ(Get("/health", Signed("GET", "health", other_key)).status, 401);
+  auto stale = Signed("GET", "health");
+  clock_.AdvanceMicros(int64_t{16} * 60 * 1'000'000);
+  EXPECT_EQ(Get("/health", stale).status, 401);  // x-ms-date over 15 minutes old
+  admin_.token.clear();
+  EXPECT_EQ(Get("/health", {{"authorization", "Bearer "}}).status, 401);  // no token configured
+}
+
+TEST(AdminAuthHostTest, LoopbackAddressesAreRecognised) {
+  EXPECT_TRUE(admin::IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(admin::IsLoopbackHost("127.1.2.3"));
+  EXPECT_TRUE(admin::IsLoopbackHost("::1"));
+  EXPECT_TRUE(admin::IsLoopbackHost("localhost"));
+  EXPECT_FALSE(admin::IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(admin::IsLoopbackHost("::"));
+  EXPECT_FALSE(admin::IsLoopbackHost("10.0.0.5"));
 }
 
 }  // namespace
