@@ -260,7 +260,8 @@ class Executor {
         source_(source),
         req_(req),
         hash_(ScopeHash(pq, req)),
-        ev_(cq_, EvalContext{req.now_micros}) {
+        budget_(req.limits),
+        ev_(cq_, EvalContext{req.now_micros, &budget_}) {
     offset_ = q_.offset_n.value_or(0);
     limit_total_ = q_.top_n ? *q_.top_n : (q_.limit_n ? SatAdd(offset_, *q_.limit_n) : kUnlimited);
     page_cap_ = req.max_items > 0 ? req.max_items : kUnlimited;
@@ -282,8 +283,25 @@ class Executor {
         s = RunBuffered();
         break;
     }
+    page_.rows_evaluated = budget_.rows();
     if (!s.ok()) return s;
+    if (budget_.exhausted() != WorkBudget::Exhausted::kNo && !page_.budget_exhausted) {
+      return OverBudget();  // partial ORDER BY / GROUP BY / aggregate state is never returned
+    }
     return std::move(page_);
+  }
+
+  // A page that ran out of budget and cannot end with a continuation.
+  Status OverBudget() const {
+    if (budget_.exhausted() == WorkBudget::Exhausted::kCancelled) {
+      return Status::BadRequest("The query was cancelled: the client closed the connection.");
+    }
+    return Status::BadRequest(
+        "The query exceeded " + budget_.Describe() + " without finishing a result" +
+        (cq_.mode == Mode::kStreaming
+             ? " (one document's JOINs expand to more rows than a page may evaluate)"
+             : " (ORDER BY, GROUP BY, aggregates and DISTINCT must see every row in one page)") +
+        ". Narrow it with a filter, a partition key, or fewer JOINs.");
   }
 
  private:
@@ -317,6 +335,7 @@ class Executor {
         return false;
       }
       int64_t idx = 0;
+      budget_.set_replaying(skip > 0);
       ev_.ForEachRow(q_, [&]() -> bool {
         Value out;
         if (!cq_.raw_output) {
@@ -325,6 +344,7 @@ class Executor {
         }
         int64_t mine = idx++;
         if (mine < skip) return true;
+        budget_.set_replaying(false);
         if (produced < offset_) {
           ++produced;
           return true;
@@ -353,6 +373,21 @@ class Executor {
         }
         return true;
       });
+      if (!stop && err.ok() && budget_.exhausted() != WorkBudget::Exhausted::kNo) {
+        // Out of budget inside this document: end the page here. Resuming
+        // at the same place with no row returned would never progress.
+        stop = true;
+        const bool stuck = page_.documents.empty() && key == token_.key && idx <= token_.idx;
+        if (!stuck) {
+          Token next;
+          next.mode = 's';
+          next.key.assign(key);
+          next.idx = idx;
+          next.produced = produced;
+          page_.continuation = EncodeToken(next, hash_);
+          page_.budget_exhausted = true;
+        }
+      }
       return !stop && err.ok();
     };
     if (!token_.key.empty()) {
@@ -446,6 +481,7 @@ class Executor {
             c.frame.push_back(ev_.slots()[static_cast<size_t>(src.slot)]);
         }
         heap.push_back(std::move(c));
+        if (!budget_.Hold(heap.size())) return false;
         std::push_heap(heap.begin(), heap.end(), less);
         if (static_cast<int64_t>(heap.size()) > k) {
           std::pop_heap(heap.begin(), heap.end(), less);
@@ -453,10 +489,11 @@ class Executor {
         }
         return true;
       });
-      return err.ok();
+      return err.ok() && budget_.exhausted() == WorkBudget::Exhausted::kNo;
     });
     if (!err.ok()) return err;
     if (!scan.ok()) return scan;
+    if (budget_.exhausted() != WorkBudget::Exhausted::kNo) return OverBudget();
     std::sort_heap(heap.begin(), heap.end(), less);
 
     int64_t consumed = 0, emitted = 0;
@@ -529,6 +566,7 @@ class Executor {
       if (!err.ok()) return err;
       if (!s.ok()) return s;
     }
+    if (budget_.exhausted() != WorkBudget::Exhausted::kNo) return OverBudget();
     std::vector<Value> outs = acc.Finish();
     int64_t pos = token_.produced;
     while (pos < static_cast<int64_t>(outs.size())) {
@@ -551,6 +589,7 @@ class Executor {
   const RowSource& source_;
   const PageRequest& req_;
   std::string hash_;
+  WorkBudget budget_;  // before ev_, which points to it
   Evaluator ev_;
   Token token_;
   Page page_;

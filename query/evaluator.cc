@@ -1,5 +1,7 @@
 #include "query/evaluator.h"
 
+#include "query/budget.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -331,6 +333,7 @@ bool Evaluator::ForEachRow(const Query& q, FunctionRef<bool()> fn) { return Expa
 
 bool Evaluator::Expand(const Query& q, size_t i, FunctionRef<bool()>& fn) {
   if (i == q.from.size()) {
+    if (ctx_.budget && !ctx_.budget->Spend()) return false;
     if (q.where) {
       Value tmp;
       if (!EvalRef(*q.where, tmp).is_true()) return true;
@@ -408,6 +411,7 @@ bool Accumulator::AddRow() {
       }
       auto it = group_index_.find(key);
       if (it == group_index_.end()) {
+        if (ev_.context().budget && !ev_.context().budget->Hold(groups_.size() + 1)) return false;
         it = group_index_.emplace(std::move(key), groups_.size()).first;
         groups_.push_back({std::move(keys), std::vector<AggregateState>(q_.aggregates.size())});
       }
@@ -452,6 +456,7 @@ bool Accumulator::AddRow() {
   Row row;
   for (const auto& o : q_.order_by) row.keys.push_back(ev_.Eval(*o.expr));
   row.out = std::move(out);
+  if (ev_.context().budget && !ev_.context().budget->Hold(rows_.size() + 1)) return false;
   rows_.push_back(std::move(row));
   return !(q_.order_by.empty() && !q_.distinct && rows_.size() >= enough_);
 }

@@ -19,8 +19,12 @@ namespace regionlab::query {
 // What a function may read besides its arguments. `now_micros` is fixed for
 // one query execution (every row sees the same "now"), taken from the
 // region's clock by the caller.
+class WorkBudget;  // query/budget.h
+
 struct EvalContext {
   int64_t now_micros = 0;
+  // Spent once per FROM/JOIN tuple; null: unbounded (subquery-free helpers).
+  WorkBudget* budget = nullptr;
 };
 
 struct Builtin {

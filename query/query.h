@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "query/budget.h"
 #include "query/value.h"
 
 namespace regionlab::query {
@@ -117,12 +118,20 @@ struct PageRequest {
   std::string scope;
   // "Now" for GetCurrentDateTime and friends: the region's clock.
   int64_t now_micros = 0;
+  // What the page may spend (query/budget.h). When a streaming query runs
+  // out, the page ends early with a continuation (as Cosmos DB does after 5
+  // seconds); a query that must see every row (ORDER BY, GROUP BY,
+  // aggregates, DISTINCT) or one document whose JOINs alone exceed the
+  // budget gets a 400 instead.
+  BudgetLimits limits;
 };
 
 struct Page {
   std::vector<std::string> documents;  // JSON texts, in result order
   std::string continuation;            // empty: there are no more results
   uint64_t rows_scanned = 0;           // input rows read for this page
+  uint64_t rows_evaluated = 0;         // FROM/JOIN tuples evaluated (the budget's unit)
+  bool budget_exhausted = false;       // the page ended early; `continuation` resumes it
 };
 
 // Runs one page of `query` over `source`. 400 for a malformed continuation.
