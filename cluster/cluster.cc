@@ -79,6 +79,9 @@ struct Region {
 
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<IoRunner> runner;
+  // Runs the heavy requests (queries, feeds, scripts) off the io threads, so
+  // point reads and /health/deep keep being answered while they run.
+  std::unique_ptr<IoRunner> workers;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<conflictfeed::PolicyHandler> handler;
   std::unique_ptr<replication::TcpTransport> transport;
@@ -107,6 +110,7 @@ struct Region {
     if (http) http->Stop();
     if (transport) transport->Stop();
     if (ctx->leases) ctx->leases->CancelForwards();
+    if (workers) workers->Stop();  // handlers in progress finish (a query page is bounded)
     if (runner) runner->Stop();
     tick_timer.reset();
     transport.reset();
@@ -116,6 +120,7 @@ struct Region {
     handler.reset();
     if (ctx) ctx->store = nullptr;
     store.reset();   // closes RocksDB
+    workers.reset();
     runner.reset();  // destroys the io_context: whatever it still held closes
   }
 };
@@ -157,9 +162,13 @@ struct Cluster::Impl final : RegionControl {
     if (!store.ok()) return store.status();
     r.store = std::move(*store);
     r.runner = std::make_unique<IoRunner>(options.threads_per_region);
+    r.workers = std::make_unique<IoRunner>(options.threads_per_region);
     RegionContext* ctx = r.ctx.get();
+    server::HttpServerOptions http_options;
+    http_options.offload = server::IsHeavyRequest;  // queries, feeds, scripts, batches
+    http_options.offload_io = &r.workers->io;
     auto http = HttpServer::Start(r.runner->io, options.host, r.http_port,
-                                  [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); });
+                                  [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); }, http_options);
     if (!http.ok()) return http.status();
     r.http = std::move(*http);
     r.http_port = r.http->port();

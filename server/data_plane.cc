@@ -443,6 +443,15 @@ HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std:
 
 }  // namespace
 
+bool IsHeavyRequest(const HttpRequest& request) {
+  if (IsReadOnlyPost(request)) return true;  // queries and query plans
+  if (request.Header("x-ms-cosmos-is-batch-request")) return true;
+  const std::vector<std::string> segs = SplitPath(request.path);
+  const std::string_view last = segs.empty() ? std::string_view() : std::string_view(segs.back());
+  if (request.method == "GET" && segs.size() % 2 == 1 && (last == "docs" || last == "conflicts")) return true;
+  return request.method == "POST" && segs.size() == 6 && segs[4] == "sprocs";  // execution
+}
+
 HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request) {
   const int64_t started = MonotonicMicros();
   HttpResponse resp;

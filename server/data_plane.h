@@ -9,4 +9,9 @@ namespace regionlab::server {
 
 HttpResponse HandleDataPlane(RegionContext& region, HttpRequest& request);
 
+// Requests that may run long — queries, read feeds and change feeds,
+// conflict feeds, stored procedure executions, batches — and are better run
+// off the threads that answer point reads (HttpServerOptions::offload).
+bool IsHeavyRequest(const HttpRequest& request);
+
 }  // namespace regionlab::server

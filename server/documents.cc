@@ -340,6 +340,7 @@ HttpResponse Query(RequestContext& ctx, const ContainerInfo& info) {
   request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
   request.scope = prefix;
   request.now_micros = ctx.region.clock->NowMicros();
+  request.limits.cancelled = ctx.request.cancelled.get();
   auto page = query::ExecutePage(*prepared, source, request);
   if (!page.ok()) return ErrorResponse(page.status());
 

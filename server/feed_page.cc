@@ -24,6 +24,7 @@ HttpResponse QueryFeedPage(RequestContext& ctx, const query::RowSource& source, 
   request.continuation = ctx.request.HeaderOr("x-ms-continuation", "");
   request.scope = scope;
   request.now_micros = ctx.region.clock->NowMicros();
+  request.limits.cancelled = ctx.request.cancelled.get();
   auto page = query::ExecutePage(*prepared, source, request);
   if (!page.ok()) return ErrorResponse(page.status());
   HttpResponse resp = JsonResponse(200, query::FeedBody(rid, array_name, page->documents));

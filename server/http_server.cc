@@ -31,6 +31,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -40,6 +42,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <chrono>
 #include <exception>
 #include <mutex>
@@ -220,7 +223,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  enum class Phase { kStarting, kReading, kContinue, kDelaying, kHanging, kWriting, kLingering, kClosed };
+  enum class Phase { kStarting, kReading, kContinue, kOffloaded, kDelaying, kHanging, kWriting, kLingering, kClosed };
 
   std::chrono::seconds IdleTimeout() const {
     return std::chrono::seconds(std::max(1, state_->options.idle_timeout_seconds));
@@ -279,6 +282,9 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string method = req.method;
     std::string target = req.target;
 
+    const HttpServerOptions& o = state_->options;
+    if (o.offload_io && o.offload && o.offload(req)) return Offload(std::move(req), version, head, keep_alive);
+
     HttpResponse res = CallHandler(req, method, target);
 
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -286,6 +292,45 @@ class Session : public std::enable_shared_from_this<Session> {
                             .count();
     spdlog::debug("http {} {} {} -> {} ({} bytes, {} us)", remote_, method, target, res.status,
                   res.body.size(), micros);
+    Finish(std::move(res), version, head, keep_alive);
+  }
+
+  // Runs the handler on the offload io_context; the answer comes back to the
+  // strand. Meanwhile the socket is watched: a client that closes it cancels
+  // the request (HttpRequest::cancelled).
+  void Offload(HttpRequest req, unsigned version, bool head, bool keep_alive) {
+    phase_ = Phase::kOffloaded;
+    auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    req.cancelled = cancelled;
+    WatchForClose(cancelled);
+    net::post(*state_->options.offload_io, [self = shared_from_this(), req = std::move(req), version, head,
+                                           keep_alive]() mutable {
+      std::string method = req.method, target = req.target;
+      HttpResponse res = self->state_->stopped.load()
+                             ? ErrorResponse(503, "ServiceUnavailable", "the server is stopping")
+                             : self->CallHandler(req, method, target);
+      net::post(self->stream_.get_executor(), [self, res = std::move(res), version, head, keep_alive]() mutable {
+        if (self->phase_ != Phase::kOffloaded) return;  // closed meanwhile
+        beast::error_code ignored;
+        self->stream_.socket().cancel(ignored);  // the close watch
+        self->Finish(std::move(res), version, head, keep_alive);
+      });
+    });
+  }
+
+  void WatchForClose(const std::shared_ptr<std::atomic<bool>>& cancelled) {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), cancelled](beast::error_code ec) {
+      if (ec || self->phase_ != Phase::kOffloaded) return;
+      // Readable: either the peer closed (recv says 0 or fails) or it sent
+      // the next request early (pipelining); only the first cancels.
+      char c;
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) cancelled->store(true);
+    });
+  }
+
+  // Sends the handler's answer as it asks: now, later, never, or a reset.
+  void Finish(HttpResponse res, unsigned version, bool head, bool keep_alive) {
     switch (res.disposition) {
       case HttpResponse::Disposition::kReset:
         return ResetSocket();
@@ -478,7 +523,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Posted by Close(); runs on the strand.
   void OnStop() {
-    if (phase_ == Phase::kReading || phase_ == Phase::kLingering || phase_ == Phase::kHanging) CloseSocket();
+    if (phase_ == Phase::kReading || phase_ == Phase::kLingering || phase_ == Phase::kHanging ||
+        phase_ == Phase::kOffloaded) {
+      CloseSocket();  // an offloaded handler's answer is dropped
+    }
     if (phase_ == Phase::kDelaying) delay_timer_.cancel();  // its handler closes
     // kStarting: DoRead sees the stopped flag. kContinue / kWriting: the write
     // completion sees it. kClosed: nothing to do.

@@ -51,6 +51,15 @@ struct HttpServerOptions {
   // request (or that takes longer than this to send one request, or to accept
   // one response) is closed. Default: 300 seconds.
   int idle_timeout_seconds = 300;
+
+  // Requests for which `offload` returns true are handled on `offload_io`'s
+  // threads instead of the connection's io thread, so that slow handlers
+  // (queries, feeds, scripts) never hold the threads that accept connections
+  // and answer point reads. While one runs, a client that closes its
+  // connection sets HttpRequest::cancelled. The caller runs `offload_io` and
+  // keeps it alive until the server is destroyed. Default: none.
+  std::function<bool(const HttpRequest&)> offload;
+  boost::asio::io_context* offload_io = nullptr;
 };
 
 class HttpServer {

@@ -3,7 +3,9 @@
 // from and to Boost.Beast messages. No Beast here.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +22,10 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string remote;        // "127.0.0.1:54321", for logs
+  // Set (true) when the client closed its connection while the request ran
+  // off the io threads (HttpServerOptions::offload); null otherwise. Long
+  // handlers (queries) poll it and stop.
+  std::shared_ptr<const std::atomic<bool>> cancelled;
 
   // Returns the first value of the header `lower_name`, or nullptr.
   const std::string* Header(std::string_view lower_name) const {
