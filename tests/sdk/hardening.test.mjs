@@ -42,6 +42,40 @@ describe("hostile requests (up --regions uksouth,westeurope)", { timeout: 60_000
     assert.equal((await adminGet(server.admin, "/regions")).regions.length, 2);
   });
 
+  it("three JOIN-cube queries at once: each is refused by its budget, and point reads keep being answered", async () => {
+    const xs = Array.from({ length: 2000 }, (_, i) => i);
+    const docPath = `/dbs/${db}/colls/c/docs`;
+    const pkHeader = { "x-ms-documentdb-partitionkey": '["a"]' };
+    assert.equal((await rawRequest(uk, { method: "POST", path: docPath, body: { id: "cube", pk: "a", xs }, headers: pkHeader })).status, 201);
+    const query = () =>
+      rawRequest(uk, {
+        method: "POST",
+        path: docPath,
+        body: { query: "SELECT VALUE COUNT(1) FROM c JOIN a IN c.xs JOIN b IN c.xs JOIN d IN c.xs", parameters: [] },
+        headers: {
+          "content-type": "application/query+json",
+          "x-ms-documentdb-isquery": "true",
+          "x-ms-documentdb-query-enablecrosspartition": "true",
+        },
+      });
+    const t0 = Date.now();
+    const queries = [query(), query(), query()];
+    const reads = [];
+    for (let i = 0; i < 5; i++) {
+      const r0 = Date.now();
+      const r = await rawRequest(uk, { path: `${docPath}/cube`, headers: pkHeader });
+      assert.equal(r.status, 200);
+      reads.push(Date.now() - r0);
+    }
+    for (const r of await Promise.all(queries)) {
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.json.message, /budget/);
+    }
+    const took = Date.now() - t0;
+    assert.ok(took < 15_000, `the three queries took ${took} ms`);
+    assert.ok(Math.max(...reads) < 2_000, `point reads took ${reads} ms while the queries ran`);
+  });
+
   it("the management API refuses a deep body with a 400", async () => {
     const res = await fetch(server.admin.replace(/\/$/, "") + "/scenario", {
       method: "POST",

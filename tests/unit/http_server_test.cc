@@ -678,5 +678,64 @@ TEST_F(HttpServerTest, HangNeverAnswersAndStopStillCloses) {
   EXPECT_EQ(rest, "");
 }
 
+
+// Offloaded handlers (HttpServerOptions::offload) run on another io_context:
+// two slow ones do not stop the io threads from answering a quick request,
+// and a client that closes its connection sets HttpRequest::cancelled.
+TEST_F(HttpServerTest, OffloadedHandlersLeaveTheIoThreadsFreeAndSeeTheirClientLeave) {
+  net::io_context work;
+  auto guard = net::make_work_guard(work);
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 2; ++i) workers.emplace_back([&] { work.run(); });
+  std::atomic<int> running{0};
+  std::atomic<bool> saw_cancel{false};
+  HttpServerOptions options;
+  options.offload = [](const HttpRequest& r) { return r.path == "/slow"; };
+  options.offload_io = &work;
+  StartServer(
+      [&](HttpRequest& req) {
+        HttpResponse res;
+        if (req.path == "/slow") {
+          ++running;
+          // Runs until its client goes away (bounded by the test's deadline).
+          const auto until = std::chrono::steady_clock::now() + kDeadline;
+          while (!(req.cancelled && req.cancelled->load()) && std::chrono::steady_clock::now() < until) {
+            std::this_thread::yield();
+          }
+          if (req.cancelled && req.cancelled->load()) saw_cancel = true;
+          --running;
+        }
+        res.body = "{}";
+        return res;
+      },
+      options);
+  auto slow1 = std::make_unique<Client>(), slow2 = std::make_unique<Client>();
+  ASSERT_FALSE(slow1->Connect(server_->port()));
+  ASSERT_FALSE(slow1->Send(Get("/slow")));
+  ASSERT_FALSE(slow2->Connect(server_->port()));
+  ASSERT_FALSE(slow2->Send(Get("/slow")));
+  for (auto until = std::chrono::steady_clock::now() + kDeadline;
+       running.load() < 2 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(running.load(), 2);
+  Client fast;
+  ASSERT_FALSE(fast.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(fast.RoundTrip(Get("/fast"), res));  // both io threads are free
+  EXPECT_EQ(res.result_int(), 200);
+  slow1.reset();  // the clients leave: their handlers are told
+  slow2.reset();
+  for (auto until = std::chrono::steady_clock::now() + kDeadline;
+       running.load() > 0 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(running.load(), 0);
+  EXPECT_TRUE(saw_cancel.load());
+  server_.reset();
+  guard.reset();
+  for (auto& t : workers) t.join();
+}
+
 }  // namespace
 }  // namespace regionlab::server
