@@ -174,11 +174,13 @@ struct ServerState {
   ServerState(HttpHandler h, HttpServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
 
   // Adds a live session; false (and nothing added) once the server is stopped.
-  bool Register(const std::shared_ptr<Session>& s) {
+  enum class Admit { kYes, kStopped, kFull };
+  Admit Register(const std::shared_ptr<Session>& s) {
     std::lock_guard<std::mutex> lock(mu);
-    if (stopped.load()) return false;
+    if (stopped.load()) return Admit::kStopped;
+    if (sessions.size() >= options.max_connections) return Admit::kFull;
     sessions.emplace(s.get(), s);
-    return true;
+    return Admit::kYes;
   }
   void Unregister(const Session* s) {
     std::lock_guard<std::mutex> lock(mu);
@@ -191,6 +193,7 @@ struct ServerState {
   std::mutex mu;
   // Set once, under mu; read without it on the I/O paths.
   std::atomic<bool> stopped{false};
+  std::atomic<size_t> offloaded{0};  // offloaded requests running or queued
   std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
 };
 
@@ -208,9 +211,25 @@ class Session : public std::enable_shared_from_this<Session> {
   // Called once, right after construction (on the listener's strand; no
   // operation of this session is pending yet).
   void Run() {
-    if (!state_->Register(shared_from_this())) {
-      CloseSocket();
-      return;
+    switch (state_->Register(shared_from_this())) {
+      case ServerState::Admit::kYes:
+        break;
+      case ServerState::Admit::kStopped:
+        CloseSocket();
+        return;
+      case ServerState::Admit::kFull: {
+        // Over the connection cap: say so and close, without reading.
+        spdlog::warn("http {}: over {} connections; answered 503", remote_, state_->options.max_connections);
+        HttpResponse busy = ErrorResponse(503, "ServiceUnavailable",
+                                          "too many connections (" + std::to_string(state_->options.max_connections) +
+                                              "); retry later");
+        busy.SetHeader("x-ms-retry-after-ms", "500");
+        busy.close = true;
+        net::dispatch(stream_.get_executor(), [self = shared_from_this(), busy = std::move(busy)]() mutable {
+          self->Respond(std::move(busy), 11, false, false);
+        });
+        return;
+      }
     }
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&Session::DoRead, shared_from_this()));
@@ -299,6 +318,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // strand. Meanwhile the socket is watched: a client that closes it cancels
   // the request (HttpRequest::cancelled).
   void Offload(HttpRequest req, unsigned version, bool head, bool keep_alive) {
+    if (state_->offloaded.fetch_add(1) >= state_->options.max_offloaded) {
+      state_->offloaded.fetch_sub(1);
+      HttpResponse busy = ErrorResponse(429, "TooManyRequests",
+                                        "more than " + std::to_string(state_->options.max_offloaded) +
+                                            " queries, feeds and scripts in progress in this region; retry later");
+      busy.SetHeader("x-ms-retry-after-ms", "100");
+      busy.SetHeader("x-ms-substatus", "3200");
+      return Finish(std::move(busy), version, head, keep_alive);
+    }
     phase_ = Phase::kOffloaded;
     auto cancelled = std::make_shared<std::atomic<bool>>(false);
     req.cancelled = cancelled;
@@ -309,6 +337,7 @@ class Session : public std::enable_shared_from_this<Session> {
       HttpResponse res = self->state_->stopped.load()
                              ? ErrorResponse(503, "ServiceUnavailable", "the server is stopping")
                              : self->CallHandler(req, method, target);
+      self->state_->offloaded.fetch_sub(1);
       net::post(self->stream_.get_executor(), [self, res = std::move(res), version, head, keep_alive]() mutable {
         if (self->phase_ != Phase::kOffloaded) return;  // closed meanwhile
         beast::error_code ignored;

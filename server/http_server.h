@@ -60,6 +60,14 @@ struct HttpServerOptions {
   // keeps it alive until the server is destroyed. Default: none.
   std::function<bool(const HttpRequest&)> offload;
   boost::asio::io_context* offload_io = nullptr;
+
+  // Open connections at most; one more is answered 503 (a Cosmos-shaped
+  // body, `x-ms-retry-after-ms`) and closed. Default: 1024.
+  size_t max_connections = 1024;
+  // Offloaded requests running or queued at most; one more is answered 429
+  // with `x-ms-retry-after-ms` (the SDKs retry it) instead of queueing
+  // without bound. Default: 64.
+  size_t max_offloaded = 64;
 };
 
 class HttpServer {

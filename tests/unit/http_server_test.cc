@@ -737,5 +737,64 @@ TEST_F(HttpServerTest, OffloadedHandlersLeaveTheIoThreadsFreeAndSeeTheirClientLe
   for (auto& t : workers) t.join();
 }
 
+
+TEST_F(HttpServerTest, ConnectionsAndOffloadedRequestsAreCappedWithRetryAfter) {
+  net::io_context work;
+  auto guard = net::make_work_guard(work);
+  std::thread worker([&] { work.run(); });
+  std::atomic<bool> release{false};
+  std::atomic<int> running{0};
+  HttpServerOptions options;
+  options.max_connections = 3;
+  options.max_offloaded = 1;
+  options.offload = [](const HttpRequest& r) { return r.path == "/slow"; };
+  options.offload_io = &work;
+  StartServer(
+      [&](HttpRequest& req) {
+        if (req.path == "/slow") {
+          ++running;
+          const auto until = std::chrono::steady_clock::now() + kDeadline;
+          while (!release.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        }
+        HttpResponse res;
+        res.body = "{}";
+        return res;
+      },
+      options);
+  Client a, b;
+  ASSERT_FALSE(a.Connect(server_->port()));
+  ASSERT_FALSE(a.Send(Get("/slow")));
+  for (auto until = std::chrono::steady_clock::now() + kDeadline;
+       running.load() < 1 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(running.load(), 1);
+  Response res;
+  ASSERT_FALSE(b.Connect(server_->port()));
+  ASSERT_FALSE(b.RoundTrip(Get("/slow"), res));  // a second heavy request: refused, not queued
+  EXPECT_EQ(res.result_int(), 429);
+  EXPECT_EQ(res["x-ms-retry-after-ms"], "100");
+  ASSERT_FALSE(b.RoundTrip(Get("/fast"), res));  // light requests are not capped
+  EXPECT_EQ(res.result_int(), 200);
+
+  Client c, d;  // a, b, c are open: d is one too many
+  ASSERT_FALSE(c.Connect(server_->port()));
+  ASSERT_FALSE(c.RoundTrip(Get("/fast"), res));
+  EXPECT_EQ(res.result_int(), 200);
+  ASSERT_FALSE(d.Connect(server_->port()));
+  ASSERT_FALSE(d.Receive(res));  // answered without a request
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_FALSE(res["x-ms-retry-after-ms"].empty());
+  std::string rest;
+  EXPECT_FALSE(d.ReadToEof(rest));  // and closed
+
+  release = true;
+  ASSERT_FALSE(a.Receive(res));
+  EXPECT_EQ(res.result_int(), 200);
+  server_.reset();
+  guard.reset();
+  worker.join();
+}
+
 }  // namespace
 }  // namespace regionlab::server
