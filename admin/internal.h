@@ -97,6 +97,9 @@ HttpResponse Links(const AdminContext& admin);  // GET /links
 // ---- metrics.cc
 HttpResponse Metrics(const AdminContext& admin);  // GET /metrics
 
+// ---- splitbrain.cc
+HttpResponse SplitBrainRoute(const AdminContext& admin, const std::string& query);  // GET /splitbrain
+
 // ---- digest.cc
 HttpResponse DigestRoute(const AdminContext& admin);  // GET /digest
 

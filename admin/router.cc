@@ -169,6 +169,7 @@ HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
 
   if (seg.size() == 1 && first == "digest" && method == "GET") return DigestRoute(admin);
   if (seg.size() == 1 && first == "metrics" && method == "GET") return Metrics(admin);
+  if (seg.size() == 1 && first == "splitbrain" && method == "GET") return SplitBrainRoute(admin, request.query);
 
   return Fail(Status::NotFound("no management route for " + request.method + " " + request.path));
 }

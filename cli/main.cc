@@ -13,6 +13,7 @@
 #include "cli/cluster_commands.h"
 #include "cli/conflicts.h"
 #include "cli/fault.h"
+#include "cli/splitbrain.h"
 #include "cli/status.h"
 #include "scripting/script_host.h"
 
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
   auto bench = regionlab::bench::AddBenchCommand(app);
   const cli::Subcommand serve = cli::AddServeCommand(app);
   const std::vector<cli::Subcommand> commands = {
-      up, serve, cli::AddStatusCommand(app), cli::AddConflictsCommand(app), cli::AddFaultCommand(app)};
+      up, serve, cli::AddStatusCommand(app), cli::AddConflictsCommand(app), cli::AddFaultCommand(app),
+      cli::AddSplitBrainCommand(app)};
 
   std::vector<std::string> args(argv, argv + argc);
   cli::RewriteNegativeSkew(args);
