@@ -70,6 +70,22 @@ struct ScenarioProgress {
   std::vector<std::string> errors;  // steps that failed when they ran (e.g. 409)
 };
 
+// The running count of split-brain writes per container for /metrics:
+// the log is read incrementally from `cursor`, each document keeps its last
+// few writes, and a write counts once when another region wrote the same
+// document within one second of it (admin/splitbrain.cc).
+struct SplitBrainCounter {
+  struct RecentWrite {
+    uint32_t region = 0;
+    int64_t time_ms = 0;
+    uint64_t origin_lsn = 0;
+    bool counted = false;
+  };
+  std::map<const void*, uint64_t> cursor;  // per store: the next lsn to read
+  std::map<std::string, std::vector<RecentWrite>> recent;  // document -> its last writes
+  std::map<std::pair<std::string, std::string>, uint64_t> writes;  // (database, container) -> count
+};
+
 struct AdminContext {
   uint64_t seed = 0;
   std::vector<RegionContext*> regions;  // the regions this process serves; not owned
@@ -90,6 +106,7 @@ struct AdminContext {
   std::mutex mu;              // serializes every request and scenario step
   AdminFaultState faults;     // guarded by mu
   ScenarioProgress scenario;  // guarded by mu
+  SplitBrainCounter splitbrain;  // guarded by mu
 };
 
 HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request);

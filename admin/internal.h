@@ -95,10 +95,12 @@ json LinkStatsJson(const AdminContext& admin, const RegionContext& from, uint32_
 HttpResponse Links(const AdminContext& admin);  // GET /links
 
 // ---- metrics.cc
-HttpResponse Metrics(const AdminContext& admin);  // GET /metrics
+HttpResponse Metrics(AdminContext& admin);  // GET /metrics (updates the split-brain counter)
 
 // ---- splitbrain.cc
 HttpResponse SplitBrainRoute(const AdminContext& admin, const std::string& query);  // GET /splitbrain
+// Reads what the logs gained since the last call into admin.splitbrain.
+void UpdateSplitBrainCounter(AdminContext& admin);
 
 // ---- digest.cc
 HttpResponse DigestRoute(const AdminContext& admin);  // GET /digest

@@ -13,7 +13,7 @@
 
 namespace regionlab::admin {
 
-HttpResponse Metrics(const AdminContext& admin) {
+HttpResponse Metrics(AdminContext& admin) {
   std::string m;
   m += "# HELP regionlab_requests_total Data-plane requests by kind.\n# TYPE regionlab_requests_total counter\n";
   for (const RegionContext* r : admin.regions) {
@@ -46,6 +46,13 @@ HttpResponse Metrics(const AdminContext& admin) {
     }
   }
   m += injected;
+  UpdateSplitBrainCounter(admin);  // under AdminContext::mu
+  m += "# HELP regionlab_splitbrain_writes_total Writes to a document another region also wrote within 1 s.\n"
+       "# TYPE regionlab_splitbrain_writes_total counter\n";
+  for (const auto& [name, n] : admin.splitbrain.writes) {
+    m += "regionlab_splitbrain_writes_total{database=\"" + name.first + "\",container=\"" + name.second + "\"} " +
+         std::to_string(n) + "\n";
+  }
   m += "# HELP regionlab_region_up 1 while the region runs, 0 while it is killed.\n# TYPE regionlab_region_up gauge\n";
   for (const RegionContext* r : admin.regions) {
     m += "regionlab_region_up{region=\"" + r->self.name + "\"} " + (Running(admin, r->self.id) ? "1" : "0") + "\n";

@@ -117,6 +117,79 @@ Result<std::vector<SplitBrainDocument>> FindSplitBrain(const std::vector<const s
   return out;
 }
 
+void UpdateSplitBrainCounter(AdminContext& admin) {
+  constexpr int64_t kWindowMs = 1000;
+  constexpr size_t kRecentPerDocument = 8;
+  SplitBrainCounter& c = admin.splitbrain;
+  // One running store's log holds every region's writes once replicated.
+  const storage::Store* store = nullptr;
+  for (const RegionContext* r : admin.regions) {
+    if (r->store) {
+      store = r->store;
+      break;
+    }
+  }
+  if (!store) return;
+  std::map<std::string, ContainerName> containers;  // read when a document needs it
+  bool have_containers = false;
+  auto first = store->FirstRetainedLsn();
+  if (!first.ok()) return;
+  uint64_t& lsn = c.cursor[store];
+  lsn = std::max(lsn, *first);
+  int64_t newest_ms = 0;
+  // Bounded memory: past 100,000 documents, forget those not written for a
+  // minute (a later write to one of them is compared with nothing).
+  auto prune = [&] {
+    if (c.recent.size() <= 100'000) return;
+    std::erase_if(c.recent, [&](const auto& kv) {
+      return kv.second.empty() || kv.second.back().time_ms < newest_ms - 60'000;
+    });
+  };
+  for (int batches = 0; batches < 64; ++batches, prune()) {  // at most 64k entries per scrape
+    auto entries = store->ReadLog(lsn, 1024);
+    if (!entries.ok() || entries->empty()) return;
+    for (const storage::LogEntry& e : *entries) {
+      lsn = e.lsn + 1;
+      for (const auto& [key, rec] : e.records) {
+        if (rec.kind != RecordKind::kDocument) continue;
+        std::vector<const Record*> versions;
+        Versions(rec, &versions);
+        std::vector<SplitBrainCounter::RecentWrite>& recent = c.recent[key];
+        for (const Record* v : versions) {
+          SplitBrainCounter::RecentWrite w{v->origin_region, v->write_micros / 1000, v->origin_lsn, false};
+          bool seen = false;
+          for (const auto& r : recent) seen = seen || (r.region == w.region && r.origin_lsn == w.origin_lsn);
+          if (seen) continue;
+          uint64_t newly = 0;
+          for (auto& r : recent) {
+            if (r.region == w.region || std::abs(r.time_ms - w.time_ms) > kWindowMs) continue;
+            if (!r.counted) {
+              r.counted = true;
+              ++newly;
+            }
+            if (!w.counted) {
+              w.counted = true;
+              ++newly;
+            }
+          }
+          if (newly) {
+            if (!have_containers) {
+              containers = Containers({store});
+              have_containers = true;
+            }
+            auto it = containers.find(rec.parent);
+            const ContainerName n = it == containers.end() ? ContainerName{"?", "?"} : it->second;
+            c.writes[{n.database, n.container}] += newly;
+          }
+          recent.push_back(w);
+          if (recent.size() > kRecentPerDocument) recent.erase(recent.begin());
+          newest_ms = std::max(newest_ms, w.time_ms);
+        }
+      }
+    }
+  }
+}
+
 HttpResponse SplitBrainRoute(const AdminContext& admin, const std::string& query) {
   SplitBrainOptions o;
   for (const std::string& kv : SplitList(query, '&')) {

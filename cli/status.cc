@@ -92,6 +92,16 @@ Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out, c
         << Pad(l.contains("conflicts") ? std::to_string(l["conflicts"].get<uint64_t>()) : "-", 10)
         << FaultsText(l) << "\n";
   }
+  // Data-plane rules in force, then the split-brain line.
+  for (const auto& r : (*regions)["regions"]) {
+    if (r.contains("dataplane") && r["dataplane"].is_array() && !r["dataplane"].empty()) {
+      out << "\ndata-plane rules on " << r.value("name", "") << ": " << r["dataplane"].dump() << "\n";
+    }
+  }
+  if (auto sb = GetJson(http, "/splitbrain?windowMs=1000", creds); sb.ok() && sb->contains("documents")) {
+    out << "\nsplit-brain: " << (*sb)["documents"].size()
+        << " document(s) written in two or more regions within 1 s (regionlab splitbrain)\n";
+  }
   return Status::Ok();
 }
 

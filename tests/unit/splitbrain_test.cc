@@ -4,6 +4,8 @@
 // filters; the same report from either region's log.
 #include "admin/splitbrain.h"
 
+#include "admin/admin_api.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -94,6 +96,50 @@ TEST(SplitBrainTest, ReportsWritesInTwoRegionsWithinTheWindowAndWhetherTheyWereC
   auto none = admin::FindSplitBrain({&sim.store(0)}, opts);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+}  // namespace
+}  // namespace regionlab
+
+namespace regionlab {
+namespace {
+
+TEST(SplitBrainTest, TheMetricsCounterCountsEachSplitWriteOnceAcrossScrapes) {
+  testing::SimOptions o;
+  o.regions = 2;
+  o.seed = 4;
+  SimCluster sim(o);
+  ASSERT_EQ(sim.Request(0, "POST", "/dbs", R"({"id":"db"})").status, 201);
+  ASSERT_EQ(sim.Request(0, "POST", "/dbs/db/colls", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})").status,
+            201);
+  ASSERT_TRUE(sim.RunUntilQuiet());
+  server::RegionContext ctx;
+  ctx.store = &sim.store(1);
+  admin::AdminContext admin;
+  admin.regions.push_back(&ctx);
+  auto metric = [&] {
+    server::HttpRequest req;
+    req.method = "GET";
+    req.target = req.path = "/metrics";
+    const std::string body = admin::HandleAdmin(admin, req).body;
+    const std::string name = "regionlab_splitbrain_writes_total{database=\"db\",container=\"c\"} ";
+    const size_t at = body.find(name);
+    return at == std::string::npos ? std::string("absent") : body.substr(at + name.size(), body.find('\n', at) - at - name.size());
+  };
+  EXPECT_EQ(metric(), "absent");
+  sim.faults(0, 1).partitioned = sim.faults(1, 0).partitioned = true;
+  ASSERT_EQ(Put(sim, 0, "inv-1", 1).status / 100, 2);
+  sim.AdvanceMillis(240);
+  ASSERT_EQ(Put(sim, 1, "inv-1", 2).status / 100, 2);
+  EXPECT_EQ(metric(), "absent");  // region 1 has not seen region 0's write yet
+  sim.HealAll();
+  ASSERT_TRUE(sim.RunUntilQuiet());
+  EXPECT_EQ(metric(), "2");  // both writes of the pair
+  EXPECT_EQ(metric(), "2");  // counted once
+  sim.AdvanceMillis(5000);
+  ASSERT_EQ(Put(sim, 0, "inv-1", 3).status / 100, 2);  // alone: not a split write
+  ASSERT_TRUE(sim.RunUntilQuiet());
+  EXPECT_EQ(metric(), "2");
 }
 
 }  // namespace
