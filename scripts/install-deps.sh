@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything regionlab needs to build, run and test on Debian 12.
 # Idempotent: safe to run again; it installs only what is missing.
+#   bash scripts/install-deps.sh          what building, running and testing need
+#   bash scripts/install-deps.sh --bench  also the side-by-side benchmark tools (wrk, nginx-light)
 set -euo pipefail
 
 PKGS=(
@@ -15,8 +17,11 @@ PKGS=(
   libssl-dev
   duktape-dev
   nodejs
-  curl procps
+  curl procps xxd
 )
+if [[ "${1:-}" == "--bench" ]]; then
+  PKGS+=(wrk nginx-light)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# regionlab's data plane side by side with nginx (issue 17): one run, the same load generator
+# (wrk, 1 thread, 16 keep-alive connections, 8 s per workload), on this machine.
+#
+#   bash bench/http/vs-nginx.sh [path/to/regionlab] [--seconds 8] [--connections 16] [--durable]
+#
+# Workloads: nginx serving a static 1,100-byte file (one worker); regionlab point reads of a 1 KB
+# document (signed GET with the partition key header); regionlab creates of 1 KB documents
+# (signed POST, unique ids, 100 partition keys). A Cosmos signature covers verb, resource type,
+# resource link and date, not the body, so one signature per run serves every request of a
+# workload (it stays valid 15 minutes). Server CPU is read from /proc/PID/stat before and after.
+# Prints one table (stdout) with requests/s, CPU per request, p99 and the ratio to nginx.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+BIN="${1:-$HERE/../../build/server/regionlab}"
+[[ $# -ge 1 && "$1" != --* ]] && shift || true
+SECONDS_PER=8
+CONNS=16
+DURABLE=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) SECONDS_PER="$2"; shift 2 ;;
+    --connections) CONNS="$2"; shift 2 ;;
+    --durable) DURABLE=1; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+for tool in wrk nginx openssl curl python3; do
+  command -v "$tool" >/dev/null || { echo "vs-nginx: $tool is missing (bash scripts/install-deps.sh --bench)" >&2; exit 1; }
+done
+[[ -x "$BIN" ]] || { echo "vs-nginx: no regionlab binary at $BIN" >&2; exit 1; }
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+# ---- nginx: one worker, a static file of the size of a 1 KB document's response
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/www" "$WORK/nginx"
+head -c 1100 /dev/zero | tr '\0' 'x' > "$WORK/www/doc.json"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $WORK/nginx/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www; }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+PIDS+=($!)
+
+# ---- regionlab: one region
+ARGS=(--log-level warn up --regions uksouth --port 0 --admin-port 0)
+if [[ $DURABLE == 1 ]]; then ARGS+=(--data-dir "$WORK/data"); else ARGS+=(--ephemeral); fi
+"$BIN" "${ARGS[@]}" > "$WORK/ready" 2> "$WORK/regionlab.log" &
+RL_PID=$!
+PIDS+=($RL_PID)
+for _ in $(seq 1 200); do [[ -s "$WORK/ready" ]] && break; sleep 0.05; done
+ENDPOINT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["regions"][0]["endpoint"].rstrip("/"))' "$WORK/ready")
+for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/doc.json" && break; sleep 0.05; done
+NGINX_PID=$(cat "$WORK/nginx/nginx.pid")
+
+KEY="C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+DATE=$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT')
+sign() {  # verb type link -> the url-encoded authorization header value
+  local sig
+  sig=$(printf '%s\n%s\n%s\n%s\n\n' "$1" "$2" "$3" "$(echo "$DATE" | tr 'A-Z' 'a-z')" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(echo "$KEY" | base64 -d | xxd -p -c 256)" -binary | base64)
+  python3 -c 'import sys,urllib.parse; print(urllib.parse.quote("type=master&ver=1.0&sig="+sys.argv[1], safe=""))' "$sig"
+}
+req() {  # method path type link [body] [extra header]
+  curl -s -o /dev/null -w '%{http_code}' -X "$1" "$ENDPOINT$2" -H "x-ms-date: $DATE" -H "x-ms-version: 2020-07-15" \
+    -H "authorization: $(sign "$(echo "$1" | tr 'A-Z' 'a-z')" "$3" "$4")" -H 'content-type: application/json' \
+    ${6:+-H "$6"} ${5:+--data "$5"}
+}
+[[ $(req POST /dbs dbs "" '{"id":"bench"}') == 201 ]]
+[[ $(req POST /dbs/bench/colls colls dbs/bench '{"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}}') == 201 ]]
+PAD=$(head -c 980 /dev/zero | tr '\0' 'p')
+[[ $(req POST /dbs/bench/colls/c/docs docs dbs/bench/colls/c "{\"id\":\"doc-1\",\"pk\":\"p0\",\"pad\":\"$PAD\"}" 'x-ms-documentdb-partitionkey: ["p0"]') == 201 ]]
+
+cat > "$WORK/read.lua" <<LUA
+wrk.method = "GET"
+wrk.headers["x-ms-date"] = "$DATE"
+wrk.headers["x-ms-version"] = "2020-07-15"
+wrk.headers["authorization"] = "$(sign get docs dbs/bench/colls/c/docs/doc-1)"
+wrk.headers["x-ms-documentdb-partitionkey"] = '["p0"]'
+LUA
+cat > "$WORK/create.lua" <<LUA
+local n = 0
+local thread_id = tostring(math.random(1, 1e9))
+local pad = string.rep("p", 940)
+wrk.method = "POST"
+wrk.headers["x-ms-date"] = "$DATE"
+wrk.headers["x-ms-version"] = "2020-07-15"
+wrk.headers["content-type"] = "application/json"
+wrk.headers["authorization"] = "$(sign post docs dbs/bench/colls/c)"
+request = function()
+  n = n + 1
+  local pk = "p" .. (n % 100)
+  wrk.headers["x-ms-documentdb-partitionkey"] = '["' .. pk .. '"]'
+  return wrk.format(nil, nil, nil, '{"id":"w' .. thread_id .. '-' .. n .. '","pk":"' .. pk .. '","pad":"' .. pad .. '"}')
+end
+LUA
+cat > "$WORK/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %.3f %d %d\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(99), summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+
+run() {  # name pid url [script]
+  local name=$1 pid=$2 url=$3 script=${4:-}
+  local before after out
+  before=$(cpu_ticks "$pid")
+  if [[ -n $script ]]; then
+    cat "$script" "$WORK/report.lua" > "$WORK/run.lua"
+  else
+    cp "$WORK/report.lua" "$WORK/run.lua"
+  fi
+  out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency -s "$WORK/run.lua" "$url" | grep '^RESULT')
+  after=$(cpu_ticks "$pid")
+  read -r _ reqs secs p99 errs <<<"$out"
+  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" <<'PY'
+import sys
+name, reqs, secs, p99, errs, ticks, hz = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+rate = reqs / secs
+cpu_us = ticks / hz * 1e6 / max(reqs, 1)
+print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}")
+PY
+}
+
+{
+  run nginx "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/doc.json"
+  run read "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs/doc-1" "$WORK/read.lua"
+  run create "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs" "$WORK/create.lua"
+} > "$WORK/rows"
+
+python3 - "$WORK/rows" "$SECONDS_PER" "$CONNS" "$DURABLE" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+nginx = float(rows[0][1])
+mode = "durable (WAL)" if sys.argv[4] == "1" else "ephemeral"
+print(f"wrk -t1 -c{sys.argv[3]} -d{sys.argv[2]}s, one region ({mode}), nginx with one worker")
+print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}")
+for name, rate, cpu, p99, errs in rows:
+    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}")
+PY
