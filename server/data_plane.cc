@@ -70,6 +70,13 @@ Status Authenticate(const RegionContext& region, const HttpRequest& req) {
   // The JS SDK reads one conflict as .../conflicts/{id}/conflicts signed as
   // type "users" with the conflict's link (see cosmos-wire-notes.md).
   std::vector<ResourceAddress> candidates = {addr};
+  // Delete by partition key (.../colls/{c}/operations/partitionkeydelete) is
+  // signed as the container by the JS and .NET SDKs, as "partitionkey" by
+  // the Python SDK 4.x.
+  if (auto segs = SplitPath(req.path); segs.size() == 6 && segs[4] == "operations") {
+    const std::string link = segs[0] + "/" + segs[1] + "/" + segs[2] + "/" + segs[3];
+    candidates = {{"colls", link}, {"partitionkey", link}};
+  }
   if (addr.type == "conflicts") {
     auto segs = SplitPath(req.path);
     if (segs.size() == 7 && segs[4] == "conflicts") {
@@ -121,6 +128,7 @@ HttpResponse Route(RequestContext& ctx) {
       if (s.size() <= 4 || (s.size() == 5 && s[4] == "pkranges")) return HandleContainers(ctx);
       if (s[4] == "docs" && s.size() <= 6) return HandleDocuments(ctx);
       if (s[4] == "sprocs" && s.size() <= 6) return HandleStoredProcedures(ctx);
+      if (s[4] == "operations" && s.size() == 6 && s[5] == "partitionkeydelete") return HandlePartitionKeyDelete(ctx);
       // .../conflicts/{id}/conflicts is how the JS SDK reads one conflict.
       if (s[4] == "conflicts" && (s.size() <= 6 || (s.size() == 7 && s[6] == "conflicts"))) {
         return HandleConflicts(ctx);
@@ -359,7 +367,7 @@ RequestClass Classify(const HttpRequest& req, const std::vector<std::string>& se
     c.partition_key_range = "0";  // one range per container
   }
   const bool single = segs.size() % 2 == 0 && !segs.empty();  // .../docs/{id}
-  if (segs.size() >= 2 && segs[0] == "_regionlab") {
+  if ((segs.size() >= 2 && segs[0] == "_regionlab") || c.resource_type == "operations") {
     c.operation = c.write ? "write" : "read";
   } else if (c.resource_type == "sprocs" && single && req.method == "POST") {
     c.operation = "write";  // execution

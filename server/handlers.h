@@ -102,7 +102,8 @@ HttpResponse HandleDatabases(RequestContext& ctx);   // dbs, dbs/{id}
 HttpResponse HandleContainers(RequestContext& ctx);  // dbs/{db}/colls[/{id}[/pkranges]]
 HttpResponse HandleDocuments(RequestContext& ctx);   // dbs/{db}/colls/{c}/docs[/{id}]
 HttpResponse HandleStoredProcedures(RequestContext& ctx);  // dbs/{db}/colls/{c}/sprocs[/{id}]
-HttpResponse HandleConflicts(RequestContext& ctx);   // dbs/{db}/colls/{c}/conflicts[/{id}[/conflicts]]
+HttpResponse HandleConflicts(RequestContext& ctx);
+HttpResponse HandlePartitionKeyDelete(RequestContext& ctx);  // dbs/{db}/colls/{c}/operations/partitionkeydelete   // dbs/{db}/colls/{c}/conflicts[/{id}[/conflicts]]
 
 // Looks up a live container; fills ctx.container_rid/link. 404 if absent.
 struct ContainerInfo {
