@@ -130,6 +130,9 @@ Subcommand AddUpCommand(CLI::App& root) {
   st->seed_opt = up->add_option("--seed", st->seed, "seed of every random fault decision");
   up->add_option("--lease-home", st->opts.lease_home, "region that decides fenced leases (default: the first)");
   up->add_option("--key", st->opts.key, "account master key (default: the emulator key)");
+  up->add_option("--consistency", st->opts.consistency, "the account's default consistency")
+      ->check(CLI::IsMember({"Session", "Eventual", "ConsistentPrefix"}))
+      ->capture_default_str();
   up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
   up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
       ->check(CLI::ExistingFile);
@@ -174,6 +177,9 @@ Subcommand AddServeCommand(CLI::App& root) {
   serve->add_option("--lease-home", st->opts.lease_home,
                     "region that decides fenced leases (default: the first by name); the same in every process");
   serve->add_option("--key", st->opts.key, "account master key (default: the emulator key)");
+  serve->add_option("--consistency", st->opts.consistency, "the account's default consistency")
+      ->check(CLI::IsMember({"Session", "Eventual", "ConsistentPrefix"}))
+      ->capture_default_str();
   return {serve, [st] {
             st->opts.regions = {st->region};
             st->opts.ids_by_sorted_name = true;

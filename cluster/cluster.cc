@@ -328,6 +328,10 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   if (impl->options.key.empty()) impl->options.key = std::string(kEmulatorKey);
+  if (!server::CheckConsistency(impl->options.consistency, impl->options.consistency).ok()) {
+    return Status::BadRequest("--consistency must be Session, Eventual or ConsistentPrefix, not '" +
+                              impl->options.consistency + "'");
+  }
   impl->admin.seed = options.seed;
   impl->admin.control = impl.get();
 
@@ -371,6 +375,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
     }
     region->ctx = std::make_unique<RegionContext>();
     region->ctx->account_key = impl->options.key;
+    region->ctx->default_consistency = impl->options.consistency;
     region->ctx->clock = region->clock.get();
     region->ctx->clock_control = region->clock.get();
     region->ctx->self = infos[id];

@@ -43,6 +43,10 @@ struct ClusterOptions {
   // Empty: the account's first region. Every process of an account must
   // agree (serve: pass the same --lease-home everywhere).
   std::string lease_home;
+  // The account's default consistency: Session, Eventual or ConsistentPrefix
+  // (a multi-write account offers neither Strong nor BoundedStaleness).
+  // Default: Session.
+  std::string consistency = "Session";
   // Account master key (base64). Default: the emulator's well-known key.
   std::string key;
   // io threads per region. Default: 2.

@@ -46,7 +46,7 @@ HttpResponse HandleAccount(RequestContext& ctx) {
       {"enableMultipleWriteLocations", true},
       {"userReplicationPolicy",
        {{"asyncReplication", false}, {"minReplicaSetSize", 1}, {"maxReplicasetSize", 4}}},
-      {"userConsistencyPolicy", {{"defaultConsistencyLevel", "Session"}}},
+      {"userConsistencyPolicy", {{"defaultConsistencyLevel", ctx.region.default_consistency}}},
       {"systemReplicationPolicy", {{"minReplicaSetSize", 1}, {"maxReplicasetSize", 4}}},
       {"readPolicy", {{"primaryReadCoefficient", 1}, {"secondaryReadCoefficient", 1}}},
       {"queryEngineConfiguration", query_config.dump()},

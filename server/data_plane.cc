@@ -416,6 +416,9 @@ HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std:
     return JsonResponse(200, j.dump());
   }
   if (Status auth = Authenticate(region, request); !auth.ok()) return ErrorResponse(auth);
+  if (const std::string* level = request.Header("x-ms-consistency-level"); level && !level->empty()) {
+    if (Status s = CheckConsistency(*level, region.default_consistency); !s.ok()) return ErrorResponse(s);
+  }
   RegionState st = region.state.load();
   if (st == RegionState::kOffline503) {
     return ErrorResponse(Status::Unavailable("Region " + region.self.display_name + " is offline (fault injected)."));

@@ -1,6 +1,8 @@
 #include "server/region_context.h"
 
+#include <cctype>
 #include <map>
+#include <string>
 
 namespace regionlab::server {
 
@@ -48,6 +50,39 @@ std::string RegionName(const RegionContext& region, uint32_t id, std::string_vie
     if (r.id == id) return r.name;
   }
   return std::string(unknown_prefix) + std::to_string(id);
+}
+
+}  // namespace regionlab::server
+
+namespace regionlab::server {
+namespace {
+
+// Strongest first; -1: not a consistency level.
+int Strength(std::string_view level) {
+  const char* order[] = {"strong", "boundedstaleness", "session", "consistentprefix", "eventual"};
+  std::string lower(level);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (int i = 0; i < 5; ++i) {
+    if (lower == order[i]) return 4 - i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+Status CheckConsistency(std::string_view requested, std::string_view account_default) {
+  const int want = Strength(requested), have = Strength(account_default);
+  if (want < 0) {
+    return Status::BadRequest("Invalid value '" + std::string(requested) +
+                              "' for x-ms-consistency-level: use Session, Eventual or ConsistentPrefix.");
+  }
+  if (want > have || want >= Strength("BoundedStaleness")) {
+    return Status::BadRequest("ConsistencyLevel " + std::string(requested) +
+                              " specified in the request is invalid when service is configured with consistency level " +
+                              std::string(account_default) +
+                              ". Ensure the request consistency level is not stronger than the service consistency level.");
+  }
+  return Status::Ok();
 }
 
 }  // namespace regionlab::server

@@ -73,6 +73,9 @@ struct RegionContext {
   // Fenced leases (server/leases.h); null: lease routes answer 503. Shared so
   // that this header needs only the declaration.
   std::shared_ptr<LeaseService> leases;
+  // The account's default consistency (the account document's
+  // userConsistencyPolicy): "Session", "Eventual" or "ConsistentPrefix".
+  std::string default_consistency = "Session";
   // Injected data-plane faults and the recent requests (PRODUCT.md section 6).
   DataPlaneFaults dataplane;
   RequestLog requests;
@@ -81,5 +84,11 @@ struct RegionContext {
 // The name of region `id` of the account; an id the account does not have
 // gives `unknown_prefix` followed by its number.
 std::string RegionName(const RegionContext& region, uint32_t id, std::string_view unknown_prefix = "");
+
+// OK when a request may ask for consistency `requested` (x-ms-consistency-level)
+// of an account whose default is `account_default`: a request may only relax
+// it, and a multi-write account offers neither Strong nor BoundedStaleness.
+// 400 otherwise, with Azure's message. Also validates account defaults.
+Status CheckConsistency(std::string_view requested, std::string_view account_default);
 
 }  // namespace regionlab::server

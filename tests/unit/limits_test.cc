@@ -142,3 +142,27 @@ TEST(AdminAuthHostTest, LoopbackAddressesAreRecognised) {
 
 }  // namespace
 }  // namespace regionlab
+
+namespace regionlab {
+namespace {
+
+TEST(ConsistencyTest, ARequestMayOnlyRelaxTheAccountsConsistency) {
+  auto region = std::move(testing::TestRegion::Create()).value();
+  auto get = [&](const std::string& level) {
+    return region->Call("GET", "/dbs", "", {{"x-ms-consistency-level", level}}).status;
+  };
+  EXPECT_EQ(get("Session"), 200);
+  EXPECT_EQ(get("Eventual"), 200);
+  EXPECT_EQ(get("ConsistentPrefix"), 200);
+  EXPECT_EQ(get("Strong"), 400);  // a multi-write account offers neither
+  EXPECT_EQ(get("BoundedStaleness"), 400);
+  EXPECT_EQ(get("Sometimes"), 400);
+  region->context().default_consistency = "Eventual";
+  EXPECT_EQ(get("Session"), 400);  // stronger than the account's
+  EXPECT_EQ(get("Eventual"), 200);
+  auto account = region->Call("GET", "/");
+  EXPECT_NE(account.body.find("\"defaultConsistencyLevel\":\"Eventual\""), std::string::npos) << account.body;
+}
+
+}  // namespace
+}  // namespace regionlab
