@@ -1,6 +1,8 @@
 #include "admin/splitbrain.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <tuple>
@@ -49,6 +51,32 @@ void Versions(const Record& rec, std::vector<const Record*>* out) {
   out->push_back(&rec);
 }
 
+// Calls fn(document key, stored record, version) for every version of every
+// document written by the log entries from `*lsn` on (at most `max_entries`
+// of them), and moves `*lsn` past what it read.
+template <class Fn>
+Status ForEachDocumentVersion(const storage::Store& store, uint64_t* lsn, size_t max_entries, Fn&& fn) {
+  auto first = store.FirstRetainedLsn();
+  if (!first.ok()) return first.status();
+  *lsn = std::max(*lsn, *first);
+  for (size_t read = 0; read < max_entries;) {
+    auto entries = store.ReadLog(*lsn, 1024);
+    if (!entries.ok()) return entries.status();
+    if (entries->empty()) break;
+    for (const storage::LogEntry& e : *entries) {
+      *lsn = e.lsn + 1;
+      ++read;
+      for (const auto& [key, rec] : e.records) {
+        if (rec.kind != RecordKind::kDocument) continue;
+        std::vector<const Record*> versions;
+        Versions(rec, &versions);
+        for (const Record* v : versions) fn(key, rec, *v);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::vector<SplitBrainDocument>> FindSplitBrain(const std::vector<const storage::Store*>& stores,
@@ -57,34 +85,20 @@ Result<std::vector<SplitBrainDocument>> FindSplitBrain(const std::vector<const s
   // Every version of every document, once: (origin region, origin lsn).
   std::map<DocKey, std::map<std::pair<uint32_t, uint64_t>, SplitBrainWrite>> docs;
   for (const storage::Store* store : stores) {
-    auto first = store->FirstRetainedLsn();
-    if (!first.ok()) return first.status();
-    const uint64_t last = store->last_lsn();
-    for (uint64_t lsn = *first; lsn <= last;) {
-      auto entries = store->ReadLog(lsn, 1024);
-      if (!entries.ok()) return entries.status();
-      if (entries->empty()) break;
-      for (const storage::LogEntry& e : *entries) {
-        lsn = e.lsn + 1;
-        for (const auto& [key, rec] : e.records) {
-          if (rec.kind != RecordKind::kDocument) continue;
-          std::vector<const Record*> versions;
-          Versions(rec, &versions);
-          for (const Record* v : versions) {
-            const int64_t ms = v->write_micros / 1000;
-            if (ms < options.since_ms) continue;
-            SplitBrainWrite w;
-            w.region = v->origin_region;
-            w.time_ms = ms;
-            w.etag = v->etag;
-            w.version = v->version;
-            w.tombstone = v->tombstone;
-            docs[DocKey{rec.parent, rec.partition_key, rec.id}].emplace(std::make_pair(v->origin_region, v->origin_lsn),
-                                                                        std::move(w));
-          }
-        }
-      }
-    }
+    uint64_t lsn = 0;
+    Status st = ForEachDocumentVersion(*store, &lsn, SIZE_MAX, [&](const std::string&, const Record& rec, const Record& v) {
+      const int64_t ms = v.write_micros / 1000;
+      if (ms < options.since_ms) return;
+      SplitBrainWrite w;
+      w.region = v.origin_region;
+      w.time_ms = ms;
+      w.etag = v.etag;
+      w.version = v.version;
+      w.tombstone = v.tombstone;
+      docs[DocKey{rec.parent, rec.partition_key, rec.id}].emplace(std::make_pair(v.origin_region, v.origin_lsn),
+                                                                  std::move(w));
+    });
+    if (!st.ok()) return st;
   }
 
   std::vector<SplitBrainDocument> out;
@@ -132,61 +146,47 @@ void UpdateSplitBrainCounter(AdminContext& admin) {
   if (!store) return;
   std::map<std::string, ContainerName> containers;  // read when a document needs it
   bool have_containers = false;
-  auto first = store->FirstRetainedLsn();
-  if (!first.ok()) return;
-  uint64_t& lsn = c.cursor[store];
-  lsn = std::max(lsn, *first);
   int64_t newest_ms = 0;
+  uint64_t& lsn = c.cursor[store];
+  Status st = ForEachDocumentVersion(*store, &lsn, 64 * 1024, [&](const std::string& key, const Record& rec,
+                                                                  const Record& v) {  // at most 64k entries per scrape
+    std::vector<SplitBrainCounter::RecentWrite>& recent = c.recent[key];
+    SplitBrainCounter::RecentWrite w{v.origin_region, v.write_micros / 1000, v.origin_lsn, false};
+    for (const auto& r : recent) {
+      if (r.region == w.region && r.origin_lsn == w.origin_lsn) return;  // seen
+    }
+    uint64_t newly = 0;
+    for (auto& r : recent) {
+      if (r.region == w.region || std::abs(r.time_ms - w.time_ms) > kWindowMs) continue;
+      if (!r.counted) {
+        r.counted = true;
+        ++newly;
+      }
+      if (!w.counted) {
+        w.counted = true;
+        ++newly;
+      }
+    }
+    if (newly) {
+      if (!have_containers) {
+        containers = Containers({store});
+        have_containers = true;
+      }
+      auto it = containers.find(rec.parent);
+      const ContainerName n = it == containers.end() ? ContainerName{"?", "?"} : it->second;
+      c.writes[{n.database, n.container}] += newly;
+    }
+    recent.push_back(w);
+    if (recent.size() > kRecentPerDocument) recent.erase(recent.begin());
+    newest_ms = std::max(newest_ms, w.time_ms);
+  });
+  (void)st;  // a failed read leaves the cursor where it got to; the next scrape retries
   // Bounded memory: past 100,000 documents, forget those not written for a
   // minute (a later write to one of them is compared with nothing).
-  auto prune = [&] {
-    if (c.recent.size() <= 100'000) return;
+  if (c.recent.size() > 100'000) {
     std::erase_if(c.recent, [&](const auto& kv) {
       return kv.second.empty() || kv.second.back().time_ms < newest_ms - 60'000;
     });
-  };
-  for (int batches = 0; batches < 64; ++batches, prune()) {  // at most 64k entries per scrape
-    auto entries = store->ReadLog(lsn, 1024);
-    if (!entries.ok() || entries->empty()) return;
-    for (const storage::LogEntry& e : *entries) {
-      lsn = e.lsn + 1;
-      for (const auto& [key, rec] : e.records) {
-        if (rec.kind != RecordKind::kDocument) continue;
-        std::vector<const Record*> versions;
-        Versions(rec, &versions);
-        std::vector<SplitBrainCounter::RecentWrite>& recent = c.recent[key];
-        for (const Record* v : versions) {
-          SplitBrainCounter::RecentWrite w{v->origin_region, v->write_micros / 1000, v->origin_lsn, false};
-          bool seen = false;
-          for (const auto& r : recent) seen = seen || (r.region == w.region && r.origin_lsn == w.origin_lsn);
-          if (seen) continue;
-          uint64_t newly = 0;
-          for (auto& r : recent) {
-            if (r.region == w.region || std::abs(r.time_ms - w.time_ms) > kWindowMs) continue;
-            if (!r.counted) {
-              r.counted = true;
-              ++newly;
-            }
-            if (!w.counted) {
-              w.counted = true;
-              ++newly;
-            }
-          }
-          if (newly) {
-            if (!have_containers) {
-              containers = Containers({store});
-              have_containers = true;
-            }
-            auto it = containers.find(rec.parent);
-            const ContainerName n = it == containers.end() ? ContainerName{"?", "?"} : it->second;
-            c.writes[{n.database, n.container}] += newly;
-          }
-          recent.push_back(w);
-          if (recent.size() > kRecentPerDocument) recent.erase(recent.begin());
-          newest_ms = std::max(newest_ms, w.time_ms);
-        }
-      }
-    }
   }
 }
 

@@ -5,13 +5,6 @@
 
 namespace regionlab::replication {
 
-using internal::PeerState;
-using internal::Serialize;
-using internal::kMaxApplyEntries;
-using internal::kResumeIntervalMicros;
-using storage::LogEntry;
-using storage::Record;
-
 Replicator::Replicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Replicator::~Replicator() = default;
 

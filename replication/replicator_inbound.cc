@@ -5,13 +5,6 @@
 
 namespace regionlab::replication {
 
-using internal::PeerState;
-using internal::Serialize;
-using internal::kMaxApplyEntries;
-using internal::kResumeIntervalMicros;
-using storage::LogEntry;
-using storage::Record;
-
 Result<Replicator::Impl::Prefetched> Replicator::Impl::Prefetch(std::vector<std::string> keys) {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());

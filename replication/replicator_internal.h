@@ -61,6 +61,14 @@ struct PeerState {
 
 }  // namespace internal
 
+// The names the replicator's files use unqualified (this header is theirs only).
+using internal::kMaxApplyEntries;
+using internal::kResumeIntervalMicros;
+using internal::PeerState;
+using internal::Serialize;
+using storage::LogEntry;
+using storage::Record;
+
 struct Replicator::Impl {
   using PeerState = internal::PeerState;
   using LogEntry = storage::LogEntry;

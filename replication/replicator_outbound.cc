@@ -4,13 +4,6 @@
 
 namespace regionlab::replication {
 
-using internal::PeerState;
-using internal::Serialize;
-using internal::kMaxApplyEntries;
-using internal::kResumeIntervalMicros;
-using storage::LogEntry;
-using storage::Record;
-
 PeerState* Replicator::Impl::Find(uint32_t peer) {
   auto it = state.find(peer);
   return it == state.end() ? nullptr : &it->second;

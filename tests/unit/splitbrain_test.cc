@@ -23,6 +23,20 @@ server::HttpResponse Put(SimCluster& sim, int r, const std::string& id, int v) {
                      {{"x-ms-documentdb-partitionkey", R"(["p"])"}, {"x-ms-documentdb-is-upsert", "true"}});
 }
 
+testing::SimOptions Options(uint64_t seed) {
+  testing::SimOptions o;
+  o.regions = 2;
+  o.seed = seed;
+  return o;
+}
+
+void CreateContainer(SimCluster& sim) {
+  ASSERT_EQ(sim.Request(0, "POST", "/dbs", R"({"id":"db"})").status, 201);
+  ASSERT_EQ(sim.Request(0, "POST", "/dbs/db/colls", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})").status,
+            201);
+  ASSERT_TRUE(sim.RunUntilQuiet());
+}
+
 const admin::SplitBrainDocument* Find(const std::vector<admin::SplitBrainDocument>& docs, const std::string& id) {
   for (const auto& d : docs) {
     if (d.id == id) return &d;
@@ -31,14 +45,8 @@ const admin::SplitBrainDocument* Find(const std::vector<admin::SplitBrainDocumen
 }
 
 TEST(SplitBrainTest, ReportsWritesInTwoRegionsWithinTheWindowAndWhetherTheyWereConcurrent) {
-  testing::SimOptions o;
-  o.regions = 2;
-  o.seed = 9;
-  SimCluster sim(o);
-  ASSERT_EQ(sim.Request(0, "POST", "/dbs", R"({"id":"db"})").status, 201);
-  ASSERT_EQ(sim.Request(0, "POST", "/dbs/db/colls", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})").status,
-            201);
-  ASSERT_TRUE(sim.RunUntilQuiet());
+  SimCluster sim(Options(9));
+  ASSERT_NO_FATAL_FAILURE(CreateContainer(sim));
 
   // Concurrent: the story's invoice, written on both sides of a partition 240 ms apart.
   sim.faults(0, 1).partitioned = sim.faults(1, 0).partitioned = true;
@@ -98,21 +106,10 @@ TEST(SplitBrainTest, ReportsWritesInTwoRegionsWithinTheWindowAndWhetherTheyWereC
   EXPECT_TRUE(none->empty());
 }
 
-}  // namespace
-}  // namespace regionlab
-
-namespace regionlab {
-namespace {
 
 TEST(SplitBrainTest, TheMetricsCounterCountsEachSplitWriteOnceAcrossScrapes) {
-  testing::SimOptions o;
-  o.regions = 2;
-  o.seed = 4;
-  SimCluster sim(o);
-  ASSERT_EQ(sim.Request(0, "POST", "/dbs", R"({"id":"db"})").status, 201);
-  ASSERT_EQ(sim.Request(0, "POST", "/dbs/db/colls", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})").status,
-            201);
-  ASSERT_TRUE(sim.RunUntilQuiet());
+  SimCluster sim(Options(4));
+  ASSERT_NO_FATAL_FAILURE(CreateContainer(sim));
   server::RegionContext ctx;
   ctx.store = &sim.store(1);
   admin::AdminContext admin;
