@@ -124,8 +124,19 @@ PreparedQuery& PreparedQuery::operator=(PreparedQuery&&) noexcept = default;
 PreparedQuery::~PreparedQuery() = default;
 
 Result<PreparedQuery> PreparedQuery::Prepare(const QuerySpec& spec) {
+  // Azure Cosmos DB's documented query limits.
+  constexpr size_t kMaxQueryBytes = 512 * 1024;
+  constexpr size_t kMaxJoins = 10;
+  if (spec.text.size() > kMaxQueryBytes) {
+    return Status::BadRequest("The query text is " + std::to_string(spec.text.size()) +
+                              " bytes; Azure Cosmos DB allows at most 512 KB.");
+  }
   auto parsed = ParseQuery(spec.text);
   if (!parsed.ok()) return parsed.status();
+  if ((*parsed)->from.size() > kMaxJoins + 1) {
+    return Status::BadRequest("The query has " + std::to_string((*parsed)->from.size() - 1) +
+                              " JOINs; Azure Cosmos DB allows at most " + std::to_string(kMaxJoins) + " per query.");
+  }
   auto compiled = Compile(std::move(*parsed), spec.parameters);
   if (!compiled.ok()) return compiled.status();
   std::string fp = spec.text;

@@ -105,3 +105,27 @@ TEST(QueryBudgetTest, ACancelledQueryStops) {
 
 }  // namespace
 }  // namespace regionlab::query
+
+namespace regionlab::query {
+namespace {
+
+TEST(QueryLimitsTest, QueryTextAndJoinsAsAzureLimitsThem) {
+  std::string big = "SELECT * FROM c WHERE c.s = '" + std::string(512 * 1024, 'x') + "'";
+  auto r = PreparedQuery::Prepare({big, {}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("512 KB"), std::string::npos);
+  std::string joins = "SELECT VALUE 1 FROM c";
+  for (int i = 0; i < 10; ++i) joins += " JOIN a" + std::to_string(i) + " IN c.xs";
+  EXPECT_TRUE(PreparedQuery::Prepare({joins, {}}).ok());
+  joins += " JOIN a10 IN c.xs";
+  auto eleven = PreparedQuery::Prepare({joins, {}});
+  ASSERT_FALSE(eleven.ok());
+  EXPECT_NE(eleven.status().message().find("JOINs"), std::string::npos);
+  // What held must keep holding: a 100,000-element IN list (of 300 KB: within 512 KB).
+  std::string in = "SELECT * FROM c WHERE c.n IN (";
+  for (int i = 0; i < 100'000; ++i) in += (i ? "," : "") + std::to_string(i % 100);
+  EXPECT_TRUE(PreparedQuery::Prepare({in + ")", {}}).ok());
+}
+
+}  // namespace
+}  // namespace regionlab::query
