@@ -31,11 +31,25 @@ export async function setup(client, { log = () => {} } = {}) {
   const { database } = await client.databases.createIfNotExists({ id: DATABASE });
   const { container: invoices } = await database.containers.createIfNotExists(INVOICES_DEFINITION);
   const { container: pricinglog } = await database.containers.createIfNotExists(PRICINGLOG_DEFINITION);
+  // A container of the same name made by something else (the README tour makes billing/invoices
+  // with /customerId) would make the story write under an undefined partition key and wait
+  // forever: say so and stop instead.
+  for (const [container, wanted] of [[invoices, INVOICES_DEFINITION], [pricinglog, PRICINGLOG_DEFINITION]]) {
+    const { resource } = await container.read();
+    const paths = (resource.partitionKey && resource.partitionKey.paths) || [];
+    if (JSON.stringify(paths) !== JSON.stringify(wanted.partitionKey.paths)) {
+      throw new Error(
+        `${DATABASE}/${wanted.id} exists with partition key ${JSON.stringify(paths)}, but this example needs ` +
+          `${JSON.stringify(wanted.partitionKey.paths)} (another program made it, perhaps the README tour): ` +
+          `delete the database ${DATABASE} (or that container) and run setup again`);
+    }
+  }
   const { resource } = await invoices.read();
   const policy = resource.conflictResolutionPolicy || {};
   if (policy.mode !== "LastWriterWins" || policy.recordLosers !== true) {
-    // An older container made without recordLosers: the reconciler would never see a conflict.
-    log(`warning: ${DATABASE}/${INVOICES} exists with conflictResolutionPolicy ${JSON.stringify(policy)}; ` +
+    // Made without recordLosers: the reconciler would never see a conflict.
+    throw new Error(
+      `${DATABASE}/${INVOICES} exists with conflictResolutionPolicy ${JSON.stringify(policy)}; ` +
         `the reconciler needs {"mode":"LastWriterWins","recordLosers":true} (a policy cannot be changed: ` +
         `delete the container and run setup again)`);
   }
@@ -48,6 +62,9 @@ if (await isMain(import.meta.url)) {
   const client = connect({ endpoint: args.endpoint || "http://127.0.0.1:8081/", key: args.key });
   try {
     await setup(client, { log: (m) => console.log(m) });
+  } catch (e) {
+    console.error(`setup: ${e.message}`);
+    process.exitCode = 2;
   } finally {
     client.dispose();
   }

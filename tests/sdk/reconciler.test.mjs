@@ -405,3 +405,27 @@ describe("invoice reconciler: the README walkthrough (setup.mjs, story.mjs, reco
     }
   });
 });
+
+describe("invoice reconciler: setup.mjs after the README tour", () => {
+  let server;
+  before(async () => {
+    server = await startUp({ regions: "uksouth,westeurope" });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("refuses the tour's billing/invoices (partition key /customerId) with a clear message", async () => {
+    const client = makeClient(server.regions[UK]);
+    try {
+      const { database } = await client.databases.createIfNotExists({ id: "billing" });
+      await database.containers.createIfNotExists({ id: "invoices", partitionKey: "/customerId" });
+    } finally {
+      client.dispose();
+    }
+    const s = await runScript("setup.mjs", ["--endpoint", server.regions[UK]]);
+    assert.equal(s.code, 2, `exit ${s.code}\n${s.stdout}\n${s.stderr}`);
+    assert.match(s.stderr, /billing\/invoices exists with partition key \["\/customerId"\]/);
+    assert.match(s.stderr, /needs \["\/customer"\]/);
+  });
+});
