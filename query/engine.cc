@@ -333,6 +333,17 @@ class Executor {
     page_.documents.push_back(std::move(text));
   }
 
+  // The continuation of a streaming page that stops before row `idx` of the
+  // document at `key`, `produced` rows into the result.
+  std::string StreamingToken(std::string_view key, int64_t idx, int64_t produced) const {
+    Token next;
+    next.mode = 's';
+    next.key.assign(key);
+    next.idx = idx;
+    next.produced = produced;
+    return EncodeToken(next, hash_);
+  }
+
   // ---- streaming: rows leave in source order ----
   Status RunStreaming() {
     int64_t produced = token_.produced;
@@ -367,12 +378,7 @@ class Executor {
         std::string text =
             cq_.raw_output ? (one_row_per_input ? std::move(json) : json) : out.ToJson();
         if (static_cast<int64_t>(page_.documents.size()) >= page_cap_ || !Fits(text)) {
-          Token next;
-          next.mode = 's';
-          next.key.assign(key);
-          next.idx = mine;
-          next.produced = produced;
-          page_.continuation = EncodeToken(next, hash_);
+          page_.continuation = StreamingToken(key, mine, produced);
           stop = true;
           return false;
         }
@@ -390,12 +396,7 @@ class Executor {
         stop = true;
         const bool stuck = page_.documents.empty() && key == token_.key && idx <= token_.idx;
         if (!stuck) {
-          Token next;
-          next.mode = 's';
-          next.key.assign(key);
-          next.idx = idx;
-          next.produced = produced;
-          page_.continuation = EncodeToken(next, hash_);
+          page_.continuation = StreamingToken(key, idx, produced);
           page_.budget_exhausted = true;
         }
       }
