@@ -4,6 +4,7 @@
 // its system properties, commit.
 #include "server/errors.h"
 #include "base/encoding.h"
+#include "server/document_ops.h"
 #include "server/handlers.h"
 #include "query/query.h"
 #include "query/store_row_source.h"
@@ -16,12 +17,7 @@ namespace keys = storage::keys;
 using storage::Record;
 using storage::RecordKind;
 
-constexpr size_t kMaxDocumentBytes = 2 * 1024 * 1024;
 constexpr size_t kMaxPageBytes = 4 * 1024 * 1024;
-
-Status DocumentNotFound(const std::string& id) {
-  return Status::NotFound("Entity with the specified id does not exist in the system. Document '" + id + "'.");
-}
 
 // The partition key for a point operation: the header, canonicalised. The
 // SDKs always send it; without it Cosmos answers 400.
@@ -55,24 +51,19 @@ Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk
   return r;
 }
 
-namespace {
+Status DocumentNotFound(const std::string& id) {
+  return Status::NotFound("Entity with the specified id does not exist in the system. Document '" + id + "'.");
+}
 
-// Validates a document body for create/upsert/replace and returns its id and
-// partition key.
-struct DocumentInput {
-  Json doc;
-  std::string id;
-  std::string pk;
-};
-Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const ContainerInfo& info) {
-  if (ctx.request.body.size() > kMaxDocumentBytes) {
-    return Status::TooLarge("Request size is too large: the document is " +
-                            std::to_string(ctx.request.body.size()) + " bytes, the limit is 2 MB.");
-  }
-  auto parsed = ParseJsonBody(ctx.request.body);
-  if (!parsed.ok()) return parsed.status();
+bool IsLive(const std::optional<Record>& rec, const ContainerInfo& info, int64_t now_micros) {
+  (void)info;
+  (void)now_micros;
+  return rec.has_value() && !rec->tombstone;
+}
+
+Result<DocumentInput> ValidateDocument(Json doc, const ContainerInfo& info) {
   DocumentInput in;
-  in.doc = std::move(*parsed);
+  in.doc = std::move(doc);
   if (!in.doc.is_object()) return Status::BadRequest("The document must be a JSON object.");
   auto id_it = in.doc.find("id");
   if (id_it == in.doc.end()) {
@@ -82,12 +73,67 @@ Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const Contain
   in.id = id_it->get<std::string>();
   RL_RETURN_IF_ERROR(ValidateResourceId(in.id, "Document"));
   in.pk = ExtractPartitionKey(in.doc, info.pk_paths);
+  return in;
+}
+
+Result<PatchSpec> ParsePatchSpec(const Json& body) {
+  PatchSpec spec;
+  if (body.is_array()) {
+    spec.operations = body;
+    return spec;
+  }
+  if (!body.is_object() || !body.contains("operations")) {
+    return Status::BadRequest("A patch body must be an array of operations or an object with an 'operations' array.");
+  }
+  if (body.contains("condition") && !body["condition"].is_null()) {
+    const Json& text = body["condition"];
+    if (!text.is_string()) {
+      return Status::BadRequest("A patch 'condition' must be a string such as \"FROM c WHERE c.status = 'open'\".");
+    }
+    auto prepared = query::PreparedQuery::PrepareCondition(text.get<std::string>());
+    if (!prepared.ok()) return prepared.status();
+    spec.condition = std::make_shared<const query::PreparedQuery>(std::move(*prepared));
+  }
+  spec.operations = body["operations"];
+  return spec;
+}
+
+Result<Record> PatchVersion(const Record& current, const PatchSpec& spec, const ContainerInfo& info,
+                            const std::string& pk, const std::string& id, const storage::WriteContext& w) {
+  if (spec.condition) {
+    auto matches = spec.condition->Matches(current.body, w.now_micros);
+    if (!matches.ok()) return matches.status();
+    if (!*matches) return PreconditionFailed();
+  }
+  Json doc = Json::parse(current.body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::Corruption("stored document '" + id + "' is not JSON");
+  RL_RETURN_IF_ERROR(ApplyPatch(doc, spec.operations, info.pk_paths));
+  for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
+  if (doc.dump().size() > kMaxDocumentBytes) {
+    return Status::TooLarge("The patched document would exceed the 2 MB limit.");
+  }
+  return RenderDocument(std::move(doc), info, pk, id, w, std::optional<Record>(current));
+}
+
+namespace {
+
+// Validates the body of a create/upsert/replace request against the
+// partition key header, if any.
+Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const ContainerInfo& info) {
+  if (ctx.request.body.size() > kMaxDocumentBytes) {
+    return Status::TooLarge("Request size is too large: the document is " +
+                            std::to_string(ctx.request.body.size()) + " bytes, the limit is 2 MB.");
+  }
+  auto parsed = ParseJsonBody(ctx.request.body);
+  if (!parsed.ok()) return parsed.status();
+  auto in = ValidateDocument(std::move(*parsed), info);
+  if (!in.ok()) return in.status();
   if (const std::string* h = ctx.request.Header("x-ms-documentdb-partitionkey")) {
     auto given = CanonicalPartitionKey(*h, info.pk_paths.size());
     if (!given.ok()) return given.status();
-    if (*given != in.pk) {
+    if (*given != in->pk) {
       return Status::BadRequest("PartitionKey extracted from document doesn't match the one specified in the header: "
-                                "the document has " + in.pk + ", the header says " + *given + ".");
+                                "the document has " + in->pk + ", the header says " + *given + ".");
     }
   }
   return in;
@@ -111,7 +157,7 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);
     if (!cur.ok()) return cur.status();
-    existed = cur->has_value() && !(*cur)->tombstone;
+    existed = IsLive(*cur, info, w.now_micros);
     if (existed && !upsert) {
       return Status::Conflict("Entity with the specified id already exists in the system. Document '" + in->id + "'.");
     }
@@ -132,7 +178,7 @@ HttpResponse ReadDocument(RequestContext& ctx, const ContainerInfo& info, const 
   if (!pk.ok()) return ErrorResponse(pk.status());
   auto rec = ctx.region.store->Get(keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id));
   if (!rec.ok()) return ErrorResponse(rec.status());
-  if (!rec->has_value() || (*rec)->tombstone) return ErrorResponse(DocumentNotFound(id));
+  if (!IsLive(*rec, info, ctx.region.clock->NowMicros())) return ErrorResponse(DocumentNotFound(id));
   const std::string* inm = ctx.request.Header("if-none-match");
   if (inm && (*inm == (*rec)->etag || *inm == "*")) {
     HttpResponse resp = ErrorResponse(Status::NotModified());
@@ -155,7 +201,7 @@ HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, con
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);
     if (!cur.ok()) return cur.status();
-    if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
+    if (!IsLive(*cur, info, w.now_micros)) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
     written = RenderDocument(in->doc, info, in->pk, id, w, *cur);
     storage::WriteSet set;
@@ -173,47 +219,19 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
   if (!pk.ok()) return ErrorResponse(pk.status());
   auto body = ParseJsonBody(ctx.request.body);
   if (!body.ok()) return ErrorResponse(body.status());
-  Json ops;
-  std::optional<query::PreparedQuery> condition;
-  if (body->is_array()) {
-    ops = *body;
-  } else if (body->is_object() && body->contains("operations")) {
-    if (body->contains("condition") && !(*body)["condition"].is_null()) {
-      // Evaluated against the current version under the write lock below.
-      const Json& text = (*body)["condition"];
-      if (!text.is_string()) {
-        return ErrorResponse(Status::BadRequest(
-            "A patch 'condition' must be a string such as \"FROM c WHERE c.status = 'open'\"."));
-      }
-      auto prepared = query::PreparedQuery::PrepareCondition(text.get<std::string>());
-      if (!prepared.ok()) return ErrorResponse(prepared.status());
-      condition.emplace(std::move(*prepared));
-    }
-    ops = (*body)["operations"];
-  } else {
-    return ErrorResponse(Status::BadRequest(
-        "A patch body must be an array of operations or an object with an 'operations' array."));
-  }
+  auto spec = ParsePatchSpec(*body);
+  if (!spec.ok()) return ErrorResponse(spec.status());
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id);
   Record written;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);
     if (!cur.ok()) return cur.status();
-    if (!cur->has_value() || (*cur)->tombstone) return DocumentNotFound(id);
+    if (!IsLive(*cur, info, w.now_micros)) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
-    if (condition) {
-      auto matches = condition->Matches((*cur)->body, ctx.region.clock->NowMicros());
-      if (!matches.ok()) return matches.status();
-      if (!*matches) return PreconditionFailed();
-    }
-    Json doc = Json::parse((*cur)->body);
-    RL_RETURN_IF_ERROR(ApplyPatch(doc, ops, info.pk_paths));
-    for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
-    if (doc.dump().size() > kMaxDocumentBytes) {
-      return Status::TooLarge("The patched document would exceed the 2 MB limit.");
-    }
-    written = RenderDocument(std::move(doc), info, *pk, id, w, *cur);
+    auto patched = PatchVersion(**cur, *spec, info, *pk, id, w);
+    if (!patched.ok()) return patched.status();
+    written = std::move(*patched);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -368,6 +386,7 @@ HttpResponse HandleDocuments(RequestContext& ctx) {
     if (m == "POST") {
       if (ToLower(ctx.request.HeaderOr("x-ms-cosmos-is-query-plan-request", "")) == "true") return QueryPlan();
       if (ToLower(ctx.request.HeaderOr("x-ms-documentdb-isquery", "")) == "true") return Query(ctx, *info);
+      if (ToLower(ctx.request.HeaderOr("x-ms-cosmos-is-batch-request", "")) == "true") return HandleBatch(ctx, *info);
       return CreateOrUpsert(ctx, *info);
     }
     if (m == "GET") {

@@ -105,6 +105,11 @@ HttpResponse HandleStoredProcedures(RequestContext& ctx);  // dbs/{db}/colls/{c}
 HttpResponse HandleConflicts(RequestContext& ctx);
 HttpResponse HandlePartitionKeyDelete(RequestContext& ctx);  // dbs/{db}/colls/{c}/operations/partitionkeydelete   // dbs/{db}/colls/{c}/conflicts[/{id}[/conflicts]]
 
+// Transactional batch and bulk (POST .../docs with x-ms-cosmos-is-batch-request);
+// server/batch.cc.
+struct ContainerInfo;
+HttpResponse HandleBatch(RequestContext& ctx, const ContainerInfo& info);
+
 // Looks up a live container; fills ctx.container_rid/link. 404 if absent.
 struct ContainerInfo {
   storage::Record record;
