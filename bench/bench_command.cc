@@ -83,13 +83,15 @@ class BenchCommandImpl final : public BenchCommand {
     cmd_->add_option("--warmup-s", wl_.warmup_s, "unrecorded load before each phase (0: none)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    cmd_->add_option("--bulk-size", wl_.bulk_size, "creates per request of a bulk phase (1-100)")
+        ->check(CLI::Range(1, 100));
     cmd_->add_option("--doc-size", wl_.doc_size, "bytes of each created document's JSON")
         ->capture_default_str()
         ->check(CLI::Range(64, 2 * 1024 * 1024));
     cmd_->add_option("--partition-keys", wl_.partition_keys, "distinct partition key values")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
-    cmd_->add_option("--phases", phases_csv_, "comma-separated phases, in order: create, read")
+    cmd_->add_option("--phases", phases_csv_, "comma-separated phases, in order: create, read, bulk (100 creates per request)")
         ->capture_default_str();
     cmd_->add_option("--preload", wl_.preload,
                      "documents created before a read phase when no create phase ran first")
@@ -150,8 +152,10 @@ class BenchCommandImpl final : public BenchCommand {
         phases_.push_back(PhaseKind::kCreate);
       } else if (p == "read") {
         phases_.push_back(PhaseKind::kRead);
+      } else if (p == "bulk") {
+        phases_.push_back(PhaseKind::kBulk);
       } else {
-        spdlog::error("bench: unknown phase '{}' (use create, read)", p);
+        spdlog::error("bench: unknown phase '{}' (use create, read, bulk)", p);
         return 1;
       }
       report.phase_names.push_back(p);

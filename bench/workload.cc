@@ -21,7 +21,14 @@ constexpr int kMaxConsecutiveTransportErrors = 100;
 
 }  // namespace
 
-const char* PhaseName(PhaseKind kind) { return kind == PhaseKind::kCreate ? "create" : "read"; }
+const char* PhaseName(PhaseKind kind) {
+  switch (kind) {
+    case PhaseKind::kCreate: return "create";
+    case PhaseKind::kRead: return "read";
+    case PhaseKind::kBulk: return "bulk";
+  }
+  return "?";
+}
 
 // When a worker loop ends: `seconds` after the loop starts (if > 0), or when
 // `budget` (if set) runs out.
@@ -121,8 +128,39 @@ void Workload::Worker(int index, PhaseKind kind, const Stop& stop,
     if (stop.budget && stop.budget->fetch_sub(1, std::memory_order_relaxed) <= 0) break;
     Result<client::CosmosResponse> r = Status::Internal("not sent");
     int expected = 200;
+    uint64_t created = 0;  // bulk: documents the response says were created
     SteadyClock::time_point t0, t1;
-    if (kind == PhaseKind::kCreate) {
+    if (kind == PhaseKind::kBulk) {
+      const int n = std::clamp(options_.bulk_size, 1, 100);
+      const uint64_t first = next_seq_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      std::string ops = "[";
+      for (int i = 0; i < n; ++i) {
+        const uint64_t seq = first + static_cast<uint64_t>(i);
+        if (i) ops += ',';
+        std::string pk = PartitionKeyJson(seq);
+        ops += "{\"operationType\":\"Create\",\"partitionKey\":\"";
+        for (char c : pk) {
+          if (c == '"') ops += '\\';
+          ops += c;
+        }
+        ops += "\",\"resourceBody\":" + DocumentBody(seq) + "}";
+      }
+      ops += "]";
+      static const client::HttpHeaders kBulkHeaders = {{"x-ms-cosmos-is-batch-request", "true"},
+                                                       {"x-ms-cosmos-batch-atomic", "false"},
+                                                       {"x-ms-cosmos-batch-continue-on-error", "true"},
+                                                       {"x-ms-documentdb-partitionkeyrangeid", "0"}};
+      const std::string path = "/dbs/" + options_.database + "/colls/" + options_.container + "/docs";
+      t0 = SteadyClock::now();
+      r = client.Request("POST", path, ops, kBulkHeaders);
+      t1 = SteadyClock::now();
+      if (r.ok()) {
+        for (size_t at = r->body.find("\"statusCode\":201"); at != std::string::npos;
+             at = r->body.find("\"statusCode\":201", at + 1)) {
+          ++created;
+        }
+      }
+    } else if (kind == PhaseKind::kCreate) {
       const uint64_t seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
       const std::string body = DocumentBody(seq);
       const std::string pk = PartitionKeyJson(seq);
@@ -153,7 +191,12 @@ void Workload::Worker(int index, PhaseKind kind, const Stop& stop,
       }
     } else {
       transport_errors_in_row = 0;
-      if (r->status == expected) {
+      if (r->status == expected && kind == PhaseKind::kBulk) {
+        out->ok += created;
+        const uint64_t failed = static_cast<uint64_t>(std::clamp(options_.bulk_size, 1, 100)) - created;
+        out->errors += failed;
+        if (failed) out->error_kinds["bulk operation not created"] += failed;
+      } else if (r->status == expected) {
         ++out->ok;
       } else {
         ++out->errors;

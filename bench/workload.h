@@ -7,6 +7,11 @@
 //           "<run>-<n>" and partition key "pk<n % partition_keys>"
 //   read    GET .../docs/<id> of a uniformly random document created earlier
 //           in this run
+//   bulk    POST .../docs as a bulk request (x-ms-cosmos-is-batch-request,
+//           not atomic, as the SDK's executeBulkOperations sends it) of
+//           `bulk_size` creates like the create phase's; its figures count
+//           documents (a request's created documents are its `ok`), its
+//           latencies are per request
 // and runs for a duration or a number of operations, after an unrecorded
 // warm-up. Every request's latency (send to complete response, measured on the
 // client) goes into a LatencyHistogram.
@@ -66,9 +71,12 @@ struct WorkloadOptions {
   // run against the same endpoint with the same seed): reads pick from them
   // without preloading, and creates continue at n. Default: 0.
   uint64_t existing = 0;
+  // Creates per request of a bulk phase (at most 100, the Cosmos limit).
+  // Default: 100.
+  int bulk_size = 100;
 };
 
-enum class PhaseKind { kCreate, kRead };
+enum class PhaseKind { kCreate, kRead, kBulk };
 const char* PhaseName(PhaseKind kind);
 
 struct PhaseResult {
