@@ -66,6 +66,7 @@ Status ForEachDocumentVersion(const storage::Store& store, uint64_t* lsn, size_t
     for (const storage::LogEntry& e : *entries) {
       *lsn = e.lsn + 1;
       ++read;
+      if (e.origin_region == storage::kExpiryOrigin) continue;  // a time-to-live purge, not a write
       for (const auto& [key, rec] : e.records) {
         if (rec.kind != RecordKind::kDocument) continue;
         std::vector<const Record*> versions;

@@ -22,6 +22,7 @@
 #include "server/http_server.h"
 #include "server/leases.h"
 #include "server/region_context.h"
+#include "server/ttl.h"
 
 namespace regionlab::cluster {
 
@@ -89,13 +90,32 @@ struct Region {
   std::unique_ptr<boost::asio::steady_timer> tick_timer;
   std::atomic<bool> pump_scheduled{false};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> purging{false};
+  uint64_t ticks = 0;
 
   void ScheduleTick() {
     tick_timer->expires_after(std::chrono::milliseconds(50));
     tick_timer->async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping.load()) return;
       replicator->Tick();
+      if (++ticks % 20 == 0) SchedulePurge();
       ScheduleTick();
+    });
+  }
+
+  // Once a second: the time-to-live purge (server/ttl.h), on the workers.
+  void SchedulePurge() {
+    if (!workers || purging.exchange(true)) return;
+    boost::asio::post(workers->io, [this] {
+      if (!stopping.load() && ctx->store) {
+        auto purged = PurgeExpired(*ctx);
+        if (!purged.ok()) {
+          spdlog::warn("region {}: time-to-live purge: {}", ctx->self.name, purged.status().ToString());
+        } else if (*purged > 0) {
+          spdlog::debug("region {}: purged {} expired documents", ctx->self.name, *purged);
+        }
+      }
+      purging = false;
     });
   }
 
@@ -213,6 +233,7 @@ struct Cluster::Impl final : RegionControl {
   void Go(Region& r) {
     r.stopping = false;
     r.pump_scheduled = false;
+    r.purging = false;
     r.ctx->store = r.store.get();
     r.ctx->replicator = r.replicator.get();
     r.transport->SetPeers(r.peers);

@@ -385,6 +385,7 @@ HttpResponse LatestVersionPage(RequestContext& ctx, const ContainerInfo& info, R
   size_t count = 0;
   bool more = false;
   Cursor last = cursor;
+  const int64_t now_micros = region.clock->NowMicros();
   Status s = store.ScanChanges(
       coll_rid, cursor.lsn, cursor.key,
       [&](const storage::DocumentChange& c) {
@@ -396,6 +397,7 @@ HttpResponse LatestVersionPage(RequestContext& ctx, const ContainerInfo& info, R
         return storage::ChangeAction::kLoad;
       },
       [&](const storage::DocumentChange& c, Record&& rec) {
+        if (storage::IsExpired(rec, info.default_ttl, now_micros)) return true;  // gone for readers
         if (count > 0 && out.size() + rec.body.size() > kMaxPageBytes) {
           more = true;
           return false;
@@ -454,6 +456,25 @@ std::vector<Json> ItemsOf(const RegionContext& region, const ContainerInfo& info
   for (const auto& [key, rec] : e.records) {
     if (rec.kind != storage::RecordKind::kDocument) continue;
     if (key.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
+    if (rec.ttl_expired) {
+      // A time-to-live purge: the version it ends, shown as a delete.
+      if (!seen.emplace(key, storage::kExpiryOrigin, rec.origin_lsn).second) continue;
+      Json pk = Json::object();
+      Json pk_values = Json::parse(rec.partition_key, nullptr, false);
+      for (size_t i = 0; i < info.pk_paths.size(); ++i) {
+        if (pk_values.is_array() && i < pk_values.size()) pk[info.pk_paths[i].substr(1)] = pk_values[i];
+      }
+      Json metadata = {{"operationType", "delete"},
+                       {"lsn", e.lsn},
+                       {"crts", e.write_micros / 1000000},
+                       {"timeToLiveExpired", true},
+                       {"id", rec.id},
+                       {"partitionKey", pk},
+                       {"region", RegionName(region, region.self.id)},
+                       {"_etag", rec.etag}};
+      items.push_back(Json{{"current", Json::object()}, {"metadata", std::move(metadata)}});
+      continue;
+    }
     std::vector<const Record*> versions;
     if (!rec.merged) versions.push_back(&rec);
     for (const Record& sib : rec.siblings) versions.push_back(&sib);
@@ -560,7 +581,9 @@ HttpResponse AllVersionsPage(RequestContext& ctx, const ContainerInfo& info, Req
         ++count;
       }
       if (more) break;
-      before[e.origin_region] = std::max(At(before, e.origin_region), e.origin_lsn);
+      if (e.origin_region != storage::kExpiryOrigin) {
+        before[e.origin_region] = std::max(At(before, e.origin_region), e.origin_lsn);
+      }
       next = e.lsn + 1;
       offset = 0;
       if (++scanned >= kMaxLogEntriesPerRequest) break;

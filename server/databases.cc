@@ -413,6 +413,9 @@ Result<std::shared_ptr<const ContainerInfo>> LoadContainer(RequestContext& ctx, 
   info->record = std::move(**rec);
   info->doc = Json::parse(info->record.body);
   for (const auto& p : info->doc["partitionKey"]["paths"]) info->pk_paths.push_back(p.get<std::string>());
+  if (auto ttl = info->doc.find("defaultTtl"); ttl != info->doc.end() && ttl->is_number_integer()) {
+    info->default_ttl = ttl->get<int64_t>();
+  }
   if (cache.size() > 1024) cache.clear();
   cache[cache_key] = info;
   return std::shared_ptr<const ContainerInfo>(std::move(info));

@@ -4,6 +4,7 @@
 // its system properties, commit.
 #include "server/errors.h"
 #include "base/encoding.h"
+#include "server/charge.h"
 #include "server/document_ops.h"
 #include "server/handlers.h"
 #include "query/query.h"
@@ -39,7 +40,8 @@ Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk
   Record r = NewLocalRecord(RecordKind::kDocument, id, RidText(DocumentRid(coll_rid, pk, id)), w, previous);
   r.partition_key = pk;
   r.parent = coll_rid;
-  r.operation = PutOperation(previous);
+  r.operation = IsLive(previous, info, w.now_micros) ? storage::Operation::kReplace : storage::Operation::kCreate;
+  if (auto ttl = doc.find("ttl"); ttl != doc.end() && ttl->is_number_integer()) r.ttl = ttl->get<int64_t>();
   r.replaces_local_lsn = storage::ReplacedLsn(previous);
   std::string self = info.doc["_self"].get<std::string>() + "docs/" + r.rid + "/";
   doc["_rid"] = r.rid;
@@ -56,10 +58,24 @@ Status DocumentNotFound(const std::string& id) {
 }
 
 bool IsLive(const std::optional<Record>& rec, const ContainerInfo& info, int64_t now_micros) {
-  (void)info;
-  (void)now_micros;
-  return rec.has_value() && !rec->tombstone;
+  return rec.has_value() && !rec->tombstone && !storage::IsExpired(*rec, info.default_ttl, now_micros);
 }
+
+namespace {
+
+// An item's "ttl": -1 or a whole number of seconds in [1, 2^31 - 1].
+Status ValidateItemTtl(const Json& doc) {
+  auto it = doc.find("ttl");
+  if (it == doc.end()) return Status::Ok();
+  const bool valid = it->is_number_integer() && (it->get<int64_t>() == -1 ||
+                                                 (it->get<int64_t>() >= 1 && it->get<int64_t>() <= 2147483647));
+  if (valid) return Status::Ok();
+  return Status::BadRequest("The input ttl '" + it->dump() +
+                            "' is invalid. Ensure to provide a nonzero positive integer less than or equal to "
+                            "'2147483647', or '-1' which means never expire.");
+}
+
+}  // namespace
 
 Result<DocumentInput> ValidateDocument(Json doc, const ContainerInfo& info) {
   DocumentInput in;
@@ -72,6 +88,7 @@ Result<DocumentInput> ValidateDocument(Json doc, const ContainerInfo& info) {
   if (!id_it->is_string()) return Status::BadRequest("The document's 'id' must be a string.");
   in.id = id_it->get<std::string>();
   RL_RETURN_IF_ERROR(ValidateResourceId(in.id, "Document"));
+  RL_RETURN_IF_ERROR(ValidateItemTtl(in.doc));
   in.pk = ExtractPartitionKey(in.doc, info.pk_paths);
   return in;
 }
@@ -108,6 +125,7 @@ Result<Record> PatchVersion(const Record& current, const PatchSpec& spec, const 
   Json doc = Json::parse(current.body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::Corruption("stored document '" + id + "' is not JSON");
   RL_RETURN_IF_ERROR(ApplyPatch(doc, spec.operations, info.pk_paths));
+  RL_RETURN_IF_ERROR(ValidateItemTtl(doc));
   for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
   if (doc.dump().size() > kMaxDocumentBytes) {
     return Status::TooLarge("The patched document would exceed the 2 MB limit.");
@@ -246,9 +264,21 @@ HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, cons
   auto pk = HeaderPartitionKey(ctx, info);
   if (!pk.ok()) return ErrorResponse(pk.status());
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id);
-  Status s = DeleteRecord(ctx, key, ctx.request.Header("if-match"), DocumentNotFound(id));
-  if (!s.ok()) return ErrorResponse(s);
-  ctx.request_charge = 5.71;
+  const std::string* if_match = ctx.request.Header("if-match");
+  size_t size = 0;
+  auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+    auto cur = ctx.region.store->Get(key);
+    if (!cur.ok()) return cur.status();
+    if (!IsLive(*cur, info, w.now_micros)) return DocumentNotFound(id);
+    if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
+    size = (*cur)->body.size();
+    storage::WriteSet set;
+    set.puts.emplace_back(key, MakeTombstone(**cur, w));
+    return set;
+  });
+  if (!commit.ok()) return ErrorResponse(commit.status());
+  ctx.session_lsn = commit->lsn;
+  ctx.request_charge = DeleteCharge(size);
   return JsonResponse(204, "");
 }
 
@@ -278,7 +308,9 @@ HttpResponse DocumentPage(RequestContext& ctx, const ContainerInfo& info, const 
   long count = 0;
   std::string last_key;
   bool more = false;
+  const int64_t now = ctx.region.clock->NowMicros();
   Status s = ctx.region.store->Scan(prefix, start_after, false, [&](std::string_view key, Record&& r) {
+    if (storage::IsExpired(r, info.default_ttl, now)) return true;
     if (count >= max_items || (count > 0 && out.size() + r.body.size() > kMaxPageBytes)) {
       more = true;
       return false;
@@ -351,7 +383,7 @@ HttpResponse Query(RequestContext& ctx, const ContainerInfo& info) {
     }
   }
 
-  query::StoreRowSource source(*ctx.region.store, prefix);
+  query::StoreRowSource source(*ctx.region.store, prefix, info.default_ttl, ctx.region.clock->NowMicros());
   query::PageRequest request;
   request.max_items = *max_items;
   request.max_bytes = kMaxPageBytes;

@@ -115,6 +115,9 @@ struct ContainerInfo {
   storage::Record record;
   Json doc;                                // the container's JSON
   std::vector<std::string> pk_paths;       // "/pk", "/tenant", ...
+  // defaultTtl: nullopt when time to live is off, -1 or n > 0 seconds
+  // (storage::ExpiresAtSeconds).
+  std::optional<int64_t> default_ttl;
 };
 // The parsed container is cached per thread and revalidated by _etag on every
 // call, so a replaced, deleted or replicated container is never served stale.

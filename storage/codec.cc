@@ -27,6 +27,8 @@ void ToProto(const Record& rec, pb::Record* p) {
   p->set_operation(static_cast<uint32_t>(rec.operation));
   p->set_merged(rec.merged);
   p->set_local_lsn(rec.local_lsn);
+  p->set_ttl(rec.ttl);
+  p->set_ttl_expired(rec.ttl_expired);
 }
 
 void FromProto(pb::Record&& p, Record* rec) {
@@ -52,6 +54,8 @@ void FromProto(pb::Record&& p, Record* rec) {
   rec->operation = static_cast<Operation>(p.operation());
   rec->merged = p.merged();
   rec->local_lsn = p.local_lsn();
+  rec->ttl = p.ttl();
+  rec->ttl_expired = p.ttl_expired();
 }
 
 }  // namespace
@@ -185,6 +189,8 @@ void EncodeRecord(const Record& rec, std::string* out) {
   wire::Uint(out, 15, static_cast<uint32_t>(rec.operation));
   wire::Uint(out, 16, rec.merged ? 1 : 0);
   wire::Uint(out, 17, rec.local_lsn);
+  wire::Uint(out, 18, static_cast<uint64_t>(rec.ttl));
+  wire::Uint(out, 19, rec.ttl_expired ? 1 : 0);
 }
 
 void EncodeRecordWithProtobuf(const Record& rec, std::string* out) {
@@ -230,6 +236,8 @@ bool DecodeRecordAt(std::string_view bytes, Record* rec, int depth) {
       case 15: rec->operation = static_cast<Operation>(static_cast<uint32_t>(v)); break;
       case 16: rec->merged = v != 0; break;
       case 17: rec->local_lsn = v; break;
+      case 18: rec->ttl = static_cast<int64_t>(v); break;
+      case 19: rec->ttl_expired = v != 0; break;
       default: break;
     }
     return true;

@@ -52,12 +52,34 @@ struct Record {
   Operation operation = Operation::kUnknown;  // see record.proto
   bool merged = false;                        // see record.proto
   uint64_t local_lsn = 0;                     // see record.proto; set by Store::Write
+  int64_t ttl = 0;                            // see record.proto; documents only
+  bool ttl_expired = false;                   // see record.proto
   // Not stored: a hint from the writer to Store::Write, which keeps the
   // change-feed index. The local_lsn of the live record this put replaces at
   // its key, 0 if the key held nothing or a tombstone (ReplacedLsn below).
   // Unset: the store reads the key to find out.
   std::optional<uint64_t> replaces_local_lsn;
 };
+
+// The origin region of the log entries that record time-to-live purges. Such
+// entries are this region's alone: replication never ships them (every region
+// purges on its own clock), and they are not writes of any region.
+inline constexpr uint32_t kExpiryOrigin = 0xffffffffu;
+
+// Time to live (Cosmos semantics). `default_ttl` is the container's
+// defaultTtl: nullopt when absent or null (TTL off: nothing expires, item ttl
+// ignored), -1 (on, no default), or n > 0 seconds. A document expires at
+// _ts + its own ttl if it has one, else + the default; -1 never.
+inline std::optional<int64_t> ExpiresAtSeconds(const Record& r, std::optional<int64_t> default_ttl) {
+  if (!default_ttl || r.tombstone || r.kind != RecordKind::kDocument) return std::nullopt;
+  const int64_t ttl = r.ttl != 0 ? r.ttl : *default_ttl;
+  if (ttl <= 0) return std::nullopt;
+  return r.ts + ttl;
+}
+inline bool IsExpired(const Record& r, std::optional<int64_t> default_ttl, int64_t now_micros) {
+  auto at = ExpiresAtSeconds(r, default_ttl);
+  return at && now_micros >= *at * 1000000;
+}
 
 // The hint Record::replaces_local_lsn for a put over `previous` (as stored).
 inline uint64_t ReplacedLsn(const Record& previous) { return previous.tombstone ? 0 : previous.local_lsn; }

@@ -33,6 +33,7 @@ struct SimCluster::Region {
   std::unique_ptr<Transport> transport;
   std::unique_ptr<replication::Replicator> replicator;
   std::unique_ptr<server::RegionContext> ctx;
+  std::unique_ptr<SkewedClock> clock;  // the fake clock plus this region's skew
 };
 
 SimCluster::SimCluster(const SimOptions& options) : options_(options), rng_(options.seed) {
@@ -60,10 +61,11 @@ SimCluster::SimCluster(const SimOptions& options) : options_(options), rng_(opti
   }
   for (int i = 0; i < n; ++i) {
     auto r = std::make_unique<Region>();
+    r->clock = std::make_unique<SkewedClock>(clock_);
     storage::StoreOptions so;
     so.in_memory = true;
     so.region_id = uint32_t(i);
-    auto store = storage::Store::Open(so, clock_);
+    auto store = storage::Store::Open(so, *r->clock);
     if (!store.ok()) std::abort();
     r->store = std::move(*store);
     r->handler = std::make_unique<conflictfeed::PolicyHandler>(*r->store);
@@ -81,7 +83,8 @@ SimCluster::SimCluster(const SimOptions& options) : options_(options), rng_(opti
     r->ctx->account_regions = infos;
     r->ctx->account_key = std::string(kEmulatorKey);
     r->ctx->store = r->store.get();
-    r->ctx->clock = &clock_;
+    r->ctx->clock = r->clock.get();
+    r->ctx->clock_control = r->clock.get();
     r->ctx->replicator = r->replicator.get();
     regions_.push_back(std::move(r));
   }
@@ -277,5 +280,13 @@ std::vector<admin::ContainerDigest> SimCluster::Digest(int r) {
   if (!d.ok()) std::abort();
   return *d;
 }
+
+}  // namespace regionlab::testing
+
+namespace regionlab::testing {
+
+server::RegionContext& SimCluster::context(int r) { return *regions_[r]->ctx; }
+
+void SimCluster::SetSkewMillis(int r, int64_t ms) { regions_[r]->clock->set_skew_ms(ms); }
 
 }  // namespace regionlab::testing

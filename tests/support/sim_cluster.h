@@ -81,6 +81,11 @@ class SimCluster {
   bool up(int r) const;
 
   storage::Store& store(int r);
+  // Region r's data-plane context (its store, clock, ...).
+  server::RegionContext& context(int r);
+  // Region r's clock runs `ms` ahead of the cluster's fake clock (behind if
+  // negative), for its store's timestamps and its data plane.
+  void SetSkewMillis(int r, int64_t ms);
   replication::Replicator& replicator(int r);
   std::vector<admin::ContainerDigest> Digest(int r);
   // One line per delivered or lost frame: the run's history, for

@@ -94,6 +94,8 @@ Record RandomRecord(std::mt19937_64& rng, int depth) {
   r.operation = static_cast<Operation>(rng() % 4);
   r.merged = rng() % 2;
   r.local_lsn = pick(rng());
+  r.ttl = rng() % 3 == 0 ? -1 : static_cast<int64_t>(pick(rng() % 100000));
+  r.ttl_expired = rng() % 2;
   return r;
 }
 
