@@ -133,6 +133,8 @@ Subcommand AddUpCommand(CLI::App& root) {
   up->add_option("--consistency", st->opts.consistency, "the account's default consistency")
       ->check(CLI::IsMember({"Session", "Eventual", "ConsistentPrefix"}))
       ->capture_default_str();
+  up->add_flag("--enforce-throughput", st->opts.enforce_throughput,
+              "throttle each container to its provisioned RU/s (429, sub-status 3200), as Azure does");
   up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
   up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
       ->check(CLI::ExistingFile);
@@ -180,6 +182,8 @@ Subcommand AddServeCommand(CLI::App& root) {
   serve->add_option("--consistency", st->opts.consistency, "the account's default consistency")
       ->check(CLI::IsMember({"Session", "Eventual", "ConsistentPrefix"}))
       ->capture_default_str();
+  serve->add_flag("--enforce-throughput", st->opts.enforce_throughput,
+              "throttle each container to its provisioned RU/s (429, sub-status 3200), as Azure does");
   return {serve, [st] {
             st->opts.regions = {st->region};
             st->opts.ids_by_sorted_name = true;

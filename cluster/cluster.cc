@@ -22,6 +22,7 @@
 #include "server/http_server.h"
 #include "server/leases.h"
 #include "server/region_context.h"
+#include "server/throughput.h"
 #include "server/ttl.h"
 
 namespace regionlab::cluster {
@@ -397,6 +398,9 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
     region->ctx = std::make_unique<RegionContext>();
     region->ctx->account_key = impl->options.key;
     region->ctx->default_consistency = impl->options.consistency;
+    if (impl->options.enforce_throughput) {
+      region->ctx->throughput = std::make_shared<server::ThroughputGovernor>(*region->clock);
+    }
     region->ctx->clock = region->clock.get();
     region->ctx->clock_control = region->clock.get();
     region->ctx->self = infos[id];

@@ -47,6 +47,10 @@ struct ClusterOptions {
   // (a multi-write account offers neither Strong nor BoundedStaleness).
   // Default: Session.
   std::string consistency = "Session";
+  // Enforce provisioned throughput: each container's (or shared database's)
+  // RU/s budget per region, 429/3200 beyond it (server/throughput.h).
+  // Default: false (requests are charged, never throttled).
+  bool enforce_throughput = false;
   // Account master key (base64). Default: the emulator's well-known key.
   std::string key;
   // io threads per region. Default: 2.

@@ -12,6 +12,8 @@
 #include "replication/version_vector.h"
 #include "server/errors.h"
 #include "server/handlers.h"
+#include "server/offers.h"
+#include "server/throughput.h"
 #include "server/leases.h"
 
 namespace regionlab::server {
@@ -77,6 +79,12 @@ Status Authenticate(const RegionContext& region, const HttpRequest& req) {
     const std::string link = segs[0] + "/" + segs[1] + "/" + segs[2] + "/" + segs[3];
     candidates = {{"colls", link}, {"partitionkey", link}};
   }
+  // Offers are signed with the lower-cased offer id as the link (and "" for
+  // the feed and queries), not "offers/{id}".
+  if (auto segs = SplitPath(req.path); !segs.empty() && segs[0] == "offers") {
+    const std::string id = segs.size() > 1 ? segs[1] : "";
+    candidates = {{"offers", ToLower(id)}, {"offers", id}, {"offers", segs.size() > 1 ? "offers/" + id : ""}};
+  }
   if (addr.type == "conflicts") {
     auto segs = SplitPath(req.path);
     if (segs.size() == 7 && segs[4] == "conflicts") {
@@ -122,6 +130,7 @@ HttpResponse Route(RequestContext& ctx) {
     if (ctx.request.method != "GET") return ErrorResponse(Status::BadRequest("Use GET / for the account."));
     return HandleAccount(ctx);
   }
+  if (s[0] == "offers") return HandleOffers(ctx);
   if (s[0] == "dbs") {
     if (s.size() <= 2) return HandleDatabases(ctx);
     if (s[2] == "colls") {
@@ -438,6 +447,9 @@ HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std:
   }
   RequestContext ctx{region, request, std::move(segments), {}, {}, 0, 1.0};
   resp = Route(ctx);
+  if (!ctx.throughput_bucket.empty() && region.throughput) {
+    region.throughput->Charge(ctx.throughput_bucket, ctx.request_charge);
+  }
   if (!ctx.container_rid.empty()) {
     resp.SetHeader("x-ms-content-path", ctx.container_rid);
     resp.SetHeader("x-ms-alt-content-path", ctx.container_link);

@@ -8,6 +8,7 @@
 #include "server/errors.h"
 #include "conflictfeed/native_resolver.h"
 #include "server/handlers.h"
+#include "server/offers.h"
 #include "query/query.h"
 #include "query/store_row_source.h"
 #include "storage/keys.h"
@@ -40,6 +41,9 @@ void DropContainer(const Record& container, const storage::WriteContext& w, stor
   set->erase_ranges.emplace_back(sprocs, keys::PrefixEnd(sprocs));
   std::string conflicts = keys::ConflictPrefix(rid);
   set->erase_ranges.emplace_back(conflicts, keys::PrefixEnd(conflicts));
+  for (const std::string& prefix : {keys::UdfPrefix(rid), keys::TriggerPrefix(rid), keys::Offer(rid)}) {
+    set->erase_ranges.emplace_back(prefix, keys::PrefixEnd(prefix));
+  }
 }
 
 // ---- databases ----
@@ -55,6 +59,8 @@ HttpResponse CreateDatabase(RequestContext& ctx) {
   std::string key = keys::Database(id);
   std::string rid_bytes = DatabaseRid(id);
   std::string rid = RidText(rid_bytes);
+  auto throughput = ParseThroughputHeaders(ctx.request);
+  if (!throughput.ok()) return ErrorResponse(throughput.status());
   Record created;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);
@@ -70,6 +76,12 @@ HttpResponse CreateDatabase(RequestContext& ctx) {
     created = r;
     storage::WriteSet set;
     set.puts.emplace_back(key, std::move(r));
+    if (*throughput) {  // shared throughput
+      const std::string offer_key = keys::Offer(rid_bytes);
+      auto previous = ctx.region.store->Get(offer_key);
+      if (!previous.ok()) return previous.status();
+      set.puts.emplace_back(offer_key, MakeOfferRecord(**throughput, "dbs/" + rid + "/", rid, w, *previous));
+    }
     return set;
   });
   if (!commit.ok()) return ErrorResponse(commit.status());
@@ -131,6 +143,8 @@ HttpResponse DeleteDatabase(RequestContext& ctx, const std::string& id) {
                                       });
     if (!s.ok()) return s;
     for (const auto& [k, c] : containers) DropContainer(c, w, &set, k);
+    const std::string offers = keys::Offer(RidBytes((*cur)->rid).value_or(""));
+    set.erase_ranges.emplace_back(offers, keys::PrefixEnd(offers));
     return set;
   });
   if (!commit.ok()) return ErrorResponse(commit.status());
@@ -263,6 +277,8 @@ HttpResponse CreateContainer(RequestContext& ctx, const std::string& db_id) {
   if (Status s = NormalizeContainer(*body, std::nullopt); !s.ok()) return ErrorResponse(s);
   std::string id = (*body)["id"];
   std::string key = keys::Container(db_id, id);
+  auto throughput = ParseThroughputHeaders(ctx.request);
+  if (!throughput.ok()) return ErrorResponse(throughput.status());
   Record created;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto db = LiveRecord(*ctx.region.store, keys::Database(db_id));
@@ -281,6 +297,19 @@ HttpResponse CreateContainer(RequestContext& ctx, const std::string& db_id) {
     r.body = doc.dump();
     created = r;
     storage::WriteSet set;
+    // Its own throughput if asked for, else the database's shared one, else
+    // 400 RU/s of its own (what Azure provisions by default).
+    auto shared = ctx.region.store->Get(keys::Offer(db_rid_bytes));
+    if (!shared.ok()) return shared.status();
+    const bool db_shares = shared->has_value() && !(*shared)->tombstone;
+    if (*throughput || !db_shares) {
+      const std::string coll_rid_bytes = RidBytes(r.rid).value_or("");
+      const std::string offer_key = keys::Offer(coll_rid_bytes);
+      auto previous = ctx.region.store->Get(offer_key);
+      if (!previous.ok()) return previous.status();
+      ThroughputSetting setting = throughput->value_or(ThroughputSetting{false, 400});
+      set.puts.emplace_back(offer_key, MakeOfferRecord(setting, doc["_self"].get<std::string>(), r.rid, w, *previous));
+    }
     set.puts.emplace_back(key, std::move(r));
     return set;
   });

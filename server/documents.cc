@@ -187,7 +187,7 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
   });
   if (!commit.ok()) return ErrorResponse(commit.status());
   ctx.session_lsn = commit->lsn;
-  ctx.request_charge = 5.71;
+  ctx.request_charge = existed ? ReplaceCharge(written.body.size()) : CreateCharge(written.body.size());
   return WriteResponse(ctx, existed ? 200 : 201, written, commit->lsn);
 }
 
@@ -203,6 +203,7 @@ HttpResponse ReadDocument(RequestContext& ctx, const ContainerInfo& info, const 
     resp.SetHeader("etag", (*rec)->etag);
     return resp;
   }
+  ctx.request_charge = ReadCharge((*rec)->body.size());
   return RecordResponse(200, **rec);
 }
 
@@ -228,7 +229,7 @@ HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, con
   });
   if (!commit.ok()) return ErrorResponse(commit.status());
   ctx.session_lsn = commit->lsn;
-  ctx.request_charge = 10.29;
+  ctx.request_charge = ReplaceCharge(written.body.size());
   return WriteResponse(ctx, 200, written, commit->lsn);
 }
 
@@ -256,7 +257,7 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
   });
   if (!commit.ok()) return ErrorResponse(commit.status());
   ctx.session_lsn = commit->lsn;
-  ctx.request_charge = 10.29;
+  ctx.request_charge = ReplaceCharge(written.body.size());
   return WriteResponse(ctx, 200, written, commit->lsn);
 }
 
@@ -326,7 +327,7 @@ HttpResponse DocumentPage(RequestContext& ctx, const ContainerInfo& info, const 
   HttpResponse resp = JsonResponse(200, std::move(out));
   resp.SetHeader("x-ms-item-count", std::to_string(count));
   if (more) resp.SetHeader("x-ms-continuation", Base64Encode(last_key));
-  ctx.request_charge = 1 + count * 0.1;
+  ctx.request_charge = QueryCharge(static_cast<uint64_t>(count), out.size());
   return resp;
 }
 
@@ -397,8 +398,9 @@ HttpResponse Query(RequestContext& ctx, const ContainerInfo& info) {
   HttpResponse resp = JsonResponse(200, query::FeedBody(info.record.rid, "Documents", page->documents));
   resp.SetHeader("x-ms-item-count", std::to_string(page->documents.size()));
   if (!page->continuation.empty()) resp.SetHeader("x-ms-continuation", page->continuation);
-  ctx.request_charge = 2.0 + static_cast<double>(page->rows_scanned) * 0.01 +
-                       static_cast<double>(page->documents.size()) * 0.05;
+  size_t bytes = 0;
+  for (const auto& d : page->documents) bytes += d.size();
+  ctx.request_charge = QueryCharge(page->rows_scanned, bytes);
   return resp;
 }
 
@@ -410,6 +412,10 @@ HttpResponse HandleDocuments(RequestContext& ctx) {
   auto loaded = LoadContainer(ctx, s[1], s[3]);
   if (!loaded.ok()) return ErrorResponse(loaded.status());
   const ContainerInfo* info = loaded->get();
+  const bool plan = ToLower(ctx.request.HeaderOr("x-ms-cosmos-is-query-plan-request", "")) == "true";
+  if (!plan) {
+    if (auto throttled = AdmitOnThroughput(ctx, *info)) return std::move(*throttled);
+  }
   const bool read = m == "GET" || (m == "POST" && ctx.request.Header("x-ms-documentdb-isquery"));
   if (const std::string* token = ctx.request.Header("x-ms-session-token"); read && token && !token->empty()) {
     if (Status st = CheckSessionToken(ctx.region, *token); !st.ok()) return ErrorResponse(st);

@@ -35,7 +35,16 @@ struct RequestContext {
   std::string container_link;     // "dbs/d/colls/c", for x-ms-alt-content-path
   uint64_t session_lsn = 0;       // lsn to report in the session token
   double request_charge = 1.0;
+  // The throughput budget this request was admitted on (ThroughputGovernor);
+  // empty: none. The dispatcher charges it when the request is done.
+  std::string throughput_bucket = {};
 };
+
+// Under --enforce-throughput: admits a request on container `info`'s budget
+// (its offer's, or its database's), or answers why not (429/3200 with
+// x-ms-retry-after-ms). Sets ctx.throughput_bucket when admitted.
+struct ContainerInfo;
+std::optional<HttpResponse> AdmitOnThroughput(RequestContext& ctx, const ContainerInfo& info);
 
 // Parses a JSON body; 400 with a clear message when malformed.
 Result<Json> ParseJsonBody(std::string_view body);

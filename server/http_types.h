@@ -55,7 +55,14 @@ struct HttpResponse {
   enum class Disposition { kAnswer, kReset, kHang };
   Disposition disposition = Disposition::kAnswer;
 
+  // Sets header `name` (lower case), replacing a value set before.
   HttpResponse& SetHeader(std::string name, std::string value) {
+    for (auto& [n, v] : headers) {
+      if (n == name) {
+        v = std::move(value);
+        return *this;
+      }
+    }
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
   }

@@ -20,7 +20,8 @@ class Replicator;
 
 namespace regionlab::server {
 
-class LeaseService;  // server/leases.h
+class LeaseService;        // server/leases.h
+class ThroughputGovernor;  // server/throughput.h
 
 struct RegionInfo {
   std::string name;          // short Azure name: "uksouth"
@@ -76,6 +77,9 @@ struct RegionContext {
   // The account's default consistency (the account document's
   // userConsistencyPolicy): "Session", "Eventual" or "ConsistentPrefix".
   std::string default_consistency = "Session";
+  // Provisioned throughput enforced (`--enforce-throughput`); null: requests
+  // are charged but never throttled.
+  std::shared_ptr<ThroughputGovernor> throughput;
   // Injected data-plane faults and the recent requests (PRODUCT.md section 6).
   DataPlaneFaults dataplane;
   RequestLog requests;

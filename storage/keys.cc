@@ -115,6 +115,14 @@ std::string PrefixEnd(std::string_view prefix) {
 
 std::string Lease(std::string_view name) { return LeasePrefix() + std::string(name); }
 std::string LeasePrefix() { return "l"; }
+std::string Offer(std::string_view resource_rid) { return OfferPrefix() + std::string(resource_rid); }
+std::string OfferPrefix() { return "o"; }
+std::string Udf(std::string_view coll_rid, std::string_view udf_id) { return UdfPrefix(coll_rid) + std::string(udf_id); }
+std::string UdfPrefix(std::string_view coll_rid) { return "u" + std::string(coll_rid); }
+std::string Trigger(std::string_view coll_rid, std::string_view trigger_id) {
+  return TriggerPrefix(coll_rid) + std::string(trigger_id);
+}
+std::string TriggerPrefix(std::string_view coll_rid) { return "t" + std::string(coll_rid); }
 
 std::string ChangePrefix(std::string_view coll_rid) { return "f" + std::string(coll_rid); }
 

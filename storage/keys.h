@@ -19,6 +19,10 @@
 //     conflict_key  := 'x' coll_rid conflict_id   a conflicts-feed record
 //     lease_key     := 'l' lease_name              a fenced lease (server/leases.h),
 //                                                  written only by its home region
+//     offer_key     := 'o' resource_rid            the throughput offer of a database
+//                                                  (4-byte rid) or container (8 bytes)
+//     udf_key       := 'u' coll_rid udf_id         a user-defined function
+//     trigger_key   := 't' coll_rid trigger_id     a trigger
 //     pk_part       := lp(partition_key)        canonical JSON array, e.g. ["a",5]
 //     coll_rid      := 8 bytes                  the container's binary _rid
 //     lp(x)         := varint32(len(x)) x
@@ -53,6 +57,13 @@ std::string ConflictPrefix(std::string_view coll_rid);
 // Fenced leases (server/leases.h): one record per lease name.
 std::string Lease(std::string_view name);
 std::string LeasePrefix();  // every lease
+// Throughput offers: a database's key is a prefix of its containers' keys.
+std::string Offer(std::string_view resource_rid);
+std::string OfferPrefix();  // every offer
+std::string Udf(std::string_view coll_rid, std::string_view udf_id);
+std::string UdfPrefix(std::string_view coll_rid);
+std::string Trigger(std::string_view coll_rid, std::string_view trigger_id);
+std::string TriggerPrefix(std::string_view coll_rid);
 std::string Log(uint64_t lsn);
 std::optional<uint64_t> LogSequence(std::string_view log_key);
 

@@ -17,6 +17,9 @@ enum class RecordKind : uint32_t {
   kStoredProcedure = 4,
   kConflict = 5,
   kLease = 6,
+  kOffer = 7,
+  kUdf = 8,
+  kTrigger = 9,
 };
 
 // The system properties of a rendered document (Cosmos's names), which the
