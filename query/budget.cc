@@ -29,6 +29,7 @@ std::string WorkBudget::Describe() const {
       return "the page's budget of " + std::to_string(limits_.max_state_entries) +
              " groups, distinct values or buffered rows";
     case Exhausted::kCancelled: return "the client's patience (the connection closed)";
+    case Exhausted::kFailed: return "a failed user-defined function";
   }
   return "its budget";
 }

@@ -27,7 +27,7 @@ struct BudgetLimits {
 
 class WorkBudget {
  public:
-  enum class Exhausted { kNo, kRows, kTime, kState, kCancelled };
+  enum class Exhausted { kNo, kRows, kTime, kState, kCancelled, kFailed };
 
   explicit WorkBudget(const BudgetLimits& limits);
 
@@ -52,6 +52,9 @@ class WorkBudget {
   // work those pages paid for.
   void set_replaying(bool on) { replaying_ = on; }
   Exhausted exhausted() const { return exhausted_; }
+  // Stops the page: something it called failed (a user-defined function);
+  // the caller reports that error instead of a result.
+  void Fail() { exhausted_ = Exhausted::kFailed; }
   uint64_t rows() const { return rows_; }
   // "the page's budget of 5000000 row evaluations", for error messages.
   std::string Describe() const;

@@ -272,7 +272,8 @@ class Executor {
         req_(req),
         hash_(ScopeHash(pq, req)),
         budget_(req.limits),
-        ev_(cq_, EvalContext{req.now_micros, &budget_}) {
+        ev_(cq_, EvalContext{req.now_micros, &budget_, req.udfs}),
+        udfs_(req.udfs) {
     offset_ = q_.offset_n.value_or(0);
     limit_total_ = q_.top_n ? *q_.top_n : (q_.limit_n ? SatAdd(offset_, *q_.limit_n) : kUnlimited);
     page_cap_ = req.max_items > 0 ? req.max_items : kUnlimited;
@@ -296,6 +297,10 @@ class Executor {
     }
     page_.rows_evaluated = budget_.rows();
     if (!s.ok()) return s;
+    if (budget_.exhausted() == WorkBudget::Exhausted::kFailed) {
+      if (udfs_ && !udfs_->status().ok()) return udfs_->status();
+      return Status::BadRequest("This query calls a user-defined function (udf.NAME), which is not available here.");
+    }
     if (budget_.exhausted() != WorkBudget::Exhausted::kNo && !page_.budget_exhausted) {
       return OverBudget();  // partial ORDER BY / GROUP BY / aggregate state is never returned
     }
@@ -603,6 +608,7 @@ class Executor {
   std::string hash_;
   WorkBudget budget_;  // before ev_, which points to it
   Evaluator ev_;
+  UdfCaller* udfs_ = nullptr;
   Token token_;
   Page page_;
   size_t bytes_ = 0;

@@ -319,6 +319,17 @@ Value Evaluator::EvalBinary(const Expr& e) {
 
 Value Evaluator::EvalCall(const Expr& e) {
   size_t n = e.args.size();
+  if (!e.fn) {  // udf.NAME(...)
+    std::vector<Value> args(n);
+    for (size_t i = 0; i < n; ++i) args[i] = Eval(*e.args[i]);
+    if (!ctx_.udfs) {
+      if (ctx_.budget) ctx_.budget->Fail();
+      return Value();
+    }
+    Value v = ctx_.udfs->Call(e.name.substr(4), args.data(), static_cast<int>(n));
+    if (!ctx_.udfs->status().ok() && ctx_.budget) ctx_.budget->Fail();
+    return v;
+  }
   if (n <= 4) {
     Value args[4];
     for (size_t i = 0; i < n; ++i) args[i] = Eval(*e.args[i]);

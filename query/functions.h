@@ -21,10 +21,25 @@ namespace regionlab::query {
 // region's clock by the caller.
 class WorkBudget;  // query/budget.h
 
+// Calls user-defined functions (udf.NAME(...) in a query) for the engine.
+// Implemented outside the query module (the server runs them in the
+// JavaScript sandbox). Used by one thread at a time.
+class UdfCaller {
+ public:
+  virtual ~UdfCaller() = default;
+  // The value of udf.`name`(args). On failure (no such function, it threw,
+  // its budget ran out) returns undefined and records the error: status()
+  // then stays non-OK and the engine ends the page with it.
+  virtual Value Call(const std::string& name, const Value* args, int n) = 0;
+  virtual const Status& status() const = 0;
+};
+
 struct EvalContext {
   int64_t now_micros = 0;
   // Spent once per FROM/JOIN tuple; null: unbounded (subquery-free helpers).
   WorkBudget* budget = nullptr;
+  // Null: a query that calls a UDF fails with 400.
+  UdfCaller* udfs = nullptr;
 };
 
 struct Builtin {

@@ -733,8 +733,29 @@ class Parser {
       return ParseSubqueryCall(IsKeyword(tok, "FIRST") ? ExprKind::kFirst : ExprKind::kLast, tok);
     }
     if (IsKeyword(tok, "udf") && IsSymbol(Peek(1), ".")) {
-      SetError("user-defined functions (udf.) are not supported by regionlab");
-      return nullptr;
+      // udf.NAME(args): a call of the container's user-defined function NAME.
+      const Token& name = Peek(2);
+      if (name.kind != TokenKind::kIdentifier || !IsSymbol(Peek(3), "(")) {
+        SetError("expected udf.NAME(arguments)");
+        return nullptr;
+      }
+      Next();
+      Next();
+      Next();
+      Next();
+      DepthGuard guard(this);
+      if (!guard.ok) return nullptr;
+      ExprPtr e = NewExpr(ExprKind::kCall, tok);
+      e->name = "udf." + name.text;
+      if (!AcceptSymbol(")")) {
+        do {
+          ExprPtr a = ParseExpr();
+          if (!a) return nullptr;
+          e->args.push_back(std::move(a));
+        } while (AcceptSymbol(","));
+        if (!ExpectSymbol(")", "to close the argument list")) return nullptr;
+      }
+      return e;
     }
     if (IsReserved(tok.text)) {
       SetError("the keyword " + tok.text + " cannot start an expression");

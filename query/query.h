@@ -38,6 +38,7 @@
 namespace regionlab::query {
 
 struct CompiledQuery;
+class UdfCaller;  // query/functions.h
 
 // A source of input rows for the outermost FROM. Implementations must return
 // rows in ascending position order and be safe to call from the executing
@@ -124,6 +125,9 @@ struct PageRequest {
   // aggregates, DISTINCT) or one document whose JOINs alone exceed the
   // budget gets a 400 instead.
   BudgetLimits limits;
+  // Runs udf.NAME(...) calls; null: such a query fails with 400. Must
+  // outlive the call.
+  UdfCaller* udfs = nullptr;
 };
 
 struct Page {

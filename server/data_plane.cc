@@ -137,6 +137,8 @@ HttpResponse Route(RequestContext& ctx) {
       if (s.size() <= 4 || (s.size() == 5 && s[4] == "pkranges")) return HandleContainers(ctx);
       if (s[4] == "docs" && s.size() <= 6) return HandleDocuments(ctx);
       if (s[4] == "sprocs" && s.size() <= 6) return HandleStoredProcedures(ctx);
+      if (s[4] == "udfs" && s.size() <= 6) return HandleUdfs(ctx);
+      if (s[4] == "triggers" && s.size() <= 6) return HandleTriggers(ctx);
       if (s[4] == "operations" && s.size() == 6 && s[5] == "partitionkeydelete") return HandlePartitionKeyDelete(ctx);
       // .../conflicts/{id}/conflicts is how the JS SDK reads one conflict.
       if (s[4] == "conflicts" && (s.size() <= 6 || (s.size() == 7 && s[6] == "conflicts"))) {

@@ -7,6 +7,8 @@
 #include "server/charge.h"
 #include "server/document_ops.h"
 #include "server/handlers.h"
+#include "server/triggers.h"
+#include "server/udf_runner.h"
 #include "query/query.h"
 #include "query/store_row_source.h"
 #include "storage/keys.h"
@@ -168,6 +170,9 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
   auto in = ReadDocumentInput(ctx, info);
   if (!in.ok()) return ErrorResponse(in.status());
   bool upsert = ToLower(ctx.request.HeaderOr("x-ms-documentdb-is-upsert", "")) == "true";
+  if (NamesTriggers(ctx.request)) {
+    return WriteWithTriggers(ctx, info, upsert ? TriggerOp::kUpsert : TriggerOp::kCreate, in->pk, in->id, &in->doc);
+  }
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, in->id);
   Record written;
@@ -214,6 +219,7 @@ HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, con
     return ErrorResponse(Status::BadRequest("The id in the body ('" + in->id +
                                             "') does not match the document in the URL ('" + id + "')."));
   }
+  if (NamesTriggers(ctx.request)) return WriteWithTriggers(ctx, info, TriggerOp::kReplace, in->pk, id, &in->doc);
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, id);
   Record written;
@@ -264,6 +270,7 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
 HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
   auto pk = HeaderPartitionKey(ctx, info);
   if (!pk.ok()) return ErrorResponse(pk.status());
+  if (NamesTriggers(ctx.request)) return WriteWithTriggers(ctx, info, TriggerOp::kDelete, *pk, id, nullptr);
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id);
   const std::string* if_match = ctx.request.Header("if-match");
   size_t size = 0;
@@ -331,6 +338,9 @@ HttpResponse DocumentPage(RequestContext& ctx, const ContainerInfo& info, const 
   return resp;
 }
 
+// True when `text` may call a user-defined function ("udf." in any case).
+bool MayCallUdf(const std::string& text) { return ToLower(text).find("udf.") != std::string::npos; }
+
 HttpResponse QueryPlan() {
   Json plan = {{"partitionedQueryExecutionInfoVersion", 2},
                {"queryInfo",
@@ -392,7 +402,16 @@ HttpResponse Query(RequestContext& ctx, const ContainerInfo& info) {
   request.scope = prefix;
   request.now_micros = ctx.region.clock->NowMicros();
   request.limits.cancelled = ctx.request.cancelled.get();
+  // udf.NAME(...): the container's functions, run in the sandbox for this page.
+  std::unique_ptr<UdfRunner> udfs;
+  if (MayCallUdf(spec->text)) {
+    auto sources = LoadUdfSources(*ctx.region.store, coll_rid);
+    if (!sources.ok()) return ErrorResponse(sources.status());
+    udfs = std::make_unique<UdfRunner>(std::move(*sources), request.limits.max_micros / 1000);
+    request.udfs = udfs.get();
+  }
   auto page = query::ExecutePage(*prepared, source, request);
+  udfs.reset();  // the sandbox is gone before the answer
   if (!page.ok()) return ErrorResponse(page.status());
 
   HttpResponse resp = JsonResponse(200, query::FeedBody(info.record.rid, "Documents", page->documents));

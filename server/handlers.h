@@ -112,6 +112,8 @@ HttpResponse HandleContainers(RequestContext& ctx);  // dbs/{db}/colls[/{id}[/pk
 HttpResponse HandleDocuments(RequestContext& ctx);   // dbs/{db}/colls/{c}/docs[/{id}]
 HttpResponse HandleStoredProcedures(RequestContext& ctx);  // dbs/{db}/colls/{c}/sprocs[/{id}]
 HttpResponse HandleConflicts(RequestContext& ctx);
+HttpResponse HandleUdfs(RequestContext& ctx);      // dbs/{db}/colls/{c}/udfs[/{id}]; server/scripts.cc
+HttpResponse HandleTriggers(RequestContext& ctx);  // dbs/{db}/colls/{c}/triggers[/{id}]
 HttpResponse HandlePartitionKeyDelete(RequestContext& ctx);  // dbs/{db}/colls/{c}/operations/partitionkeydelete   // dbs/{db}/colls/{c}/conflicts[/{id}[/conflicts]]
 
 // Transactional batch and bulk (POST .../docs with x-ms-cosmos-is-batch-request);
