@@ -296,11 +296,11 @@ class Executor {
         break;
     }
     page_.rows_evaluated = budget_.rows();
-    if (!s.ok()) return s;
-    if (budget_.exhausted() == WorkBudget::Exhausted::kFailed) {
+    if (budget_.exhausted() == WorkBudget::Exhausted::kFailed) {  // before `s`: it may be an OverBudget
       if (udfs_ && !udfs_->status().ok()) return udfs_->status();
       return Status::BadRequest("This query calls a user-defined function (udf.NAME), which is not available here.");
     }
+    if (!s.ok()) return s;
     if (budget_.exhausted() != WorkBudget::Exhausted::kNo && !page_.budget_exhausted) {
       return OverBudget();  // partial ORDER BY / GROUP BY / aggregate state is never returned
     }

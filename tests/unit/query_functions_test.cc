@@ -429,10 +429,10 @@ TEST(QueryFunctions, UnknownFunctionsAndArityAreErrors) {
   EXPECT_EQ(Eval("CONCAT('a')"),
             "ERROR: Query error at line 1, column 14: the function CONCAT takes at least 2 "
             "argument(s), not 1.");
-  EXPECT_EQ(
-      Eval("udf.f(1)"),
-      "ERROR: Syntax error at line 1, column 14 near 'udf': user-defined functions (udf.) are "
-      "not supported by regionlab.");
+  // Without a UdfCaller (the server gives one: tests/unit/udf_test.cc).
+  EXPECT_EQ(Eval("udf.f(1)"),
+            "ERROR: This query calls a user-defined function (udf.NAME), which is not available here.");
+  EXPECT_EQ(Eval("udf.(1)"), "ERROR: Syntax error at line 1, column 14 near 'udf': expected udf.NAME(arguments).");
 }
 
 }  // namespace
