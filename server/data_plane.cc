@@ -13,6 +13,7 @@
 #include "server/errors.h"
 #include "server/handlers.h"
 #include "server/offers.h"
+#include "server/permissions.h"
 #include "server/throughput.h"
 #include "server/leases.h"
 
@@ -43,10 +44,18 @@ std::string NewActivityId() {
 }
 
 // Verifies the master-key signature and the date. OK or 401.
+bool IsReadOnlyPost(const HttpRequest& req);
+
 Status Authenticate(const RegionContext& region, const HttpRequest& req) {
   const std::string* auth = req.Header("authorization");
   if (!auth || auth->empty()) {
     return Status::Unauthorized("Required Header authorization is missing.");
+  }
+  // A resource token (users and permissions): no date, its own checks.
+  if (IsResourceToken(*auth)) {
+    ResourceAddress addr = ResourceAddressFromPath(req.path);
+    const bool read_only = req.method == "GET" || req.method == "HEAD" || IsReadOnlyPost(req);
+    return AuthorizeResourceToken(region, req, addr, read_only);
   }
   const std::string* date = req.Header("x-ms-date");
   if (!date || date->empty()) date = req.Header("date");
@@ -133,6 +142,7 @@ HttpResponse Route(RequestContext& ctx) {
   if (s[0] == "offers") return HandleOffers(ctx);
   if (s[0] == "dbs") {
     if (s.size() <= 2) return HandleDatabases(ctx);
+    if (s[2] == "users" && s.size() <= 6) return HandleUsers(ctx);
     if (s[2] == "colls") {
       if (s.size() <= 4 || (s.size() == 5 && s[4] == "pkranges")) return HandleContainers(ctx);
       if (s[4] == "docs" && s.size() <= 6) return HandleDocuments(ctx);

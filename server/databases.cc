@@ -143,8 +143,10 @@ HttpResponse DeleteDatabase(RequestContext& ctx, const std::string& id) {
                                       });
     if (!s.ok()) return s;
     for (const auto& [k, c] : containers) DropContainer(c, w, &set, k);
-    const std::string offers = keys::Offer(RidBytes((*cur)->rid).value_or(""));
-    set.erase_ranges.emplace_back(offers, keys::PrefixEnd(offers));
+    for (const std::string& prefix : {keys::Offer(RidBytes((*cur)->rid).value_or("")), keys::UserPrefix(id),
+                                      keys::DatabasePermissionsPrefix(id)}) {
+      set.erase_ranges.emplace_back(prefix, keys::PrefixEnd(prefix));
+    }
     return set;
   });
   if (!commit.ok()) return ErrorResponse(commit.status());

@@ -123,6 +123,25 @@ std::string Trigger(std::string_view coll_rid, std::string_view trigger_id) {
   return TriggerPrefix(coll_rid) + std::string(trigger_id);
 }
 std::string TriggerPrefix(std::string_view coll_rid) { return "t" + std::string(coll_rid); }
+std::string User(std::string_view db_id, std::string_view user_id) { return UserPrefix(db_id) + std::string(user_id); }
+std::string UserPrefix(std::string_view db_id) {
+  std::string k = "U";
+  PutLengthPrefixed(&k, db_id);
+  return k;
+}
+std::string Permission(std::string_view db_id, std::string_view user_id, std::string_view permission_id) {
+  return PermissionPrefix(db_id, user_id) + std::string(permission_id);
+}
+std::string PermissionPrefix(std::string_view db_id, std::string_view user_id) {
+  std::string k = DatabasePermissionsPrefix(db_id);
+  PutLengthPrefixed(&k, user_id);
+  return k;
+}
+std::string DatabasePermissionsPrefix(std::string_view db_id) {
+  std::string k = "P";
+  PutLengthPrefixed(&k, db_id);
+  return k;
+}
 
 std::string ChangePrefix(std::string_view coll_rid) { return "f" + std::string(coll_rid); }
 

@@ -23,6 +23,8 @@
 //                                                  (4-byte rid) or container (8 bytes)
 //     udf_key       := 'u' coll_rid udf_id         a user-defined function
 //     trigger_key   := 't' coll_rid trigger_id     a trigger
+//     user_key      := 'U' lp(db_id) user_id
+//     permission_key:= 'P' lp(db_id) lp(user_id) permission_id
 //     pk_part       := lp(partition_key)        canonical JSON array, e.g. ["a",5]
 //     coll_rid      := 8 bytes                  the container's binary _rid
 //     lp(x)         := varint32(len(x)) x
@@ -64,6 +66,11 @@ std::string Udf(std::string_view coll_rid, std::string_view udf_id);
 std::string UdfPrefix(std::string_view coll_rid);
 std::string Trigger(std::string_view coll_rid, std::string_view trigger_id);
 std::string TriggerPrefix(std::string_view coll_rid);
+std::string User(std::string_view db_id, std::string_view user_id);
+std::string UserPrefix(std::string_view db_id);  // users of one database
+std::string Permission(std::string_view db_id, std::string_view user_id, std::string_view permission_id);
+std::string PermissionPrefix(std::string_view db_id, std::string_view user_id);  // one user's
+std::string DatabasePermissionsPrefix(std::string_view db_id);                   // every user's
 std::string Log(uint64_t lsn);
 std::optional<uint64_t> LogSequence(std::string_view log_key);
 

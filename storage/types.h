@@ -20,6 +20,8 @@ enum class RecordKind : uint32_t {
   kOffer = 7,
   kUdf = 8,
   kTrigger = 9,
+  kUser = 10,
+  kPermission = 11,
 };
 
 // The system properties of a rendered document (Cosmos's names), which the

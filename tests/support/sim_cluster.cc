@@ -117,9 +117,13 @@ server::HttpResponse SimCluster::Request(int r, const std::string& method, const
   req.body = body;
   std::string date = FormatHttpDate(clock_.NowSeconds());
   ResourceAddress addr = ResourceAddressFromPath(path);
+  bool own_auth = false;  // the caller's authorization (a resource token) replaces the master key's
+  for (auto& h : headers) own_auth = own_auth || ToLower(h.first) == "authorization";
   req.headers.emplace_back("x-ms-date", date);
-  req.headers.emplace_back("authorization",
-                           *BuildAuthorizationHeader(kEmulatorKey, method, addr.type, addr.link, date));
+  if (!own_auth) {
+    req.headers.emplace_back("authorization",
+                             *BuildAuthorizationHeader(kEmulatorKey, method, addr.type, addr.link, date));
+  }
   for (auto& h : headers) req.headers.emplace_back(ToLower(h.first), h.second);
   server::HttpResponse resp = server::HandleDataPlane(*regions_[r]->ctx, req);
   if (regions_[r]->up) regions_[r]->replicator->Pump();
