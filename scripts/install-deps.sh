@@ -17,6 +17,7 @@ PKGS=(
   libssl-dev
   duktape-dev
   nodejs
+  python3 python3-azure-cosmos
   curl procps xxd
 )
 if [[ "${1:-}" == "--bench" ]]; then
