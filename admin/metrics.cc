@@ -10,6 +10,7 @@
 
 #include "admin/internal.h"
 #include "replication/replicator.h"
+#include "server/throughput.h"
 
 namespace regionlab::admin {
 
@@ -20,6 +21,12 @@ HttpResponse Metrics(AdminContext& admin) {
     m += "regionlab_requests_total{region=\"" + r->self.name + "\",kind=\"read\"} " + std::to_string(r->metrics.reads.load()) + "\n";
     m += "regionlab_requests_total{region=\"" + r->self.name + "\",kind=\"write\"} " + std::to_string(r->metrics.writes.load()) + "\n";
     m += "regionlab_requests_total{region=\"" + r->self.name + "\",kind=\"error\"} " + std::to_string(r->metrics.errors.load()) + "\n";
+  }
+  m += "# HELP regionlab_throttled_requests_total Requests answered 429/3200 by --enforce-throughput.\n"
+       "# TYPE regionlab_throttled_requests_total counter\n";
+  for (const RegionContext* r : admin.regions) {
+    const uint64_t throttled = r->throughput ? r->throughput->throttled() : 0;
+    m += "regionlab_throttled_requests_total{region=\"" + r->self.name + "\"} " + std::to_string(throttled) + "\n";
   }
   m += "# HELP regionlab_request_duration_seconds Data-plane request latency.\n# TYPE regionlab_request_duration_seconds histogram\n";
   for (const RegionContext* r : admin.regions) {

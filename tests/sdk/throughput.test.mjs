@@ -96,6 +96,9 @@ describe("--enforce-throughput", { timeout: 60_000 }, () => {
     assert.ok(results.every((r) => r.statusCode === 201));
     const retried = results.filter((r) => Number(r.headers["x-ms-throttle-retry-count"] ?? 0) > 0);
     assert.ok(retried.length > 0, "some creates were throttled and retried by the SDK");
+    const metrics = await (await fetch(new URL("/metrics", server.admin))).text();
+    const throttled = Number(/regionlab_throttled_requests_total\{region="uksouth"\} (\d+)/.exec(metrics)?.[1]);
+    assert.ok(throttled >= retried.length, `metrics say ${throttled} throttled`);
 
     // Without retries the application sees the 429 itself.
     const noRetry = makeClient(server.regions["UK South"], { connectionPolicy: { retryOptions: { maxRetryAttemptCount: 0 } } });
