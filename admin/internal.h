@@ -104,5 +104,6 @@ void UpdateSplitBrainCounter(AdminContext& admin);
 
 // ---- digest.cc
 HttpResponse DigestRoute(const AdminContext& admin);  // GET /digest
+HttpResponse CheckRoute(const AdminContext& admin, const HttpRequest& request);  // admin/check.cc
 
 }  // namespace regionlab::admin

@@ -168,6 +168,7 @@ HttpResponse Dispatch(AdminContext& admin, HttpRequest& request) {
   if (seg.size() == 1 && first == "scenario") return ScenarioRoute(admin, request);
 
   if (seg.size() == 1 && first == "digest" && method == "GET") return DigestRoute(admin);
+  if (seg.size() == 1 && first == "check" && method == "POST") return CheckRoute(admin, request);
   if (seg.size() == 1 && first == "metrics" && method == "GET") return Metrics(admin);
   if (seg.size() == 1 && first == "splitbrain" && method == "GET") return SplitBrainRoute(admin, request.query);
 

@@ -1,0 +1,251 @@
+// POST /check: the history checker. The body is a history of acknowledged
+// writes, one JSON object per line (JSONL), as a client recorded them:
+//
+//   {"database":"db","container":"c","id":"inv-1","partitionKey":"acme","etag":"\"...\"","op":"upsert"}
+//
+// Every etag regionlab hands out names the write's origin region and its
+// sequence number there (MakeEtag), and every stored version carries a
+// version vector, so each acknowledged write can be classified in every
+// region without a log of its own:
+//
+//   current     the region holds exactly that version (or it is an open sibling)
+//   conflict    a concurrent version won, and the write is in the conflicts feed
+//   superseded  the region holds a later version that covers it (its vector
+//               covers the write's origin and sequence number): a later write
+//               that saw it, or — in a container whose policy does not record
+//               losers — a concurrent winner of last-writer-wins
+//   pending     the region has not applied that origin's writes that far yet
+//   lost        none of these: an acknowledged write is gone (judged only once
+//               every region has applied every other region's writes: until
+//               then a conflict record may still be on its way, and a write
+//               that looks lost is reported as pending)
+//
+// and the regions must agree on the current version of every key the history
+// touches. The answer says which writes are lost, pending or divergent.
+#include "admin/check.h"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+
+#include "admin/internal.h"
+#include "base/encoding.h"
+#include "replication/replicator.h"
+#include "server/handlers.h"
+#include "storage/keys.h"
+
+namespace regionlab::admin {
+namespace {
+
+namespace keys = storage::keys;
+using storage::Record;
+
+// The (origin region, lsn) an etag made by server::MakeEtag names.
+std::optional<std::pair<uint32_t, uint64_t>> DecodeEtag(std::string_view etag) {
+  // "\"%08x-0000-0000-%04x-%012llx\""
+  if (etag.size() != 38 || etag.front() != '"' || etag.back() != '"') return std::nullopt;
+  const std::string body(etag.substr(1, 36));
+  if (body[8] != '-' || body[13] != '-' || body[18] != '-' || body[23] != '-') return std::nullopt;
+  try {
+    uint32_t region = static_cast<uint32_t>(std::stoul(body.substr(0, 8), nullptr, 16));
+    uint64_t hi = std::stoull(body.substr(19, 4), nullptr, 16);
+    uint64_t lo = std::stoull(body.substr(24, 12), nullptr, 16);
+    return std::make_pair(region, (hi << 48) | lo);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+uint64_t At(const storage::VersionVector& v, uint32_t region) {
+  auto it = v.find(region);
+  return it == v.end() ? 0 : it->second;
+}
+
+struct Write {
+  size_t line = 0;
+  std::string database, container, id, pk, etag, op;
+  uint32_t origin = 0;
+  uint64_t lsn = 0;
+};
+
+}  // namespace
+
+Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regions, std::string_view history) {
+  CheckReport report;
+  std::vector<Write> writes;
+  size_t line_no = 0;
+  size_t start = 0;
+  while (start < history.size()) {
+    size_t end = history.find('\n', start);
+    if (end == std::string_view::npos) end = history.size();
+    std::string_view line = history.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return Status::BadRequest("history line " + std::to_string(line_no) + " is not a JSON object");
+    Write w;
+    w.line = line_no;
+    for (auto [field, out] : {std::pair{"database", &w.database}, std::pair{"container", &w.container},
+                              std::pair{"id", &w.id}, std::pair{"etag", &w.etag}}) {
+      if (!j.contains(field) || !j[field].is_string()) {
+        return Status::BadRequest("history line " + std::to_string(line_no) + " needs a string '" + field + "'");
+      }
+      *out = j[field].get<std::string>();
+    }
+    w.op = j.value("op", "");
+    if (!j.contains("partitionKey")) {
+      return Status::BadRequest("history line " + std::to_string(line_no) + " needs 'partitionKey'");
+    }
+    const nlohmann::json& pk = j["partitionKey"];
+    w.pk = pk.is_array() ? pk.dump() : nlohmann::json::array({pk}).dump();
+    auto decoded = DecodeEtag(w.etag);
+    if (!decoded) {
+      return Status::BadRequest("history line " + std::to_string(line_no) + ": '" + w.etag +
+                                "' is not an etag regionlab issued");
+    }
+    w.origin = decoded->first;
+    w.lsn = decoded->second;
+    writes.push_back(std::move(w));
+  }
+  report.writes = writes.size();
+
+  // Per region: the current record of every key, and the conflicts feed text.
+  std::map<std::string, std::map<std::string, std::string>> current_etag;  // key -> region -> etag
+  for (const server::RegionContext* r : regions) {
+    if (!r || !r->store) continue;  // killed: nothing to say about it
+    ++report.regions_checked;
+    std::map<std::pair<std::string, std::string>, std::string> coll_rids;  // (db, coll) -> rid bytes
+    std::map<std::string, std::set<std::string>> conflict_etags;  // coll rid -> etags its conflicts name
+    for (const Write& w : writes) {
+      auto ck = std::make_pair(w.database, w.container);
+      if (!coll_rids.count(ck)) {
+        auto c = r->store->Get(keys::Container(w.database, w.container));
+        if (!c.ok()) return c.status();
+        coll_rids[ck] = c->has_value() && !(*c)->tombstone ? server::RidBytes((*c)->rid).value_or("") : "";
+      }
+      const std::string& rid = coll_rids[ck];
+      CheckFinding f{w.line, r->self.name, w.database, w.container, w.id, w.etag, "", ""};
+      if (rid.empty()) {
+        f.outcome = "lost";
+        f.detail = "the container does not exist in this region";
+        report.lost.push_back(f);
+        continue;
+      }
+      auto pk = server::CanonicalPartitionKey(w.pk, nlohmann::json::parse(w.pk).size());
+      const std::string key = keys::Document(rid, pk.ok() ? *pk : w.pk, w.id);
+      auto rec = r->store->Get(key);
+      if (!rec.ok()) return rec.status();
+      const std::string logical = w.database + "/" + w.container + "/" + w.pk + "/" + w.id;
+      if (rec->has_value()) current_etag[logical][r->self.name] = (*rec)->etag;
+      bool sibling = false;
+      if (rec->has_value()) {
+        for (const Record& s : (*rec)->siblings) sibling = sibling || s.etag == w.etag;
+      }
+      if (rec->has_value() && (*rec)->etag == w.etag) {
+        ++report.current;
+        continue;
+      }
+      if (!conflict_etags.count(rid)) {
+        std::set<std::string>& etags = conflict_etags[rid];
+        Status s = r->store->Scan(keys::ConflictPrefix(rid), "", true, [&](std::string_view, Record&& c) {
+          nlohmann::json body = nlohmann::json::parse(c.body, nullptr, /*allow_exceptions=*/false);
+          if (!body.is_object() || !body.contains("regionlab")) return true;
+          for (const char* side : {"loser"}) {
+            const auto& x = body["regionlab"];
+            if (x.contains(side) && x[side].contains("_etag") && x[side]["_etag"].is_string()) {
+              etags.insert(x[side]["_etag"].get<std::string>());
+            }
+          }
+          return true;
+        });
+        if (!s.ok()) return s;
+      }
+      if (conflict_etags[rid].count(w.etag)) {
+        ++report.in_conflicts;
+        continue;
+      }
+      if (sibling) {  // an open sibling (Custom without a procedure): still in the record
+        ++report.current;
+        continue;
+      }
+      if (rec->has_value() && At((*rec)->version, w.origin) >= w.lsn) {
+        ++report.superseded;
+        continue;
+      }
+      const uint64_t applied = w.origin == r->self.id ? r->store->own_lsn()
+                               : r->replicator           ? r->replicator->Applied(w.origin)
+                                                         : 0;
+      if (applied < w.lsn && w.origin != r->self.id) {
+        f.outcome = "pending";
+        f.detail = "this region has applied the origin's writes up to " + std::to_string(applied) + ", not yet " +
+                   std::to_string(w.lsn);
+        report.pending.push_back(f);
+        continue;
+      }
+      f.outcome = "lost";
+      f.detail = applied < w.lsn ? "this region issued no such write (its last is " + std::to_string(applied) + ")"
+                 : rec->has_value() ? "the region holds " + (*rec)->etag + ", whose version does not cover this write, "
+                                    "and the conflicts feed does not have it"
+                                  : "the region has no version of this document at all";
+      report.lost.push_back(f);
+    }
+  }
+  // Judge only a settled cluster: until every region has applied every other
+  // region's writes, a write that looks lost may be a conflict record still on
+  // its way from the region that resolved it.
+  std::string unsettled;
+  for (const server::RegionContext* r : regions) {
+    if (!r || !r->store || !r->replicator) continue;
+    for (const server::RegionContext* p : regions) {
+      if (!p || p == r || !p->store) continue;
+      const uint64_t applied = r->replicator->Applied(p->self.id), issued = p->store->own_lsn();
+      if (applied < issued && unsettled.empty()) {
+        unsettled = r->self.name + " has applied " + p->self.name + "'s writes up to " + std::to_string(applied) +
+                    " of " + std::to_string(issued);
+      }
+    }
+  }
+  if (!unsettled.empty()) {
+    for (CheckFinding& f : report.lost) {
+      f.outcome = "pending";
+      f.detail = "replication has not settled (" + unsettled + "); " + f.detail;
+      report.pending.push_back(std::move(f));
+    }
+    report.lost.clear();
+  }
+  for (const auto& [logical, by_region] : current_etag) {
+    std::set<std::string> distinct;
+    for (const auto& [region, etag] : by_region) distinct.insert(etag);
+    if (distinct.size() > 1 || (by_region.size() < report.regions_checked && !by_region.empty())) {
+      report.divergent.push_back(logical);
+    }
+  }
+  return report;
+}
+
+HttpResponse CheckRoute(const AdminContext& admin, const HttpRequest& request) {
+  auto report = CheckHistory(admin.regions, request.body);
+  if (!report.ok()) return ErrorResponse(report.status());
+  auto findings = [](const std::vector<CheckFinding>& v) {
+    json a = json::array();
+    for (const CheckFinding& f : v) {
+      a.push_back({{"line", f.line}, {"region", f.region}, {"database", f.database}, {"container", f.container},
+                   {"id", f.id}, {"etag", f.etag}, {"outcome", f.outcome}, {"detail", f.detail}});
+    }
+    return a;
+  };
+  const CheckReport& r = *report;
+  return Json200({{"ok", r.ok()},
+                  {"writes", r.writes},
+                  {"regions", r.regions_checked},
+                  {"current", r.current},
+                  {"superseded", r.superseded},
+                  {"inConflictsFeed", r.in_conflicts},
+                  {"pending", findings(r.pending)},
+                  {"lost", findings(r.lost)},
+                  {"divergent", r.divergent}});
+}
+
+}  // namespace regionlab::admin
