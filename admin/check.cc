@@ -10,10 +10,11 @@
 //
 //   current     the region holds exactly that version (or it is an open sibling)
 //   conflict    a concurrent version won, and the write is in the conflicts feed
-//   superseded  the region holds a later version that covers it (its vector
-//               covers the write's origin and sequence number): a later write
-//               that saw it, or — in a container whose policy does not record
-//               losers — a concurrent winner of last-writer-wins
+//   superseded  a version the region keeps covers it (its vector covers the
+//               write's origin and sequence number): the current version, an
+//               open sibling, or a loser in the conflicts feed — a later write
+//               that saw it; or, in a container whose policy does not record
+//               losers, a concurrent winner of last-writer-wins
 //   pending     the region has not applied that origin's writes that far yet
 //   lost        none of these: an acknowledged write is gone (judged only once
 //               every region has applied every other region's writes: until
@@ -26,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -118,6 +120,8 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
     ++report.regions_checked;
     std::map<std::pair<std::string, std::string>, std::string> coll_rids;  // (db, coll) -> rid bytes
     std::map<std::string, std::set<std::string>> conflict_etags;  // coll rid -> etags its conflicts name
+    // coll rid -> (document id, pk) -> the vectors of the losers recorded for it
+    std::map<std::string, std::map<std::string, std::vector<storage::VersionVector>>> loser_versions;
     for (const Write& w : writes) {
       auto ck = std::make_pair(w.database, w.container);
       if (!coll_rids.count(ck)) {
@@ -152,11 +156,18 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
         Status s = r->store->Scan(keys::ConflictPrefix(rid), "", true, [&](std::string_view, Record&& c) {
           nlohmann::json body = nlohmann::json::parse(c.body, nullptr, /*allow_exceptions=*/false);
           if (!body.is_object() || !body.contains("regionlab")) return true;
-          for (const char* side : {"loser"}) {
-            const auto& x = body["regionlab"];
-            if (x.contains(side) && x[side].contains("_etag") && x[side]["_etag"].is_string()) {
-              etags.insert(x[side]["_etag"].get<std::string>());
+          const auto& x = body["regionlab"];
+          if (!x.contains("loser") || !x["loser"].is_object()) return true;
+          const auto& loser = x["loser"];
+          if (loser.contains("_etag") && loser["_etag"].is_string()) etags.insert(loser["_etag"].get<std::string>());
+          if (loser.contains("version") && loser["version"].is_object() && x.contains("documentId")) {
+            storage::VersionVector v;
+            for (const auto& [region, counter] : loser["version"].items()) {
+              if (counter.is_number_unsigned() || counter.is_number_integer()) {
+                v[static_cast<uint32_t>(std::strtoul(region.c_str(), nullptr, 10))] = counter.get<uint64_t>();
+              }
             }
+            loser_versions[rid][x["documentId"].dump() + x.value("partitionKey", nlohmann::json()).dump()].push_back(v);
           }
           return true;
         });
@@ -170,7 +181,18 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
         ++report.current;
         continue;
       }
-      if (rec->has_value() && At((*rec)->version, w.origin) >= w.lsn) {
+      // Superseded: a version the region keeps covers it — the current one, an
+      // open sibling, or a loser recorded in the conflicts feed (a later write
+      // that saw this one and then lost a conflict).
+      bool covered = rec->has_value() && At((*rec)->version, w.origin) >= w.lsn;
+      if (rec->has_value()) {
+        for (const Record& sib : (*rec)->siblings) covered = covered || At(sib.version, w.origin) >= w.lsn;
+      }
+      const std::string doc_key = nlohmann::json(w.id).dump() + nlohmann::json::parse(w.pk).dump();
+      if (auto it = loser_versions[rid].find(doc_key); !covered && it != loser_versions[rid].end()) {
+        for (const auto& v : it->second) covered = covered || At(v, w.origin) >= w.lsn;
+      }
+      if (covered) {
         ++report.superseded;
         continue;
       }
