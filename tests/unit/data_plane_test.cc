@@ -497,7 +497,7 @@ TEST_F(DataPlaneTest, MalformedJsonIs400WithJsonError) {
 TEST_F(DataPlaneTest, UnknownRouteIs404Json) {
   ASSERT_NO_FATAL_FAILURE(CreateDefaultContainer());
   ExpectJsonError(Call("GET", "/nothing"), 404);
-  ExpectJsonError(Call("GET", "/dbs/db/users"), 404);
+  ExpectJsonError(Call("GET", "/dbs/db/users/nobody"), 404);  // users exist now; this one does not
   ExpectJsonError(Call("GET", "/dbs/db/colls/c/docs/x/attachments"), 404);
   ExpectJsonError(Call("GET", "/dbs/db/colls/missing/docs"), 404);
 }
