@@ -66,16 +66,41 @@ uint64_t At(const storage::VersionVector& v, uint32_t region) {
 
 struct Write {
   size_t line = 0;
-  std::string database, container, id, pk, etag, op;
+  std::string database, container, id, pk, etag, op, session;
   uint32_t origin = 0;
   uint64_t lsn = 0;
 };
+
+// A read of the history: what its answer's x-regionlab-version said.
+struct Read {
+  size_t line = 0;
+  std::string key, session, etag;
+  storage::VersionVector seen;
+};
+
+storage::VersionVector ParseVersionHeader(const std::string& text) {
+  storage::VersionVector v;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string part = text.substr(start, comma - start);
+    const size_t colon = part.find(':');
+    if (colon != std::string::npos) {
+      v[static_cast<uint32_t>(std::strtoul(part.c_str(), nullptr, 10))] = std::strtoull(part.c_str() + colon + 1, nullptr, 10);
+    }
+    start = comma + 1;
+  }
+  return v;
+}
 
 }  // namespace
 
 Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regions, std::string_view history) {
   CheckReport report;
   std::vector<Write> writes;
+  std::vector<Read> reads;
+  std::vector<std::pair<bool, size_t>> order;  // (is a read, index) in history order
   size_t line_no = 0;
   size_t start = 0;
   while (start < history.size()) {
@@ -89,6 +114,23 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
     if (!j.is_object()) return Status::BadRequest("history line " + std::to_string(line_no) + " is not a JSON object");
     Write w;
     w.line = line_no;
+    w.session = j.value("session", "");
+    if (j.value("op", "") == "read") {
+      if (!j.contains("database") || !j.contains("container") || !j.contains("id") || !j.contains("partitionKey")) {
+        return Status::BadRequest("history line " + std::to_string(line_no) + ": a read needs database, container, id, partitionKey");
+      }
+      const nlohmann::json& pk = j["partitionKey"];
+      Read r;
+      r.line = line_no;
+      r.key = j["database"].dump() + "/" + j["container"].dump() + "/" +
+              (pk.is_array() ? pk.dump() : nlohmann::json::array({pk}).dump()) + "/" + j["id"].dump();
+      r.session = w.session;
+      r.etag = j.contains("etag") && j["etag"].is_string() ? j["etag"].get<std::string>() : "(not found)";
+      r.seen = ParseVersionHeader(j.value("version", ""));
+      reads.push_back(std::move(r));
+      order.emplace_back(true, reads.size() - 1);
+      continue;
+    }
     for (auto [field, out] : {std::pair{"database", &w.database}, std::pair{"container", &w.container},
                               std::pair{"id", &w.id}, std::pair{"etag", &w.etag}}) {
       if (!j.contains(field) || !j[field].is_string()) {
@@ -110,8 +152,49 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
     w.origin = decoded->first;
     w.lsn = decoded->second;
     writes.push_back(std::move(w));
+    order.emplace_back(false, writes.size() - 1);
   }
   report.writes = writes.size();
+  report.reads = reads.size();
+
+  // Session guarantees, in history order: a read reflects every earlier write
+  // of its session to that document, and everything its session read of it
+  // before (the version it answered with, and the siblings it keeps, cover
+  // them).
+  {
+    std::map<std::pair<std::string, std::string>, std::vector<const Write*>> session_writes;  // (session, key)
+    std::map<std::pair<std::string, std::string>, const Read*> last_read;
+    for (const auto& [is_read, index] : order) {
+      if (!is_read) {
+        const Write& w = writes[index];
+        if (w.session.empty()) continue;
+        const std::string key = nlohmann::json(w.database).dump() + "/" + nlohmann::json(w.container).dump() + "/" + w.pk +
+                                "/" + nlohmann::json(w.id).dump();
+        session_writes[{w.session, key}].push_back(&w);
+        continue;
+      }
+      const Read& r = reads[index];
+      if (r.session.empty()) continue;
+      for (const Write* w : session_writes[{r.session, r.key}]) {
+        if (At(r.seen, w->origin) < w->lsn) {
+          report.session_violations.push_back(
+              "line " + std::to_string(r.line) + ": read-your-writes: session " + r.session + " wrote " + w->etag +
+              " (line " + std::to_string(w->line) + ") and then read " + r.etag + ", which does not reflect it");
+        }
+      }
+      if (const Read* before = last_read[{r.session, r.key}]) {
+        for (const auto& [region, counter] : before->seen) {
+          if (At(r.seen, region) < counter) {
+            report.session_violations.push_back("line " + std::to_string(r.line) + ": monotonic reads: session " +
+                                                r.session + " read " + r.etag + " after " + before->etag + " (line " +
+                                                std::to_string(before->line) + "), an older state");
+            break;
+          }
+        }
+      }
+      last_read[{r.session, r.key}] = &r;
+    }
+  }
 
   // Per region: the current record of every key, and the conflicts feed text.
   std::map<std::string, std::map<std::string, std::string>> current_etag;  // key -> region -> etag
@@ -159,7 +242,16 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
           const auto& x = body["regionlab"];
           if (!x.contains("loser") || !x["loser"].is_object()) return true;
           const auto& loser = x["loser"];
-          if (loser.contains("_etag") && loser["_etag"].is_string()) etags.insert(loser["_etag"].get<std::string>());
+          // One write of a batch names several documents with one etag: a
+          // loser is the pair (document, etag).
+          if (loser.contains("_etag") && loser["_etag"].is_string() && x.contains("documentId")) {
+            const std::string e = loser["_etag"].get<std::string>();
+            const std::string doc = x["documentId"].dump() + x.value("partitionKey", nlohmann::json()).dump();
+            if (!c.tombstone && !etags.insert(doc + e).second) {
+              report.duplicate_conflicts.push_back(r->self.name + ": the loser " + e + " of document " +
+                                                   x["documentId"].dump() + " is recorded twice");
+            }
+          }
           if (loser.contains("version") && loser["version"].is_object() && x.contains("documentId")) {
             storage::VersionVector v;
             for (const auto& [region, counter] : loser["version"].items()) {
@@ -173,7 +265,8 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
         });
         if (!s.ok()) return s;
       }
-      if (conflict_etags[rid].count(w.etag)) {
+      const std::string doc_key = nlohmann::json(w.id).dump() + nlohmann::json::parse(w.pk).dump();
+      if (conflict_etags[rid].count(doc_key + w.etag)) {
         ++report.in_conflicts;
         continue;
       }
@@ -188,7 +281,6 @@ Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regi
       if (rec->has_value()) {
         for (const Record& sib : (*rec)->siblings) covered = covered || At(sib.version, w.origin) >= w.lsn;
       }
-      const std::string doc_key = nlohmann::json(w.id).dump() + nlohmann::json::parse(w.pk).dump();
       if (auto it = loser_versions[rid].find(doc_key); !covered && it != loser_versions[rid].end()) {
         for (const auto& v : it->second) covered = covered || At(v, w.origin) >= w.lsn;
       }
@@ -267,7 +359,10 @@ HttpResponse CheckRoute(const AdminContext& admin, const HttpRequest& request) {
                   {"inConflictsFeed", r.in_conflicts},
                   {"pending", findings(r.pending)},
                   {"lost", findings(r.lost)},
-                  {"divergent", r.divergent}});
+                  {"divergent", r.divergent},
+                  {"reads", r.reads},
+                  {"sessionViolations", r.session_violations},
+                  {"duplicateConflicts", r.duplicate_conflicts}});
 }
 
 }  // namespace regionlab::admin

@@ -29,10 +29,20 @@ struct CheckReport {
   std::vector<CheckFinding> pending;  // not yet applied there: check again later
   std::vector<CheckFinding> lost;     // acknowledged and gone: a bug
   std::vector<std::string> divergent; // "db/container/pk/id" whose current version differs between regions
-  bool ok() const { return lost.empty() && pending.empty() && divergent.empty(); }
+  // Reads that broke their session's guarantees (read-your-writes, monotonic reads).
+  std::vector<std::string> session_violations;
+  // Losers recorded more than once in a region's conflicts feed.
+  std::vector<std::string> duplicate_conflicts;
+  uint64_t reads = 0;  // reads in the history (checked for session guarantees)
+  bool ok() const {
+    return lost.empty() && pending.empty() && divergent.empty() && session_violations.empty() &&
+           duplicate_conflicts.empty();
+  }
 };
 
-// `history`: JSON lines {"database","container","id","partitionKey","etag"[,"op"]}.
+// `history`: JSON lines {"database","container","id","partitionKey","etag"[,"op"][,"session"]}
+// for acknowledged writes, and {"op":"read", ..., "session", "version"} for
+// reads (version: the x-regionlab-version header of the answer, 404s included).
 // 400 for a malformed line. Regions that are down (no store) are skipped.
 Result<CheckReport> CheckHistory(const std::vector<server::RegionContext*>& regions, std::string_view history);
 

@@ -61,7 +61,8 @@ Subcommand AddCheckCommand(CLI::App& root) {
                 return 1;
               }
               // Not settled yet (pending writes, or regions still disagreeing): ask again.
-              const bool unsettled = !j["ok"].get<bool>() && j["lost"].empty();
+              const bool unsettled = !j["ok"].get<bool>() && j["lost"].empty() &&
+                                     (!j["pending"].empty() || !j["divergent"].empty());
               if (!unsettled || std::chrono::steady_clock::now() >= deadline) break;
               std::this_thread::sleep_for(std::chrono::milliseconds(200));  // replication still catching up
             }
@@ -81,6 +82,11 @@ Subcommand AddCheckCommand(CLI::App& root) {
                         << f["id"].get<std::string>() << ": " << f["detail"].get<std::string>() << "\n";
             }
             for (const auto& d : j["divergent"]) std::cerr << "  divergent " << d.get<std::string>() << "\n";
+            std::cerr << "check: " << j.value("reads", 0) << " reads checked for session guarantees: "
+                      << j["sessionViolations"].size() << " violation(s); " << j["duplicateConflicts"].size()
+                      << " conflict(s) recorded twice\n";
+            for (const auto& v : j["sessionViolations"]) std::cerr << "  SESSION " << v.get<std::string>() << "\n";
+            for (const auto& v : j["duplicateConflicts"]) std::cerr << "  DUPLICATE " << v.get<std::string>() << "\n";
             return j["ok"].get<bool>() ? 0 : 1;
           }};
 }

@@ -185,9 +185,22 @@ HttpResponse JsonResponse(int status, std::string body) {
   return r;
 }
 
+std::string VersionHeader(const storage::Record& rec) {
+  // What the stored state has seen: the version and its open siblings.
+  storage::VersionVector seen = rec.version;
+  for (const auto& sib : rec.siblings) seen = replication::Merge(seen, sib.version);
+  std::string v;
+  for (const auto& [region, counter] : seen) {
+    if (!v.empty()) v += ',';
+    v += std::to_string(region) + ":" + std::to_string(counter);
+  }
+  return v;
+}
+
 HttpResponse RecordResponse(int status, const storage::Record& rec) {
   HttpResponse r = JsonResponse(status, rec.body);
   r.SetHeader("etag", rec.etag);
+  if (rec.kind == storage::RecordKind::kDocument) r.SetHeader("x-regionlab-version", VersionHeader(rec));
   return r;
 }
 

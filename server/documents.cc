@@ -201,7 +201,12 @@ HttpResponse ReadDocument(RequestContext& ctx, const ContainerInfo& info, const 
   if (!pk.ok()) return ErrorResponse(pk.status());
   auto rec = ctx.region.store->Get(keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id));
   if (!rec.ok()) return ErrorResponse(rec.status());
-  if (!IsLive(*rec, info, ctx.region.clock->NowMicros())) return ErrorResponse(DocumentNotFound(id));
+  if (!IsLive(*rec, info, ctx.region.clock->NowMicros())) {
+    HttpResponse resp = ErrorResponse(DocumentNotFound(id));
+    // The delete (or expired version) this region holds: what the 404 reflects.
+    if (rec->has_value()) resp.SetHeader("x-regionlab-version", VersionHeader(**rec));
+    return resp;
+  }
   const std::string* inm = ctx.request.Header("if-none-match");
   if (inm && (*inm == (*rec)->etag || *inm == "*")) {
     HttpResponse resp = ErrorResponse(Status::NotModified());
@@ -274,7 +279,7 @@ HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, cons
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id);
   const std::string* if_match = ctx.request.Header("if-match");
   size_t size = 0;
-  std::string tombstone_etag;
+  std::string tombstone_etag, tombstone_version;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);
     if (!cur.ok()) return cur.status();
@@ -284,6 +289,7 @@ HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, cons
     storage::WriteSet set;
     set.puts.emplace_back(key, MakeTombstone(**cur, w));
     tombstone_etag = set.puts.back().second.etag;
+    tombstone_version = VersionHeader(set.puts.back().second);
     return set;
   });
   if (!commit.ok()) return ErrorResponse(commit.status());
@@ -293,6 +299,7 @@ HttpResponse DeleteDocument(RequestContext& ctx, const ContainerInfo& info, cons
   // records its acknowledged writes (regionlab check) can name it.
   HttpResponse resp = JsonResponse(204, "");
   resp.SetHeader("etag", tombstone_etag);
+  resp.SetHeader("x-regionlab-version", tombstone_version);
   return resp;
 }
 

@@ -50,7 +50,13 @@ std::optional<HttpResponse> AdmitOnThroughput(RequestContext& ctx, const Contain
 Result<Json> ParseJsonBody(std::string_view body);
 
 HttpResponse JsonResponse(int status, std::string body);
+// A record's answer: its body, etag and, for documents, x-regionlab-version
+// (VersionHeader): the version vector, so that a client recording a history
+// can have its session guarantees checked (regionlab check).
 HttpResponse RecordResponse(int status, const storage::Record& rec);
+// "region:counter,..." of `rec`'s version vector merged with its open
+// siblings' (everything the stored state has seen).
+std::string VersionHeader(const storage::Record& rec);
 
 // Resource ids: non-empty, at most 255 characters, none of / \ ? #, no
 // trailing space.

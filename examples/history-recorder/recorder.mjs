@@ -11,19 +11,48 @@
 //
 // A call that fails is not recorded (nothing was acknowledged); one that succeeds is recorded
 // before it returns. Record only what the service answered 2xx to: that is the promise checked.
+//
+// Give each session (a client whose requests carry session tokens: consistencyLevel "Session")
+// its own recorder with a `session` name, and record its reads too (`read`): the checker then
+// verifies read-your-writes and monotonic reads per session, from the x-regionlab-version header
+// of every answer.
 import { appendFileSync } from "node:fs";
 
 export class HistoryRecorder {
-  constructor(path) {
+  constructor(path, { session } = {}) {
     this.path = path;
+    this.session = session;
     this.count = 0;
+    this.reads = 0;
+  }
+
+  line(container, fields) {
+    const line = { database: container.database.id, container: container.id, ...fields, at: Date.now() };
+    if (this.session) line.session = this.session;
+    appendFileSync(this.path, JSON.stringify(line) + "\n");
   }
 
   record(container, id, partitionKey, etag, op) {
     if (!etag) throw new Error(`no etag for the acknowledged ${op} of ${id}: is this regionlab?`);
-    const line = { database: container.database.id, container: container.id, id, partitionKey, etag, op, at: Date.now() };
-    appendFileSync(this.path, JSON.stringify(line) + "\n");
+    this.line(container, { id, partitionKey, etag, op });
     this.count++;
+  }
+
+  // A point read (a 404 is an answer too); recorded with the version the answer reflects.
+  async read(container, id, partitionKey, options) {
+    const r = await container.item(id, partitionKey).read(options);
+    if (r.statusCode === 200 || r.statusCode === 404) {
+      this.line(container, {
+        op: "read",
+        id,
+        partitionKey,
+        status: r.statusCode,
+        etag: r.statusCode === 200 ? r.etag ?? r.resource?._etag : null,
+        version: r.headers?.["x-regionlab-version"] ?? "",
+      });
+      this.reads++;
+    }
+    return r;
   }
 
   async create(container, doc, partitionKey, options) {

@@ -1,13 +1,17 @@
-// A soak: writers in every region do creates, upserts, replaces, deletes and batches on a small
-// set of ids (shared by the regions, so that they conflict, unless `shared` is false), recording every acknowledged write, while the links are
-// partitioned and healed and lose frames; then everything is healed. `regionlab check` then says
-// whether every acknowledged write is accounted for. Used by scripts/soak.sh and by the test
-// suite (tests/sdk/check.test.mjs, for a few seconds).
+// A soak: writers in every region do creates, upserts, replaces, deletes, batches and session
+// reads on a small set of ids (shared by the regions, so that they conflict, unless `shared` is
+// false), recording every acknowledged write and every read, while partitions, regions offline,
+// clock skews and kill -9 restarts come and go (only partitions when `chaosAll` is false); then
+// everything is healed and `regionlab check` says whether every acknowledged write is accounted
+// for and every session's guarantees held. Used by scripts/soak.sh and by the test suite
+// (tests/sdk/check.test.mjs).
 import { HistoryRecorder } from "./recorder.mjs";
 
 // clients: {regionName: CosmosClient preferring that region}; admin: management API URL.
-export async function runSoak({ clients, admin, databaseId, seconds, out, seed = 1, log = () => {}, batches = true, shared = true }) {
-  const recorder = new HistoryRecorder(out);
+export async function runSoak({ clients, admin, databaseId, seconds, out, seed = 1, log = () => {}, batches = true, shared = true, chaosAll = true }) {
+  const names0 = Object.keys(clients);
+  // One session per region's client (its reads and writes), checked for session guarantees.
+  const recorders = Object.fromEntries(names0.map((n) => [n, new HistoryRecorder(out, { session: n })]));
   const names = Object.keys(clients);
   const first = clients[names[0]];
   const { database } = await first.databases.createIfNotExists({ id: databaseId });
@@ -21,18 +25,40 @@ export async function runSoak({ clients, admin, databaseId, seconds, out, seed =
   const post = (path, body) =>
     fetch(new URL(path, admin), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
   const deadline = Date.now() + seconds * 1000;
+  const short = names.map((n) => n.toLowerCase().replace(/ /g, ""));
+  // The faults, in turn: a partition, a region offline (503), a clock skew, a kill -9 and its
+  // restart; each undone by the step after it, and everything undone at the end.
+  const steps = [
+    () => post("/partition", { groups: short.map((n) => [n]) }),
+    () => post("/heal"),
+    (r) => post(`/regions/${r}/offline`, { mode: "503" }),
+    (r) => post(`/regions/${r}/online`),
+    (r) => post(`/regions/${r}/clock`, { skewMs: Math.round((random() - 0.5) * 4000) }),
+    (r) => post(`/regions/${r}/clock`, { skewMs: 0 }),
+    (r) => post(`/regions/${r}/kill`),
+    (r) => post(`/regions/${r}/restart`),
+  ];
   let faults = 0;
+  let target = short[0];
   const chaos = (async () => {
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 700 + random() * 800)); // the soak's own cadence
+      const step = faults % (chaosAll ? steps.length : 2);
+      if (step % 2 === 0) target = short[Math.floor(random() * short.length)];
+      const res = await steps[step](target);
+      if (!res.ok) throw new Error(`soak: fault step ${step} on ${target}: HTTP ${res.status} ${await res.text()}`);
       faults++;
-      if (faults % 2 === 1) await post("/partition", { groups: names.map((n) => [n.toLowerCase().replace(/ /g, "")]) });
-      else await post("/heal");
+    }
+    for (const r of short) {
+      await post(`/regions/${r}/restart`).catch(() => {});
+      await post(`/regions/${r}/online`);
+      await post(`/regions/${r}/clock`, { skewMs: 0 });
     }
     await post("/heal");
   })();
-  const stats = { acked: 0, refused: 0 };
+  const stats = { acked: 0, refused: 0, failed: 0 };
   const writer = async (region) => {
+    const recorder = recorders[region];
     const c = clients[region].database(databaseId).container("soak");
     while (Date.now() < deadline) {
       const pk = `p${Math.floor(random() * 3)}`;
@@ -41,6 +67,10 @@ export async function runSoak({ clients, admin, databaseId, seconds, out, seed =
       const doc = { id, pk, v: random(), by: region };
       const roll = random();
       try {
+        if (roll < 0.1) {
+          await recorder.read(c, id, pk);
+          continue;
+        }
         if (roll < 0.35) await recorder.upsert(c, doc, pk);
         else if (roll < 0.55) await recorder.create(c, { ...doc, id: `${id}-${Math.floor(random() * 1e6)}` }, pk);
         else if (roll < 0.75) await recorder.replace(c, id, pk, doc);
@@ -52,12 +82,16 @@ export async function runSoak({ clients, admin, databaseId, seconds, out, seed =
         }
         stats.acked++;
       } catch (e) {
-        if (![404, 409, 412, 449].includes(e.code)) throw e;
-        stats.refused++;
+        // Not acknowledged, so not recorded: a precondition (404, 409, 412, 449), or a region
+        // offline, killed or restarting (503, 403, connection errors).
+        if ([404, 409, 412, 449].includes(e.code)) stats.refused++;
+        else stats.failed++;
       }
     }
   };
   await Promise.all([...names.map(writer), chaos]);
-  log(`soak: ${recorder.count} acknowledged writes recorded (${stats.refused} refused by preconditions), ${faults} fault changes`);
-  return { recorded: recorder.count, ...stats, faults };
+  const recorded = Object.values(recorders).reduce((n, r) => n + r.count, 0);
+  const reads = Object.values(recorders).reduce((n, r) => n + r.reads, 0);
+  log(`soak: ${recorded} acknowledged writes and ${reads} reads recorded (${stats.refused} refused by preconditions), ${faults} fault changes`);
+  return { recorded, reads, ...stats, faults };
 }

@@ -16,7 +16,7 @@ try {
   await waitLinksIdle(server.admin, { expectLinks: 2 });
   const clients = {};
   for (const region of ["UK South", "West Europe"]) {
-    clients[region] = makeClient(server.regions[region], { connectionPolicy: { preferredLocations: [region] } });
+    clients[region] = makeClient(server.regions[region], { consistencyLevel: "Session", connectionPolicy: { preferredLocations: [region] } });
   }
   const soak = await runSoak({ clients, admin: server.admin, databaseId: uid("soak"), seconds, out, shared, log: console.error });
   for (const c of Object.values(clients)) c.dispose();

@@ -53,9 +53,21 @@ class CheckTest : public ::testing::Test {
     ASSERT_FALSE(etag.empty());
     Record(id, etag);
   }
-  void Record(const std::string& id, const std::string& etag) {
-    history_ += Json{{"database", "db"}, {"container", "c"}, {"id", id}, {"partitionKey", "p"}, {"etag", etag}}.dump();
-    history_ += "\n";
+  void Record(const std::string& id, const std::string& etag, const std::string& session = "") {
+    Json line = {{"database", "db"}, {"container", "c"}, {"id", id}, {"partitionKey", "p"}, {"etag", etag}};
+    if (!session.empty()) line["session"] = session;
+    history_ += line.dump() + "\n";
+  }
+  // A read in region r, recorded with its x-regionlab-version, as the recorder does.
+  void Read(int r, const std::string& id, const std::string& session) {
+    auto resp = sim_.Request(r, "GET", "/dbs/db/colls/c/docs/" + id, "", {{"x-ms-documentdb-partitionkey", R"(["p"])"}});
+    Json line = {{"op", "read"}, {"database", "db"}, {"container", "c"}, {"id", id}, {"partitionKey", "p"},
+                 {"session", session}, {"status", resp.status}};
+    for (const auto& [k, v] : resp.headers) {
+      if (k == "x-regionlab-version") line["version"] = v;
+      if (k == "etag" && resp.status == 200) line["etag"] = v;
+    }
+    history_ += line.dump() + "\n";
   }
   admin::CheckReport Check() {
     std::vector<server::RegionContext*> regions = {&sim_.context(0), &sim_.context(1)};
@@ -137,6 +149,69 @@ TEST_F(CheckTest, PlantedBugsAreReportedAsLost) {
   EXPECT_EQ(r.lost[0].region, "westeurope");
   EXPECT_EQ(r.lost[0].id, "a");
   EXPECT_EQ(r.divergent.size(), 1u);
+}
+
+TEST_F(CheckTest, SessionGuaranteesAreCheckedAndAStaleReadIsReported) {
+  // s1 writes in uksouth and reads in westeurope once replicated: read-your-writes holds.
+  Json doc = {{"id", "a"}, {"pk", "p"}, {"v", 1}};
+  auto w = sim_.Request(0, "POST", "/dbs/db/colls/c/docs", doc.dump(), {{"x-ms-documentdb-partitionkey", R"(["p"])"}});
+  ASSERT_EQ(w.status, 201);
+  Record("a", Json::parse(w.body)["_etag"], "s1");
+  ASSERT_TRUE(sim_.RunUntilQuiet());
+  Read(1, "a", "s1");
+  Read(0, "a", "s1");
+  admin::CheckReport r = Check();
+  EXPECT_TRUE(r.ok()) << (r.session_violations.empty() ? "" : r.session_violations[0]);
+  EXPECT_EQ(r.reads, 2u);
+
+  // A planted stale read: s2 updates it in uksouth and reads westeurope before replication.
+  sim_.faults(0, 1).partitioned = sim_.faults(1, 0).partitioned = true;
+  doc["v"] = 2;
+  auto w2 = sim_.Request(0, "POST", "/dbs/db/colls/c/docs", doc.dump(),
+                         {{"x-ms-documentdb-partitionkey", R"(["p"])"}, {"x-ms-documentdb-is-upsert", "true"}});
+  ASSERT_EQ(w2.status, 200);
+  Record("a", Json::parse(w2.body)["_etag"], "s2");
+  Read(0, "a", "s2");
+  Read(1, "a", "s2");
+  sim_.HealAll();
+  ASSERT_TRUE(sim_.RunUntilQuiet());
+  r = Check();
+  ASSERT_EQ(r.session_violations.size(), 2u);
+  EXPECT_NE(r.session_violations[0].find("read-your-writes: session s2"), std::string::npos) << r.session_violations[0];
+  EXPECT_NE(r.session_violations[1].find("monotonic reads: session s2"), std::string::npos) << r.session_violations[1];
+  EXPECT_TRUE(r.lost.empty());
+}
+
+TEST_F(CheckTest, AConflictRecordedTwiceIsReported) {
+  sim_.faults(0, 1).partitioned = sim_.faults(1, 0).partitioned = true;
+  ASSERT_NO_FATAL_FAILURE(Upsert(0, "inv", 1));
+  sim_.AdvanceMillis(1500);
+  ASSERT_NO_FATAL_FAILURE(Upsert(1, "inv", 2));
+  sim_.HealAll();
+  ASSERT_TRUE(sim_.RunUntilQuiet());
+  admin::CheckReport r = Check();
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.in_conflicts, 2u);
+  // A planted bug: the same loser recorded under a second conflict id in uksouth.
+  auto coll = sim_.store(0).Get(storage::keys::Container("db", "c"));
+  const std::string coll_rid = *Base64Decode((*coll)->rid);
+  std::optional<std::pair<std::string, storage::Record>> conflict;
+  ASSERT_TRUE(sim_.store(0).Scan(storage::keys::ConflictPrefix(coll_rid), "", false, [&](std::string_view k, storage::Record&& c) {
+    conflict.emplace(std::string(k), std::move(c));
+    return false;
+  }).ok());
+  ASSERT_TRUE(conflict.has_value());
+  ASSERT_TRUE(sim_.store(0).Write([&](const storage::WriteContext&) -> Result<storage::WriteSet> {
+    storage::WriteSet set;
+    set.puts.emplace_back(conflict->first + "-copy", conflict->second);
+    set.origin_region = 1;
+    set.origin_lsn = 1;
+    return set;
+  }).ok());
+  r = Check();
+  ASSERT_EQ(r.duplicate_conflicts.size(), 1u);
+  EXPECT_NE(r.duplicate_conflicts[0].find("uksouth"), std::string::npos) << r.duplicate_conflicts[0];
+  EXPECT_FALSE(r.ok());
 }
 
 }  // namespace
