@@ -438,8 +438,10 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
     spdlog::warn("the management API binds {}: every request must be signed with the account key{}",
                  options.admin_host, options.admin_token.empty() ? "" : " or carry the admin token");
   }
+  server::HttpServerOptions admin_options;
+  admin_options.body_limit = size_t{1} << 30;  // POST /check takes whole soak histories
   auto admin_http = HttpServer::Start(impl->admin_runner->io, options.admin_host, options.admin_port,
-                                      [admin](HttpRequest& req) { return HandleAdmin(*admin, req); });
+                                      [admin](HttpRequest& req) { return HandleAdmin(*admin, req); }, admin_options);
   if (!admin_http.ok()) return admin_http.status();
   impl->admin_http = std::move(*admin_http);
   for (const auto& r : impl->regions) {
