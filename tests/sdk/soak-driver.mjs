@@ -18,7 +18,15 @@ try {
   for (const region of ["UK South", "West Europe"]) {
     clients[region] = makeClient(server.regions[region], { consistencyLevel: "Session", connectionPolicy: { preferredLocations: [region] } });
   }
-  const soak = await runSoak({ clients, admin: server.admin, databaseId: uid("soak"), seconds, out, shared, log: console.error });
+  let soak;
+  try {
+    soak = await runSoak({ clients, admin: server.admin, databaseId: uid("soak"), seconds, out, shared, log: console.error });
+  } catch (e) {
+    const exited = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r(null), 1000))]);
+    console.error(`soak failed: ${e?.cause?.message ?? e.message}; server exit: ${JSON.stringify(exited)}\n` +
+                  `server stderr (tail):\n${server.stderr().slice(-3000)}`);
+    throw e;
+  }
   for (const c of Object.values(clients)) c.dispose();
   console.error(`soak: history in ${out}; ${JSON.stringify(soak)}`);
   const r = spawnSync(BIN, ["check", out, "--admin", server.admin, "--wait", "60s"], { stdio: "inherit" });
