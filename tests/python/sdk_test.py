@@ -25,12 +25,17 @@ class RegionlabPythonSdkTest(unittest.TestCase):
         cls.proc = subprocess.Popen(
             [BIN, "up", "--regions", "uksouth", "--port", "0", "--admin-port", "0", "--ephemeral"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        ready = json.loads(cls.proc.stdout.readline())
-        assert ready.get("event") == "ready", ready
-        cls.endpoint = ready["regions"][0]["endpoint"]
-        cls.client = cosmos_client.CosmosClient(cls.endpoint, {"masterKey": KEY})
-        cls.db_link = "dbs/" + "py-" + uuid.uuid4().hex[:8]
-        cls.client.CreateDatabase({"id": cls.db_link[4:]})
+        try:
+            ready = json.loads(cls.proc.stdout.readline())
+            assert ready.get("event") == "ready", ready
+            cls.endpoint = ready["regions"][0]["endpoint"]
+            cls.client = cosmos_client.CosmosClient(cls.endpoint, {"masterKey": KEY})
+            cls.db_link = "dbs/" + "py-" + uuid.uuid4().hex[:8]
+            cls.client.CreateDatabase({"id": cls.db_link[4:]})
+        except BaseException:
+            cls.proc.kill()  # tearDownClass does not run when setUpClass fails
+            cls.proc.wait(timeout=10)
+            raise
 
     @classmethod
     def tearDownClass(cls):
