@@ -29,6 +29,43 @@ Result<int> ParseIntIn(std::string_view key, std::string_view text, int lo, int 
 
 }  // namespace
 
+Result<HostPort> SplitOriginUrl(std::string_view url) {
+  auto bad = [&] {
+    return Status::BadRequest("the URL must be http://host[:port] without a path (got '" + std::string(url) + "')");
+  };
+  if (url.rfind("http://", 0) != 0) {
+    return Status::BadRequest("the URL must start with http:// (got '" + std::string(url) + "')");
+  }
+  std::string_view rest = url.substr(7);
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty() || rest.find('/') != std::string_view::npos) return bad();
+  HostPort hp;
+  std::string_view port;
+  if (rest.front() == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) return bad();
+    hp.host = std::string(rest.substr(1, close - 1));
+    const std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad();
+      port = after.substr(1);
+    }
+  } else {
+    const size_t colon = rest.find(':');
+    hp.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+  }
+  if (hp.host.empty()) return bad();
+  if (port.empty()) {
+    hp.port = "80";
+  } else {
+    auto p = ParseIntIn("port", port, 1, 65535);
+    if (!p.ok()) return bad();
+    hp.port = std::string(port);
+  }
+  return hp;
+}
+
 Result<OriginConfig> ParseOriginSpec(std::string_view spec) {
   const std::string whole(spec);
   const size_t eq = spec.find('=');
@@ -43,14 +80,8 @@ Result<OriginConfig> ParseOriginSpec(std::string_view spec) {
   std::vector<std::string> parts = SplitList(spec.substr(eq + 1), ',');
   if (parts.empty()) return Status::BadRequest("origin '" + o.name + "': no URL");
   o.url = parts[0];
-  if (o.url.rfind("http://", 0) != 0) {
-    return Status::BadRequest("origin '" + o.name + "': the URL must start with http:// (got '" + o.url + "')");
-  }
-  const std::string_view rest = std::string_view(o.url).substr(7);
-  const size_t slash = rest.find('/');
-  if (rest.empty() || slash == 0 || (slash != std::string_view::npos && slash + 1 != rest.size())) {
-    return Status::BadRequest("origin '" + o.name + "': the URL must be http://host[:port] without a path (got '" +
-                              o.url + "')");
+  if (auto hp = SplitOriginUrl(o.url); !hp.ok()) {
+    return Status::BadRequest("origin '" + o.name + "': " + hp.status().message());
   }
   for (size_t i = 1; i < parts.size(); ++i) {
     const std::string& kv = parts[i];

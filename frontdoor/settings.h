@@ -25,6 +25,14 @@ struct OriginConfig {
   bool enabled = true;
 };
 
+// An origin URL's host and port: "http://host[:port][/]" (port 80 by
+// default; an IPv6 literal in brackets). BadRequest for anything else.
+struct HostPort {
+  std::string host;  // without brackets
+  std::string port;
+};
+Result<HostPort> SplitOriginUrl(std::string_view url);
+
 // Parses "NAME=URL[,priority=P][,weight=W][,enabled=true|false]".
 // BadRequest naming the offending part otherwise.
 Result<OriginConfig> ParseOriginSpec(std::string_view spec);
