@@ -14,6 +14,7 @@
 #include "cli/conflicts.h"
 #include "cli/fault.h"
 #include "cli/check.h"
+#include "cli/frontdoor.h"
 #include "cli/splitbrain.h"
 #include "cli/status.h"
 #include "scripting/script_host.h"
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
   const cli::Subcommand serve = cli::AddServeCommand(app);
   const std::vector<cli::Subcommand> commands = {
       up, serve, cli::AddStatusCommand(app), cli::AddConflictsCommand(app), cli::AddFaultCommand(app),
-      cli::AddSplitBrainCommand(app), cli::AddCheckCommand(app)};
+      cli::AddSplitBrainCommand(app), cli::AddCheckCommand(app), cli::AddFrontDoorCommand(app)};
 
   std::vector<std::string> args(argv, argv + argc);
   cli::RewriteNegativeSkew(args);

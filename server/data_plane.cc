@@ -434,7 +434,7 @@ HttpResponse InjectedResponse(const RegionContext& region, const DataPlaneDecisi
 HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std::string> segments) {
   HttpResponse resp;
   std::string_view path = request.path;
-  if (request.method == "GET" && (path == "/health/deep" || path == "/health/deep/")) {
+  if ((request.method == "GET" || request.method == "HEAD") && (path == "/health/deep" || path == "/health/deep/")) {
     RegionState st = region.state.load();
     if (st != RegionState::kOnline) {
       return ErrorResponse(Status::Unavailable("region " + region.self.name + " is offline"));
