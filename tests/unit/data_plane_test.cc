@@ -908,6 +908,13 @@ TEST_F(DataPlaneTest, DeepHealthReflectsState) {
   region_->context().state = RegionState::kOnline;
   req = region_->UnsignedRequest("GET", "/health/deep");
   EXPECT_EQ(region_->Send(req).status, 200);
+
+  // HEAD too: Azure Front Door's default probe method.
+  req = region_->UnsignedRequest("HEAD", "/health/deep");
+  EXPECT_EQ(region_->Send(req).status, 200);
+  region_->context().state = RegionState::kOffline503;
+  req = region_->UnsignedRequest("HEAD", "/health/deep");
+  EXPECT_EQ(region_->Send(req).status, 503);
 }
 
 }  // namespace
