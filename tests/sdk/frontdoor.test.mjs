@@ -35,6 +35,30 @@ describe("frontdoor (two POPs in front of up's two regions, time scale 60)", { t
     if (up) await up.stop();
   });
 
+  it("refuses bad flags with a clear message and exit code 2", async () => {
+    for (const [args, message] of [
+      [["frontdoor", "--listen", "0"], /at least one --origin/],
+      [["frontdoor", "--origin", "uk=ftp://x:1"], /must start with http:\/\//],
+      [["frontdoor", "--origin", "uk=http://127.0.0.1:1,priority=0"], /priority must be/],
+      [["frontdoor", "--origin", "uk=http://127.0.0.1:1", "--sample-size", "4", "--successful-samples", "5"],
+        /successful samples required/],
+      [["frontdoor", "--origin", "uk=http://127.0.0.1:1", "--probe-interval", "soon"], /--probe-interval/],
+      [["frontdoor", "--origin", "uk=http://127.0.0.1:1", "--time-scale", "0"], /time scale/],
+    ]) {
+      const err = await run(BIN, args).then(() => null, (e) => e);
+      assert.ok(err, `${args.join(" ")} should fail`);
+      assert.equal(err.code, 2, `${args.join(" ")}: exit ${err.code}, stderr ${err.stderr}`);
+      assert.match(err.stderr, message);
+      assert.equal(err.stdout, "", "nothing on stdout");
+    }
+  });
+
+  it("reports no failover before one happened", async () => {
+    const { stdout } = await run(BIN, ["frontdoor", "report", "--admin", fd.ready.admin]);
+    assert.match(stdout, /no failover yet/);
+    assert.match(stdout, /within 1m30s of the fault/);
+  });
+
   it("prints a ready line naming its ports, and routes to the priority-1 origin", async () => {
     assert.match(fd.ready.frontDoor, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     assert.match(fd.ready.admin, /^http:\/\/127\.0\.0\.1:\d+\/$/);
