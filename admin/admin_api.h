@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -107,6 +108,11 @@ struct AdminContext {
   AdminFaultState faults;     // guarded by mu
   ScenarioProgress scenario;  // guarded by mu
   SplitBrainCounter splitbrain;  // guarded by mu
+
+  // Routes served besides the built-in ones (the front door embedded by
+  // `up --config`), tried first, after authentication; nullopt: not theirs.
+  // Called without `mu`, on the admin thread. Default: none.
+  std::function<std::optional<HttpResponse>(HttpRequest&)> extra_routes;
 };
 
 HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request);

@@ -187,6 +187,9 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
       return ErrorResponse(Bad("the body nests objects or arrays more than " + std::to_string(kMaxJsonDepth) +
                                " levels deep"));
     }
+    if (admin.extra_routes) {
+      if (auto extra = admin.extra_routes(request)) return std::move(*extra);
+    }
     std::lock_guard<std::mutex> lock(admin.mu);
     return Dispatch(admin, request);
   } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "base/encoding.h"
+#include "cli/up_config.h"
 #include "cluster/cluster.h"
 
 namespace regionlab::cli {
@@ -39,9 +41,28 @@ std::optional<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Starts the cluster, runs `scenario_file` if given, prints the ready line
-// and waits for a stop signal.
-int RunCluster(ClusterOptions options, bool seed_given, const std::string& scenario_file) {
+// Starts the cluster (and the front door of `config_file`'s frontDoor
+// section), runs `scenario_file` if given, prints the ready line and waits for
+// a stop signal.
+int RunCluster(ClusterOptions options, bool seed_given, const std::string& scenario_file,
+               const std::string& config_file = "") {
+  UpConfig config;
+  if (!config_file.empty()) {
+    auto read = ReadUpConfig(config_file);
+    if (!read.ok()) {
+      spdlog::error("{}", read.status().message());
+      return 2;
+    }
+    config = std::move(*read);
+  }
+  // The front door starts after the regions; its routes join the admin port.
+  auto front_door = std::make_shared<std::atomic<EmbeddedFrontDoor*>>(nullptr);
+  if (config.front_door) {
+    options.extra_admin_routes = [front_door](server::HttpRequest& req) -> std::optional<server::HttpResponse> {
+      EmbeddedFrontDoor* fd = front_door->load();
+      return fd ? fd->Route(req) : std::nullopt;
+    };
+  }
   if (!seed_given) options.seed = std::random_device{}() & 0x7fffffff;
   spdlog::info("seed {}", options.seed);
   std::string scenario;
@@ -68,10 +89,23 @@ int RunCluster(ClusterOptions options, bool seed_given, const std::string& scena
     }
     spdlog::info("scenario {} started", scenario_file);
   }
-  std::cout << (*cluster)->ReadyLine() << std::endl;
+  std::string ready = (*cluster)->ReadyLine();
+  std::unique_ptr<EmbeddedFrontDoor> embedded;
+  if (config.front_door) {
+    auto r = EmbeddedFrontDoor::Start(*config.front_door, options.regions, options.host, &ready);
+    if (!r.ok()) {
+      spdlog::error("{}", r.status().message());
+      (*cluster)->Stop();
+      return r.status().code() == StatusCode::kBadRequest ? 2 : 1;
+    }
+    embedded = std::move(*r);
+    front_door->store(embedded.get());
+  }
+  std::cout << ready << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: shutting down", sig);
+  if (embedded) embedded->Stop();
   (*cluster)->Stop();
   spdlog::info("stopped");
   return 0;
@@ -109,6 +143,7 @@ Subcommand AddUpCommand(CLI::App& root) {
     std::string regions_csv = "uksouth,westeurope";
     uint64_t seed = 0;
     std::string scenario;
+    std::string config;
     CLI::Option* seed_opt = nullptr;
   };
   auto st = std::make_shared<State>();
@@ -138,10 +173,12 @@ Subcommand AddUpCommand(CLI::App& root) {
   up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
   up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
       ->check(CLI::ExistingFile);
+  up->add_option("--config", st->config, "JSON settings file; its frontDoor section runs the Front Door emulator")
+      ->check(CLI::ExistingFile);
   return {up, [st] {
             st->opts.regions = SplitList(st->regions_csv);
             st->opts.seed = st->seed;
-            return RunCluster(st->opts, st->seed_opt->count() > 0, st->scenario);
+            return RunCluster(st->opts, st->seed_opt->count() > 0, st->scenario, st->config);
           }};
 }
 

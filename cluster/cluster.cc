@@ -434,6 +434,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   impl->admin.key = impl->options.key;
   impl->admin.token = options.admin_token;
   impl->admin.require_auth = !admin::IsLoopbackHost(options.admin_host);
+  impl->admin.extra_routes = options.extra_admin_routes;
   if (impl->admin.require_auth) {
     spdlog::warn("the management API binds {}: every request must be signed with the account key{}",
                  options.admin_host, options.admin_token.empty() ? "" : " or carry the admin token");

@@ -8,11 +8,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "server/http_types.h"
 
 namespace regionlab::cluster {
 
@@ -72,6 +75,9 @@ struct ClusterOptions {
   bool ids_by_sorted_name = false;
   // Replication tuning (retransmission, log retention, ...).
   uint64_t log_retention_entries = 1'000'000;
+  // Extra management routes (admin::AdminContext::extra_routes), e.g. the
+  // front door embedded by `up --config`. Default: none.
+  std::function<std::optional<server::HttpResponse>(server::HttpRequest&)> extra_admin_routes;
 };
 
 // Which thread: Start, ReadyLine, RunScenario and Stop from one thread (the

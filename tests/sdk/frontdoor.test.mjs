@@ -6,9 +6,13 @@
 // timeline's last request to it, and `frontdoor report` must tell the same story.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { BIN, adminGet, adminOk, adminRequest, startRegionlab, startUp, waitFor } from "./harness.mjs";
+import {
+  BIN, adminGet, adminOk, adminRequest, makeTempDir, rmTemp, startRegionlab, startUp, waitFor,
+} from "./harness.mjs";
 
 const run = promisify(execFile);
 const SLACK_MS = 400; // scheduling slack on a loaded 2-core CI machine
@@ -184,5 +188,61 @@ describe("frontdoor (two POPs in front of up's two regions, time scale 60)", { t
     const back = await fetch(fd.ready.frontDoor + "health/deep");
     await back.arrayBuffer();
     assert.equal(back.headers.get("x-regionlab-origin"), "uksouth"); // a re-enabled origin starts healthy
+  });
+});
+
+describe("up --config with a frontDoor section", { timeout: 60_000 }, () => {
+  let up;
+  let dir;
+  before(async () => {
+    dir = makeTempDir("regionlab-fd-");
+    const config = path.join(dir, "up.json");
+    writeFileSync(config, JSON.stringify({ frontDoor: { listen: 0, pops: 2, timeScale: 60 } }));
+    up = await startUp({ regions: "uksouth,westeurope", extraArgs: ["--config", config] });
+  });
+  after(async () => {
+    if (up) await up.stop();
+    rmTemp(dir);
+  });
+
+  it("runs the front door in front of up's regions, its routes on up's admin port", async () => {
+    assert.match(up.ready.frontDoor, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const res = await fetch(up.ready.frontDoor + "health/deep");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-regionlab-origin"), "uksouth"); // origins: the regions, priorities 1, 2
+    const st = await adminGet(up.admin, "/frontdoor");
+    assert.deepEqual(st.origins.map((o) => [o.name, o.priority]), [["uksouth", 1], ["westeurope", 2]]);
+    assert.equal(st.settings.pops, 2);
+    assert.equal(st.settings.timeScale, 60);
+    // up's own routes are untouched.
+    assert.ok((await adminGet(up.admin, "/regions")).regions.length === 2);
+    await adminOk(up.admin, "POST", "/regions/uksouth/offline", { mode: "503" });
+    await waitFor("traffic on westeurope", async () => {
+      const r = await fetch(up.ready.frontDoor + "health/deep", { headers: { "x-regionlab-pop": "1" } });
+      await r.arrayBuffer();
+      return r.headers.get("x-regionlab-origin") === "westeurope";
+    });
+    const { stdout } = await run(BIN, ["frontdoor", "report", "--admin", up.admin]);
+    assert.match(stdout, /failover of uksouth/);
+  });
+
+  it("refuses a bad config before starting (exit 2)", async () => {
+    for (const [config, message] of [
+      [{ frontDoor: { pops: 0 } }, /pops must be/],
+      [{ frontdoor: {} }, /unknown section 'frontdoor'/],
+      [{ frontDoor: { origins: [{ name: "x", region: "mars" }] } }, /no region 'mars'/],
+      [{ frontDoor: { probeInterval: "soon" } }, /probeInterval/],
+    ]) {
+      const file = path.join(dir, "bad.json");
+      writeFileSync(file, JSON.stringify(config));
+      const err = await run(BIN, ["up", "--ephemeral", "--port", "0", "--admin-port", "0", "--config", file]).then(
+        () => null,
+        (e) => e,
+      );
+      assert.ok(err, JSON.stringify(config));
+      assert.equal(err.code, 2, `${JSON.stringify(config)}: ${err.stderr}`);
+      assert.match(err.stderr, message);
+      assert.equal(err.stdout, "");
+    }
   });
 });
