@@ -123,7 +123,7 @@ class Session {
   // Writes a small response of our own. Returns false when the connection
   // must end (not keep-alive, or the write failed).
   net::awaitable<bool> Reply(unsigned version, int status, std::string_view code, const std::string& message,
-                             bool keep_alive, const std::string& ref, int pop) {
+                             bool keep_alive, const std::string& ref, int pop, const std::string& origin = "") {
     http::response<http::string_body> res;
     res.version(version);
     res.result(static_cast<unsigned>(status));
@@ -131,6 +131,7 @@ class Session {
     res.set(http::field::content_type, "application/json");
     res.set("x-azure-ref", ref);
     if (pop >= 0) res.set("x-regionlab-pop", std::to_string(pop));
+    if (!origin.empty()) res.set("x-regionlab-origin", origin);  // the origin that failed
     res.body() = "{\"code\":\"" + std::string(code) + "\",\"message\":\"" + JsonEscape(message) + "\"}";
     res.prepare_payload();
     res.keep_alive(keep_alive);
@@ -283,7 +284,7 @@ class Session {
       sh_->model.RecordServed(*pop, served, routed_at, 0);
       const bool drained = co_await DrainBody(req_p);
       co_return co_await Reply(version, 502, "BadGateway", "sending the request to origin " + served +
-                               " failed: " + ec.message(), keep_alive && drained, ref, *pop);
+                               " failed: " + ec.message(), keep_alive && drained, ref, *pop, served);
     }
 
     // Read the response header (skipping interim 1xx answers).
@@ -305,11 +306,11 @@ class Session {
       if (ec == beast::error::timeout) {
         co_return co_await Reply(version, 504, "GatewayTimeout", "origin " + served + " did not answer within " +
                                  std::to_string(sh_->model.settings().origin_timeout_ms) + " ms (Front-Door time)",
-                                 keep_alive, ref, *pop);
+                                 keep_alive, ref, *pop, served);
       }
       co_return co_await Reply(version, 502, "BadGateway",
                                "origin " + served + " closed the connection without a response: " + ec.message(),
-                               keep_alive, ref, *pop);
+                               keep_alive, ref, *pop, served);
     }
     auto& res = res_p->get();
     const int status = static_cast<int>(res.result_int());

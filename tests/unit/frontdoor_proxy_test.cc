@@ -350,6 +350,7 @@ TEST_F(FrontDoorProxyTest, SlowOriginIsAGatewayTimeout) {
   Response res = Call(Req(http::verb::get, "/slow"));
   EXPECT_EQ(res.result_int(), 504u);
   EXPECT_EQ(res["x-regionlab-pop"], "0");
+  EXPECT_EQ(res["x-regionlab-origin"], "slow");  // the origin that did not answer
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   origin.Release();
 }
