@@ -50,6 +50,8 @@ std::string Shared::NextRequestRef() {
 namespace {
 
 constexpr size_t kPiece = 64 * 1024;
+// Most of a request body read and dropped to keep a connection after an error answer.
+constexpr size_t kMaxDrain = 1024 * 1024;
 constexpr uint32_t kHeaderLimit = 64 * 1024;
 // No limit on bodies passing through (Beast 1.74 compares the content length
 // with an empty optional limit as "over the limit", so a number, not none).
@@ -142,17 +144,24 @@ class Session {
   }
 
   // Reads and drops the rest of the request body (so that the connection can
-  // serve the next request). False if it cannot.
+  // serve the next request). False (the connection must close) when the
+  // client waits for "100 Continue" before sending it, or when more than
+  // kMaxDrain bytes remain.
   net::awaitable<bool> DrainBody(http::request_parser<http::buffer_body>& p) {
-    char sink[8192];
+    if (p.is_done()) co_return true;
+    if (beast::iequals(p.get()[http::field::expect], "100-continue")) co_return false;
+    if (p.content_length() && *p.content_length() > kMaxDrain) co_return false;
     beast::error_code ec;
+    size_t drained = 0;
     while (!p.is_done()) {
-      p.get().body().data = sink;
-      p.get().body().size = sizeof sink;
+      p.get().body().data = piece_.get();
+      p.get().body().size = kPiece;
       client_.expires_after(sh_->idle_timeout);
-      co_await http::async_read(client_, cbuf_, p, Await(ec));
+      co_await http::async_read_some(client_, cbuf_, p, Await(ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return false;
+      drained += kPiece - p.get().body().size;
+      if (drained > kMaxDrain) co_return false;
     }
     co_return true;
   }
