@@ -335,6 +335,9 @@ class Session {
       } else {
         keep_alive = false;
       }
+    } else if (!bodyless && version < 11 && res.chunked()) {
+      res.chunked(false);  // an HTTP/1.0 client: the body ends when the connection does
+      keep_alive = false;
     }
     res.keep_alive(keep_alive);
     sh_->model.RecordServed(*pop, served, routed_at, status);

@@ -340,6 +340,20 @@ TEST_F(FrontDoorProxyTest, StreamsTheResponseAsItArrives) {
   origin.Release();
 }
 
+TEST_F(FrontDoorProxyTest, Http10ClientGetsAnUnchunkedBody) {
+  RawOrigin origin([](tcp::socket& s, const auto&) {
+    WriteAll(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  });
+  StartFrontDoor({"raw=" + origin.url()}, QuietProbes());
+  auto req = Req(http::verb::get, "/old");
+  req.version(10);
+  Response res = Call(std::move(req));
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.version(), 10u);
+  EXPECT_FALSE(res.chunked());
+  EXPECT_EQ(res.body(), "hello world");
+}
+
 TEST_F(FrontDoorProxyTest, SlowOriginIsAGatewayTimeout) {
   RawOrigin origin([&](tcp::socket&, const auto&) { origin.Wait(); });
   Settings s = QuietProbes();
