@@ -10,7 +10,17 @@ import http from "node:http";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { BIN, makeClient, makeTempDir, rmTemp, startUp, uid, waitFor } from "./harness.mjs";
+import {
+  BIN,
+  freePortPair,
+  makeClient,
+  makeTempDir,
+  rmTemp,
+  startServe,
+  startUp,
+  uid,
+  waitFor,
+} from "./harness.mjs";
 
 /** GET over https trusting `ca` (a PEM string); resolves {status, body}. */
 function httpsGet(url, ca, headers = {}) {
@@ -137,5 +147,55 @@ describe("HTTPS: up --tls", { timeout: 120_000 }, () => {
     assert.equal(readFileSync(server.ready.caCert, "utf8"), ca);
     const r = await httpsGet(new URL("/_explorer/emulator.pem", east), ca);
     assert.equal(r.status, 200);
+  });
+});
+
+describe("HTTPS: serve --tls, two processes sharing one CA directory", { timeout: 120_000 }, () => {
+  let dir;
+  const servers = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    rmTemp(dir);
+  });
+
+  it("replicates over mutual TLS between processes and advertises https peers", async () => {
+    dir = makeTempDir("regionlab-tls-serve-");
+    const a = await freePortPair();
+    const b = await freePortPair();
+    const tlsDir = path.join(dir, "tls");
+    const spec = (name, me, peerName, peer) => ({
+      region: name,
+      port: me.port,
+      replicationPort: me.replicationPort,
+      peers: { [peerName]: `127.0.0.1:${peer.replicationPort}` },
+      extraArgs: ["--tls", "--tls-dir", tlsDir],
+    });
+    // Started together: the flock on the directory makes one CA for both.
+    servers.push(...(await Promise.all([
+      startServe(spec("uksouth", a, "westeurope", b)),
+      startServe(spec("westeurope", b, "uksouth", a)),
+    ])));
+    const [uk, we] = servers;
+    assert.equal(uk.ready.caCert, we.ready.caCert);
+    const ca = readFileSync(uk.ready.caCert, "utf8");
+    const agent = new https.Agent({ ca });
+    const ukEndpoint = Object.values(uk.regions)[0];
+    const weEndpoint = Object.values(we.regions)[0];
+    const c1 = makeClient(ukEndpoint, { agent, connectionPolicy: { enableEndpointDiscovery: false } });
+    const c2 = makeClient(weEndpoint, { agent, connectionPolicy: { enableEndpointDiscovery: false } });
+    const { resource: acct } = await c1.getDatabaseAccount();
+    const advertised = [...acct.writableLocations, ...acct.readableLocations].map((l) => l.databaseAccountEndpoint);
+    assert.ok(advertised.length > 0 && advertised.every((u) => u.startsWith("https://")), JSON.stringify(advertised));
+    const { database } = await c1.databases.createIfNotExists({ id: uid("db") });
+    const { container } = await database.containers.createIfNotExists({ id: "c", partitionKey: "/pk" });
+    await container.items.create({ id: "inv", pk: "p", total: 240 });
+    const seen = await waitFor("the document replicated to the other process", async () => {
+      try {
+        return (await c2.database(database.id).container("c").item("inv", "p").read()).resource;
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(seen.total, 240);
   });
 });
