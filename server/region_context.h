@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "server/dataplane_faults.h"
+#include "server/signature_cache.h"
 #include "storage/store.h"
 
 namespace regionlab::replication {
@@ -86,6 +87,8 @@ struct RegionContext {
   // Under --tls: the CA certificate (PEM) served at GET /_explorer/emulator.pem,
   // as the official emulator serves its own. Empty: that path is a 404.
   std::string ca_pem;
+  // Master-key signatures verified recently (server/signature_cache.h).
+  mutable SignatureCache verified_signatures;
 };
 
 // The name of region `id` of the account; an id the account does not have

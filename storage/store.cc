@@ -215,6 +215,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   if (!s.ok()) return FromRocks(s, "opening store at " + path);
   impl->db.reset(raw);
   impl->write_options.sync = options.sync;
+  // In memory (--ephemeral) a WAL protects nothing: the process's memory is
+  // the only copy either way, and a kill/restart of a region closes the
+  // store, which flushes the memtables (avoid_flush_during_shutdown is
+  // false). Writing it cost a quarter of a create's CPU (copying into a
+  // growing in-memory file, and its CRC): docs/benchmarks.md.
+  impl->write_options.disableWAL = options.in_memory;
 
   // Format and region identity.
   std::string value;
@@ -224,7 +230,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     rocksdb::WriteBatch batch;
     batch.Put(impl->cf(kMeta), "format", kFormatVersion);
     batch.Put(impl->cf(kMeta), "region", std::to_string(options.region_id));
-    rocksdb::WriteOptions wo;
+    rocksdb::WriteOptions wo = impl->write_options;
     wo.sync = !options.in_memory;
     RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(wo, &batch), "initialising store"));
   } else if (!s.ok()) {
@@ -280,13 +286,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
       if (rec.tombstone || !change) continue;
       RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kChanges), *change, EncodeChangeVersions(rec)), "indexing"));
       if (batch.Count() >= 20000) {
-        RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(rocksdb::WriteOptions(), &batch), "writing the change-feed index"));
+        RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(impl->write_options, &batch), "writing the change-feed index"));
         batch.Clear();
       }
     }
     RL_RETURN_IF_ERROR(FromRocks(docs->status(), "scanning documents to index"));
     RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kMeta), kChangesIndexedKey, "1"), "indexing"));
-    RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(rocksdb::WriteOptions(), &batch), "writing the change-feed index"));
+    RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(impl->write_options, &batch), "writing the change-feed index"));
   } else if (!s.ok()) {
     return FromRocks(s, "reading the change-feed index state");
   }

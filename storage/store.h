@@ -9,7 +9,8 @@
 // serialized by the store (one writer at a time), which is what gives the log
 // its order and lets a write read-modify-write without races.
 //
-// Durability: a write returns after RocksDB has appended it to its WAL. With
+// Durability: a write returns after RocksDB has appended it to its WAL (in
+// memory, --ephemeral, there is no WAL: see Open). With
 // `sync` off (the default) the WAL is in the OS page cache, which survives the
 // process being killed (kill -9), not the machine losing power.
 #pragma once

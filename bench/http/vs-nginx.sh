@@ -3,6 +3,7 @@
 # (wrk, 1 thread, 16 keep-alive connections, 8 s per workload), on this machine.
 #
 #   bash bench/http/vs-nginx.sh [path/to/regionlab] [--seconds 8] [--connections 16] [--durable]
+#                               [--perf DIR]   # also `perf record -g` regionlab during each workload
 #
 # Workloads: nginx serving a static 1,100-byte file (one worker); regionlab point reads of a 1 KB
 # document (signed GET with the partition key header); regionlab creates of 1 KB documents
@@ -17,11 +18,13 @@ BIN="${1:-$HERE/../../build/server/regionlab}"
 SECONDS_PER=8
 CONNS=16
 DURABLE=0
+PERF_DIR=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) SECONDS_PER="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
     --durable) DURABLE=1; shift ;;
+    --perf) PERF_DIR="$2"; mkdir -p "$PERF_DIR"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +44,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+minor_faults() { awk '{print $10}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 # ---- nginx: one worker, a static file of the size of a 1 KB document's response
@@ -123,22 +127,30 @@ LUA
 
 run() {  # name pid url [script]
   local name=$1 pid=$2 url=$3 script=${4:-}
-  local before after out
+  local before after out faults_before faults_after
   before=$(cpu_ticks "$pid")
+  faults_before=$(minor_faults "$pid")
   if [[ -n $script ]]; then
     cat "$script" "$WORK/report.lua" > "$WORK/run.lua"
   else
     cp "$WORK/report.lua" "$WORK/run.lua"
   fi
+  local perf_pid=""
+  if [[ -n $PERF_DIR && $name != nginx ]]; then
+    perf record -F 1999 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$pid" -o "$PERF_DIR/$name.data" -- sleep "$SECONDS_PER" 2>/dev/null &
+    perf_pid=$!
+  fi
   out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency -s "$WORK/run.lua" "$url" | grep '^RESULT')
   after=$(cpu_ticks "$pid")
+  faults_after=$(minor_faults "$pid")
+  [[ -n $perf_pid ]] && wait "$perf_pid" || true
   read -r _ reqs secs p99 errs <<<"$out"
-  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" <<'PY'
+  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" "$((faults_after - faults_before))" <<'PY'
 import sys
-name, reqs, secs, p99, errs, ticks, hz = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+name, reqs, secs, p99, errs, ticks, hz, faults = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 rate = reqs / secs
 cpu_us = ticks / hz * 1e6 / max(reqs, 1)
-print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}")
+print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}\t{faults / max(reqs, 1):.3f}")
 PY
 }
 
@@ -154,7 +166,7 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 nginx = float(rows[0][1])
 mode = "durable (WAL)" if sys.argv[4] == "1" else "ephemeral"
 print(f"wrk -t1 -c{sys.argv[3]} -d{sys.argv[2]}s, one region ({mode}), nginx with one worker")
-print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}")
-for name, rate, cpu, p99, errs in rows:
-    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}")
+print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}")
+for name, rate, cpu, p99, errs, faults in rows:
+    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}")
 PY

@@ -188,6 +188,32 @@ TEST_F(DataPlaneTest, DateMoreThan15MinutesAwayIs401) {
   EXPECT_EQ(dated(+14 * 60).status, 200);
 }
 
+TEST_F(DataPlaneTest, ARepeatedSignatureIsStillCheckedForItsDateAndItsExactBytes) {
+  // The first request verifies the HMAC and remembers it (server/signature_cache.h).
+  HttpRequest req = region_->Request("GET", "/dbs");
+  ASSERT_EQ(region_->Send(req).status, 200);
+  EXPECT_EQ(region_->Send(req).status, 200) << "the same signed request again";
+
+  // Same method, path and date, another signature: not in the cache, and wrong.
+  HttpRequest forged = req;
+  for (auto& [k, v] : forged.headers) {
+    if (k == "authorization") v = *BuildAuthorizationHeader(Base64Encode("not the account key, 32 bytes.."), "GET", "dbs", "", *req.Header("x-ms-date"));
+  }
+  ExpectJsonError(region_->Send(forged), 401);
+
+  // The same signature on another path or verb is not the cached one.
+  HttpRequest other_path = req;
+  other_path.path = other_path.target = "/offers";
+  ExpectJsonError(region_->Send(other_path), 401);
+  HttpRequest other_verb = req;
+  other_verb.method = "POST";
+  ExpectJsonError(region_->Send(other_verb), 401);
+
+  // Sixteen minutes later the cached signature is too old, as any other.
+  region_->clock().SetMicros(region_->clock().NowMicros() + 16 * 60 * 1'000'000LL);
+  ExpectJsonError(region_->Send(req), 401);
+}
+
 TEST_F(DataPlaneTest, PathsWithSpacesAndUnicodeAuthenticateAndRoute) {
   ASSERT_NO_FATAL_FAILURE(CreateDefaultContainer());
   const std::string id = "a b\xC3\xBC+c";
