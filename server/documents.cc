@@ -35,24 +35,43 @@ Result<std::string> HeaderPartitionKey(const RequestContext& ctx, const Containe
 
 }  // namespace
 
-Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
-                      const storage::WriteContext& w, const std::optional<Record>& previous) {
+PreparedDocument PrepareDocument(Json doc) {
   for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
+  PreparedDocument out;
+  if (auto ttl = doc.find("ttl"); ttl != doc.end() && ttl->is_number_integer()) out.ttl = ttl->get<int64_t>();
+  out.text = doc.dump();
+  return out;
+}
+
+Record RenderPrepared(const PreparedDocument& doc, const ContainerInfo& info, const std::string& pk,
+                      const std::string& id, const storage::WriteContext& w, const std::optional<Record>& previous) {
   std::string coll_rid = RidBytes(info.record.rid).value_or("");
   Record r = NewLocalRecord(RecordKind::kDocument, id, RidText(DocumentRid(coll_rid, pk, id)), w, previous);
   r.partition_key = pk;
   r.parent = coll_rid;
   r.operation = IsLive(previous, info, w.now_micros) ? storage::Operation::kReplace : storage::Operation::kCreate;
-  if (auto ttl = doc.find("ttl"); ttl != doc.end() && ttl->is_number_integer()) r.ttl = ttl->get<int64_t>();
+  r.ttl = doc.ttl;
   r.replaces_local_lsn = storage::ReplacedLsn(previous);
-  std::string self = info.doc["_self"].get<std::string>() + "docs/" + r.rid + "/";
-  doc["_rid"] = r.rid;
-  doc["_self"] = self;
-  doc["_etag"] = r.etag;
-  doc["_attachments"] = "attachments/";
-  doc["_ts"] = r.ts;
-  r.body = doc.dump();
+  // Appended as text after the last member: "{...}" -> "{...,"_rid":...}".
+  // A document always has an id, so the object is never empty.
+  const std::string& self_prefix = info.doc["_self"].get_ref<const std::string&>();
+  r.body.reserve(doc.text.size() + 160 + self_prefix.size());
+  r.body.append(doc.text, 0, doc.text.size() - 1);
+  r.body += ",\"_rid\":";
+  r.body += Json(r.rid).dump();
+  r.body += ",\"_self\":";
+  r.body += Json(self_prefix + "docs/" + r.rid + "/").dump();
+  r.body += ",\"_etag\":";
+  r.body += Json(r.etag).dump();
+  r.body += ",\"_attachments\":\"attachments/\",\"_ts\":";
+  r.body += std::to_string(r.ts);
+  r.body += '}';
   return r;
+}
+
+Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
+                      const storage::WriteContext& w, const std::optional<Record>& previous) {
+  return RenderPrepared(PrepareDocument(std::move(doc)), info, pk, id, w, previous);
 }
 
 Status DocumentNotFound(const std::string& id) {
@@ -175,6 +194,7 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
   }
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, in->id);
+  const PreparedDocument prepared = PrepareDocument(std::move(in->doc));
   Record written;
   bool existed = false;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
@@ -185,7 +205,7 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
       return Status::Conflict("Entity with the specified id already exists in the system. Document '" + in->id + "'.");
     }
     if (if_match && (!existed || !EtagMatches(if_match, **cur))) return PreconditionFailed();
-    written = RenderDocument(in->doc, info, in->pk, in->id, w, *cur);
+    written = RenderPrepared(prepared, info, in->pk, in->id, w, *cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;
@@ -227,13 +247,14 @@ HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, con
   if (NamesTriggers(ctx.request)) return WriteWithTriggers(ctx, info, TriggerOp::kReplace, in->pk, id, &in->doc);
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, id);
+  const PreparedDocument prepared = PrepareDocument(std::move(in->doc));
   Record written;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);
     if (!cur.ok()) return cur.status();
     if (!IsLive(*cur, info, w.now_micros)) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
-    written = RenderDocument(in->doc, info, in->pk, id, w, *cur);
+    written = RenderPrepared(prepared, info, in->pk, id, w, *cur);
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;

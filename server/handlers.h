@@ -156,6 +156,20 @@ HttpResponse QueryFeedPage(RequestContext& ctx, const regionlab::query::RowSourc
 storage::Record RenderDocument(Json doc, const ContainerInfo& info, const std::string& pk, const std::string& id,
                                const storage::WriteContext& w, const std::optional<storage::Record>& previous);
 
+// The same in two steps, so that the expensive one runs before the write
+// (outside the store's writer lock): PrepareDocument drops the system
+// properties and serialises the body once; RenderPrepared appends ours to
+// that text. RenderDocument(doc, ...) == RenderPrepared(PrepareDocument(doc), ...),
+// byte for byte (system properties go last, as an ordered_json puts them).
+struct PreparedDocument {
+  std::string text;  // the JSON object without system properties
+  int64_t ttl = 0;   // its integer "ttl", if any (0: none)
+};
+PreparedDocument PrepareDocument(Json doc);
+storage::Record RenderPrepared(const PreparedDocument& doc, const ContainerInfo& info, const std::string& pk,
+                               const std::string& id, const storage::WriteContext& w,
+                               const std::optional<storage::Record>& previous);
+
 // Extracts the partition key of `doc` for `paths` as a canonical JSON array.
 // A missing value is {} ("none"), as the SDK sends it.
 std::string ExtractPartitionKey(const Json& doc, const std::vector<std::string>& paths);
