@@ -43,10 +43,13 @@
     const st = RL.state;
     if (!st) return;
     const svg = document.getElementById('topology');
+    // Redrawn every second: keep the keyboard focus on the same link.
+    const f = document.activeElement;
+    const focusedLink = f && f.classList && f.classList.contains('link') ? [f.dataset.from, f.dataset.to] : null;
     svg.textContent = '';
     const defs = S('defs');
     for (const [id, color] of [['ok', '#1a7f37'], ['deg', '#bf8700'], ['bad', '#cf222e']]) {
-      const m = S('marker', { id: 'arrow-' + id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' });
+      const m = S('marker', { id: 'arrow-' + id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 12, markerHeight: 12, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
       m.append(S('path', { d: 'M0,0 L10,5 L0,10 z', fill: color }));
       defs.append(m);
     }
@@ -86,6 +89,7 @@
       g.addEventListener('click', open);
       g.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
       svg.append(g);
+      if (focusedLink && focusedLink[0] === link.from && focusedLink[1] === link.to) g.focus();
     }
     for (const r of st.regions) {
       const p = pos[r.name];
@@ -98,6 +102,17 @@
       const sub = `skew ${r.clockSkewMs || 0} ms · ${counts[r.name] ?? '–'} docs` + (mr ? ` · ${RL.fmt(mr.opsPerSec, 1)} ops/s` : '');
       g.append(S('text', { x: p.x, y: p.y + R + 16, class: 'label' }, sub));
       svg.append(g);
+    }
+  }
+
+  const opsText = (mr) => (mr ? `${RL.fmt(mr.opsPerSec, 1)} (${mr.reads} reads, ${mr.writes} writes so far)` : '–');
+  // The live numbers of the region cards, without rebuilding them (a skew
+  // being typed stays).
+  function updateRegionNumbers() {
+    for (const r of (RL.state && RL.state.regions) || []) {
+      const ops = document.getElementById(`ops-${r.name}`), docs = document.getElementById(`docs-${r.name}`);
+      if (ops) ops.textContent = opsText(metricsRegion(r.name));
+      if (docs) docs.textContent = String(counts[r.name] ?? '–');
     }
   }
 
@@ -118,8 +133,8 @@
           RL.el('dt', { text: 'State' }), RL.el('dd', { class: cls === 'online' ? 'ok' : 'bad', text: RL.stateLabel(r.state) }),
           RL.el('dt', { text: 'Endpoint' }), RL.el('dd', { text: r.endpoint || '' }),
           RL.el('dt', { text: 'Clock skew' }), RL.el('dd', { text: `${r.clockSkewMs || 0} ms` }),
-          RL.el('dt', { text: 'Documents' }), RL.el('dd', { text: String(counts[r.name] ?? '–') }),
-          RL.el('dt', { text: 'Ops/s' }), RL.el('dd', { text: mr ? `${RL.fmt(mr.opsPerSec, 1)} (${mr.reads} reads, ${mr.writes} writes so far)` : '–' })),
+          RL.el('dt', { text: 'Documents' }), RL.el('dd', { id: `docs-${r.name}`, text: String(counts[r.name] ?? '–') }),
+          RL.el('dt', { text: 'Ops/s' }), RL.el('dd', { id: `ops-${r.name}`, text: opsText(mr) })),
         RL.el('div', { class: 'row' },
           RL.el('button', { id: `offline503-${r.name}`, onclick: () => post('offline', { mode: '503' }, `${r.name} offline (503)`), text: 'Offline 503' }),
           RL.el('button', { id: `offline403-${r.name}`, onclick: () => post('offline', { mode: '403' }, `${r.name} offline (403)`), text: 'Offline 403' }),
@@ -214,6 +229,6 @@
     drawTopology(); drawRegions(); drawLinks();
     refreshCounts();
   });
-  RL.on('metrics', () => { drawTopology(); drawLinks(); });
+  RL.on('metrics', () => { drawTopology(); drawLinks(); updateRegionNumbers(); });
   RL.openLink = openLink;
 })();

@@ -72,14 +72,15 @@
   }
   const vv = (v) => (v ? Object.entries(v).map(([r, n]) => `${r}:${n}`).join(' ') : '–');
 
+  let conflictsSeq = 0;  // a newer refresh wins over one still running
   async function refreshConflicts() {
     const region = $('conflicts-region').value;
-    const list = $('conflicts-list');
+    const seq = ++conflictsSeq;
+    const list = el('div');  // built aside, swapped in whole
     if (!region) return;
     $('conflicts-count').textContent = 'loading…';
     try {
       const { containers } = await listContainers(region);
-      list.textContent = '';
       let total = 0;
       for (const { db, coll } of containers) {
         const path = `/dbs/${RL.enc(db)}/colls/${RL.enc(coll.id)}/conflicts`;
@@ -107,9 +108,12 @@
             el('div', { class: 'row' }, del)));
         }
       }
-      $('conflicts-count').textContent = `${total} conflict${total === 1 ? '' : 's'} in ${region}`;
+      if (seq !== conflictsSeq) return;
       if (!total) list.append(el('p', { class: 'muted', text: 'No conflicts recorded in this region. (LastWriterWins records its losers only with "recordLosers": true.)' }));
+      $('conflicts-list').replaceChildren(...list.childNodes);
+      $('conflicts-count').textContent = `${total} conflict${total === 1 ? '' : 's'} in ${region}`;
     } catch (e) {
+      if (seq !== conflictsSeq) return;
       $('conflicts-count').textContent = 'error';
       RL.toast(e.message, true);
     }
@@ -169,12 +173,15 @@
 
   // ---- data explorer
   const data = { region: '', db: '', coll: null, continuation: '', pageStack: [] };
+  let treeSeq = 0;  // a newer refresh wins over one still running
   async function refreshTree() {
     data.region = $('data-region').value;
     if (!data.region) return;
+    const seq = ++treeSeq;
     const tree = $('data-tree');
     try {
       const { dbs, containers } = await listContainers(data.region);
+      if (seq !== treeSeq) return;
       tree.textContent = '';
       const ul = el('ul', { class: 'tree' });
       for (const db of dbs) {
@@ -223,7 +230,7 @@
     try {
       const r = await queryAll(data.region, data.db, data.coll.id, $('query-text').value);
       $('query-results').textContent = pretty(r.docs);
-      $('query-status').textContent = `${r.docs.length} results from ${data.region} · request charge ${RL.fmt(r.charge, 2)} RU${r.more ? ' (more pages not shown)' : ''}`;
+      $('query-status').textContent = `${r.docs.length} result${r.docs.length === 1 ? '' : 's'} from ${data.region} · request charge ${RL.fmt(r.charge, 2)} RU${r.more ? ' (more pages not shown)' : ''}`;
     } catch (e) {
       $('query-status').textContent = 'error: ' + e.message;
       $('query-results').textContent = '';
