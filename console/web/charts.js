@@ -58,7 +58,9 @@
       cursor: { show: true, points: { show: false } },
       scales: { x: { time: true } },
       axes: [{}, { label: defs[id].unit, size: 50 }],
-      series: [{}, ...series.map((s) => ({ label: s.key, stroke: s.color, width: 2, dash: s.dash, spanGaps: true, points: { show: false } }))],
+      // No line across seconds without a value (no entry applied): a gap, and
+      // isolated values as points.
+      series: [{}, ...series.map((s) => ({ label: s.key, stroke: s.color, width: 2, dash: s.dash, spanGaps: false, points: { size: 5 } }))],
     };
     const keys = series.map((s) => s.key);
     const plot = new uPlot(opts, RL.chartData(id, keys), el);

@@ -55,7 +55,8 @@
     }
     svg.append(defs);
     const n = st.regions.length;
-    const W = 640, H = 300, R = 34;
+    const W = 640, H = n <= 2 ? 190 : 300, R = 34;
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
     const pos = {};
     st.regions.forEach((r, i) => {
       if (n === 2) pos[r.name] = { x: i === 0 ? 120 : W - 120, y: H / 2 };

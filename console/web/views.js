@@ -33,10 +33,12 @@
     return { dbs: dbs.json.Databases || [], containers: out };
   }
 
-  async function queryAll(region, db, coll, query, parameters = [], maxPages = 10) {
+  // `partitionKey` (a JSON array) scopes the query to one partition.
+  async function queryAll(region, db, coll, query, parameters = [], maxPages = 10, partitionKey = null) {
     let continuation = '', charge = 0, docs = [], pages = 0;
     do {
       const h = queryHeaders({ 'x-ms-max-item-count': '100' });
+      if (partitionKey) h['x-ms-documentdb-partitionkey'] = JSON.stringify(partitionKey);
       if (continuation) h['x-ms-continuation'] = continuation;
       const r = await RL.region(region, 'POST', `/dbs/${RL.enc(db)}/colls/${RL.enc(coll)}/docs`, { headers: h, body: { query, parameters } });
       if (!r.ok) throw new Error(`${r.status} ${r.message}`);
@@ -91,12 +93,14 @@
           const x = c.regionlab || {};
           let loser = null;
           try { loser = JSON.parse(c.content); } catch { loser = c.content; }
-          const winner = await queryAll(region, db, coll.id, 'SELECT * FROM c WHERE c.id = @id', [{ name: '@id', value: x.documentId }], 1).catch(() => ({ docs: [] }));
-          const win = x.winner || {}, lose = x.loser || {};
           const pk = x.partitionKey;
+          const pkArray = Array.isArray(pk) ? pk : [pk];
+          // The winner: the document as this region has it now (same id, same partition).
+          const winner = await queryAll(region, db, coll.id, 'SELECT * FROM c WHERE c.id = @id', [{ name: '@id', value: x.documentId }], 1, pkArray).catch(() => ({ docs: [] }));
+          const win = x.winner || {}, lose = x.loser || {};
           const del = el('button', { class: 'danger', text: 'Delete conflict', 'aria-label': `Delete conflict ${c.id}` });
           del.addEventListener('click', async () => {
-            const res = await RL.region(region, 'DELETE', `${path}/${RL.enc(c.id)}`, { headers: { 'x-ms-documentdb-partitionkey': JSON.stringify(Array.isArray(pk) ? pk : [pk]) } });
+            const res = await RL.region(region, 'DELETE', `${path}/${RL.enc(c.id)}`, { headers: { 'x-ms-documentdb-partitionkey': JSON.stringify(pkArray) } });
             if (res.ok) { RL.toast(`conflict ${c.id} deleted in ${region}`); refreshConflicts(); } else RL.toast(`delete: ${res.status} ${res.message}`, true);
           });
           list.append(el('article', { class: 'conflict', 'data-document': x.documentId || '' },

@@ -149,7 +149,9 @@ test("a partition cut from the page, a conflict, and a heal from the page", asyn
   await until("the page to show the cut", () => page.$eval("#links-body", (b) => (b.textContent.match(/cut/g) || []).length >= 2));
   await shot("cluster-partition");
 
-  // The same invoice written in both regions while they cannot talk.
+  // The same invoice written in both regions while they cannot talk (and an
+  // invoice with the same id in another partition, which is not the winner).
+  assert.ok((await upsert("uksouth", { id: "inv-1", customerId: "other", total: 1 })).status < 300);
   assert.ok((await upsert("uksouth", { id: "inv-1", customerId: "acme", total: 1284.5 })).status < 300);
   assert.ok((await upsert("westeurope", { id: "inv-1", customerId: "acme", total: 1284.49 })).status < 300);
 
@@ -173,6 +175,9 @@ test("a partition cut from the page, a conflict, and a heal from the page", asyn
   assert.match(text, /Loser/);
   assert.match(text, /total/);
   assert.match(text, /differs/);
+  const totals = await page.$$eval('.conflict[data-document="inv-1"] tr', (rows) =>
+    rows.map((r) => [...r.children].map((c) => c.textContent)).find((c) => c[0] === "total"));
+  assert.deepEqual(totals.slice(0, 3), ["total", "1284.49", "1284.5"]);
   await shot("conflicts");
 });
 
@@ -187,12 +192,12 @@ test("a query runs against a chosen region and shows its request charge", async 
   });
   await page.click("#query-text", { clickCount: 3 });
   await page.keyboard.down("Control"); await page.keyboard.press("A"); await page.keyboard.up("Control");
-  await page.keyboard.type("SELECT c.id, c.total FROM c WHERE c.id = 'inv-1'");
+  await page.keyboard.type("SELECT c.id, c.total FROM c WHERE c.id = 'inv-1' AND c.customerId = 'acme'");
   await page.click("#query-run");
   const status = await until("the query's result", () => page.$eval("#query-status", (e) => (/result(s)? from uksouth/.test(e.textContent) ? e.textContent : null)));
   assert.match(status, /^1 result from uksouth · request charge \d+(\.\d+)? RU/);
   const results = JSON.parse(await page.$eval("#query-results", (e) => e.textContent));
-  assert.equal(results[0].id, "inv-1");
+  assert.deepEqual(results, [{ id: "inv-1", total: 1284.49 }]);
   await shot("data");
 });
 
