@@ -60,8 +60,9 @@ struct Console::Impl {
   const ConsoleOptions options;
   EventHub hub;
 
-  net::io_context io;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
+  net::io_context io;          // the forwarded data-plane requests
+  net::io_context sampler_io;  // the sampler alone, so slow forwards never delay a snapshot
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> guard, sampler_guard;
   std::vector<std::thread> threads;
   std::unique_ptr<net::steady_timer> timer;
   std::atomic<bool> stopping{false};
@@ -268,20 +269,23 @@ void Console::Start() {
   if (impl_->started) return;
   impl_->started = true;
   impl_->guard.emplace(impl_->io.get_executor());
-  impl_->timer = std::make_unique<net::steady_timer>(impl_->io);
+  impl_->sampler_guard.emplace(impl_->sampler_io.get_executor());
+  impl_->timer = std::make_unique<net::steady_timer>(impl_->sampler_io);
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->io.run(); });
   }
-  net::post(impl_->io, [this] { impl_->Tick(); });
+  impl_->threads.emplace_back([this] { impl_->sampler_io.run(); });
+  net::post(impl_->sampler_io, [this] { impl_->Tick(); });
 }
 
 void Console::Stop() {
   if (impl_->stopping.exchange(true)) return;
   impl_->hub.CloseAll();
   if (!impl_->started) return;
-  net::post(impl_->io, [this] { impl_->timer->cancel(); });
   impl_->guard.reset();
+  impl_->sampler_guard.reset();
   impl_->io.stop();
+  impl_->sampler_io.stop();
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
@@ -361,7 +365,7 @@ std::optional<HttpResponse> Console::ServeAuthenticated(HttpRequest& request) {
 void Console::AfterRequest(const HttpRequest& request, const HttpResponse& response) {
   if (request.method == "GET" || request.method == "HEAD" || response.status >= 300) return;
   if (request.path.rfind("/console/", 0) == 0 || impl_->stopping.load() || !impl_->started) return;
-  net::post(impl_->io, [this] {
+  net::post(impl_->sampler_io, [this] {
     if (!impl_->stopping.load()) impl_->StateNow();
   });
 }

@@ -18,9 +18,10 @@
 // Every control of the page calls the management API itself; nothing here
 // changes the cluster.
 //
-// Threads: the Console owns a small io_context with its own threads that run
-// the sampler and the forwarded requests (the admin listener offloads those
-// there, see workers()). ServePublic/ServeAuthenticated/AfterRequest are
+// Threads: the Console owns two small io_contexts with their own threads: one
+// runs the sampler, the other the forwarded requests (the admin listener
+// offloads those there, see workers()), so a slow forward never delays a
+// snapshot. ServePublic/ServeAuthenticated/AfterRequest are
 // thread-safe. Start, then Stop before the regions are torn down.
 #pragma once
 
@@ -44,7 +45,8 @@ namespace regionlab::console {
 struct ConsoleOptions {
   // Period of the metrics snapshots. Default: 1 s.
   std::chrono::milliseconds interval{1000};
-  // Threads for the sampler and the forwarded data-plane requests. Default: 2.
+  // Threads for the forwarded data-plane requests (the sampler has its own).
+  // Default: 2.
   int threads = 2;
   // Upper bound on one forwarded data-plane request. Default: 15 s.
   std::chrono::milliseconds forward_timeout{15000};

@@ -272,11 +272,17 @@
     const elapsed = started ? Date.now() - started : 0;
     const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': progress.steps, 'aria-valuenow': progress.done, 'aria-label': 'Scenario progress' }, el('div', { style: `width:${Math.min(100, (100 * elapsed) / end)}%` }));
     box.append(bar);
+    // Each step as a numbered tick at its time on the track.
+    const track = el('div', { class: 'track', 'aria-hidden': 'true' });
+    steps.forEach((s, i) => {
+      track.append(el('span', { class: 'tick' + (i < progress.done ? ' done' : ''), style: `left:${(100 * (s.atMs || 0)) / end}%`, title: `${s.atMs || 0} ms`, text: String(i + 1) }));
+    });
+    box.append(track);
     const failed = progress.errors || [];
     box.append(el('ol', {}, ...steps.map((s, i) => {
       const { atMs, ...rest } = s;
       const done = i < progress.done;
-      return el('li', { class: done ? 'done' : '' }, el('strong', { text: `${atMs || 0} ms` }), el('span', { text: (done ? '✓ done: ' : 'pending: ') + JSON.stringify(rest) }));
+      return el('li', { class: done ? 'done' : '' }, el('strong', { text: `${i + 1}. at ${atMs || 0} ms` }), el('span', { text: (done ? '✓ done: ' : 'pending: ') + JSON.stringify(rest) }));
     })));
     if (failed.length) box.append(el('p', { class: 'bad', text: 'Failed steps: ' + failed.join('; ') }));
   }

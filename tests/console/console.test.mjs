@@ -140,7 +140,7 @@ test("a 240 ms delay set from the page reaches /links and the lag chart", async 
   await shot("cluster-delay");
 });
 
-test("a partition cut from the page, a conflict, and a heal from the page", async () => {
+test("a partition cut from the page, a conflict, and a heal from the page; the conflict deleted", async () => {
   await page.click("#partition-groups", { clickCount: 3 });
   await page.keyboard.type("uksouth | westeurope");
   await page.click("#partition-btn");
@@ -179,6 +179,12 @@ test("a partition cut from the page, a conflict, and a heal from the page", asyn
     rows.map((r) => [...r.children].map((c) => c.textContent)).find((c) => c[0] === "total"));
   assert.deepEqual(totals.slice(0, 3), ["total", "1284.49", "1284.5"]);
   await shot("conflicts");
+
+  // Deleted from the page: gone from westeurope's feed (uksouth keeps its own record).
+  await page.click('.conflict[data-document="inv-1"] button.danger');
+  await until("the conflict to be deleted", () => page.$eval("#conflicts-count", (e) => e.textContent === "0 conflicts in westeurope"));
+  const feed = await dataPlane("westeurope", "GET", "/dbs/billing/colls/invoices/conflicts");
+  assert.deepEqual(feed.json.Conflicts, []);
 });
 
 test("a query runs against a chosen region and shows its request charge", async () => {

@@ -21,7 +21,10 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "admin/admin_api.h"
+#include "cluster/cluster.h"
 #include "console/console.h"
 #include "server/http_server.h"
 
@@ -268,6 +271,74 @@ TEST(ConsoleRoutesTest, ServesThePageItsAssetsAndTheEventStream) {
   server::HttpRequest other = events;
   other.path = other.target = "/regions";
   EXPECT_FALSE(console.ServeAuthenticated(other));
+}
+
+TEST(ConsoleRoutesTest, FrontDoorPanelAsksTheExtraRoutesWithoutA404) {
+  admin::AdminContext admin;
+  Console console(admin);
+  server::HttpRequest req;
+  req.method = "GET";
+  req.path = req.target = "/console/frontdoor";
+  auto none = console.ServeAuthenticated(req);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(none->body), nlohmann::json::parse(R"({"present":false})"));
+  admin.extra_routes = [](server::HttpRequest& r) -> std::optional<server::HttpResponse> {
+    server::HttpResponse out;
+    out.body = r.path == "/frontdoor" ? R"({"origins":[]})" : R"({"failover":null})";
+    return out;
+  };
+  auto some = console.ServeAuthenticated(req);
+  ASSERT_TRUE(some);
+  EXPECT_EQ(nlohmann::json::parse(some->body),
+            nlohmann::json::parse(R"({"present":true,"state":{"origins":[]},"failover":{"failover":null}})"));
+}
+
+// On a non-loopback admin address the page itself is public, but the event
+// stream and the data-plane forward need the admin token like every
+// management route; the forward signs with the account key.
+TEST(ConsoleClusterTest, PageIsPublicEventsAndForwardNeedTheAdminToken) {
+  cluster::ClusterOptions o;
+  o.regions = {"uksouth", "westeurope"};
+  o.port = 0;
+  o.admin_port = 0;
+  o.admin_host = "0.0.0.0";
+  o.admin_token = "s3cret";
+  o.ephemeral = true;
+  o.seed = 1;
+  auto c = cluster::Cluster::Start(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const auto ready = nlohmann::json::parse((*c)->ReadyLine());
+  ASSERT_EQ(ready["console"], ready["admin"]);
+  const std::string url = ready["admin"];
+  const uint16_t port = static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+
+  RawClient page(port);
+  page.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(page.ReadUntil("</html>"));
+  EXPECT_EQ(page.got().rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+
+  RawClient anonymous(port);
+  anonymous.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(anonymous.ReadUntil("\r\n\r\n"));
+  EXPECT_EQ(anonymous.got().rfind("HTTP/1.1 401", 0), 0u) << anonymous.got();
+
+  RawClient events(port);
+  events.Send("GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n");
+  ASSERT_TRUE(events.ReadUntil("event: state\n"));
+  EXPECT_EQ(events.got().rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  ASSERT_TRUE(events.ReadUntil("event: metrics\n"));
+
+  RawClient forward(port);
+  forward.Send("GET /console/api/regions/westeurope/dbs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n");
+  ASSERT_TRUE(forward.ReadUntil("\"Databases\""));
+  EXPECT_EQ(forward.got().rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_NE(forward.got().find("x-ms-request-charge"), std::string::npos);
+  RawClient unknown(port);
+  unknown.Send("GET /console/api/regions/nowhere/dbs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n");
+  ASSERT_TRUE(unknown.ReadUntil("\r\n\r\n"));
+  EXPECT_EQ(unknown.got().rfind("HTTP/1.1 404", 0), 0u);
+  (*c)->Stop();
 }
 
 }  // namespace
