@@ -85,7 +85,7 @@ RL.region = async (region, method, path, { body, headers = {} } = {}) => {
 RL.enc = (s) => encodeURIComponent(s);
 RL.fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits));
 RL.regionNames = () => (RL.state ? RL.state.regions.map((r) => r.name) : []);
-RL.stateLabel = (s) => ({ online: 'online', offline503: 'offline (503)', offline403: 'offline (403)', killed: 'killed' }[s] || s);
+RL.stateLabel = (s) => ({ online: 'online', 'offline-503': 'offline (503)', 'offline-403': 'offline (403)', killed: 'killed' }[s] || s);
 
 RL.faultText = (f) => {
   if (!f) return 'none';

@@ -168,7 +168,8 @@
       box.append(el('h3', { text: 'Last failover' }));
       if (!f) box.append(el('p', { class: 'muted', text: 'No failover yet.' }));
       else {
-        box.append(el('p', { text: `${f.origin} → ${f.newOrigin || '–'}; ${f.popsMarked}/${f.pops} POPs marked it unhealthy${f.recovered ? '; recovered' : ''}` }));
+        const bound = fd.failover.promise ? ` (worst case promised: ${RL.fmt(fd.failover.promise.worstCaseWallMs)} ms of wall time)` : '';
+        box.append(el('p', { text: `${f.origin} failed${f.newOrigin ? `, traffic moved to ${f.newOrigin}` : ''}; ${f.popsMarked}/${f.pops} POPs marked it unhealthy${f.recovered ? '; recovered' : ''}; within the promised bound: ${f.withinPromise ? 'yes' : 'no'}${bound}` }));
         box.append(el('ol', {}, ...(f.timeline || []).map((e) => el('li', { text: `+${e.afterFirstFailureWallMs} ms (front-door +${e.afterFirstFailureFdMs} ms): ${e.event}${e.pop !== undefined ? ` at POP ${e.pop}` : ''}${e.origin ? ` (${e.origin})` : ''}` }))));
       }
     } catch (e) { RL.toast(e.message, true); }

@@ -4,37 +4,11 @@
 // healed from the page, a conflict in the conflicts view, a query, a scenario;
 // a screenshot of each view; any console error in the page fails the test.
 // Every wait is for a condition under a deadline.
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import { createInterface } from "node:readline";
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import puppeteer from "puppeteer-core";
+import { openBrowser, shot as shotOf, startUp, until } from "./harness.mjs";
 
-const BIN = process.env.REGIONLAB_BIN;
-const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
-const SHOTS = process.env.CONSOLE_SCREENSHOTS || path.resolve("screenshots");
-mkdirSync(SHOTS, { recursive: true });
-
-let proc, ready, admin, browser, page;
-const consoleErrors = [];
-let stderrText = "";
-
-async function until(what, fn, timeoutMs = 15000) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+let up, ready, admin, browser, page, consoleErrors;
 
 async function adminJson(method, p, body) {
   const res = await fetch(admin + p.replace(/^\//, ""), { method, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -55,16 +29,11 @@ const upsert = (region, doc) => dataPlane(region, "POST", "/dbs/billing/colls/in
   "x-ms-documentdb-is-upsert": "True", "x-ms-documentdb-partitionkey": JSON.stringify([doc.customerId]),
 });
 const link = async (from, to) => (await adminJson("GET", "/links")).links.find((l) => l.from === from && l.to === to);
-const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+const shot = (name) => shotOf(page, name);
 
 before(async () => {
-  proc = spawn(BIN, ["up", "--ephemeral", "--port", "0", "--admin-port", "0", "--seed", "7"], { stdio: ["ignore", "pipe", "pipe"] });
-  proc.stderr.on("data", (d) => { stderrText = (stderrText + d).slice(-8000); });
-  const lines = createInterface({ input: proc.stdout });
-  ready = await until("the ready line", () => new Promise((resolve, reject) => {
-    lines.once("line", (l) => resolve(JSON.parse(l)));
-    proc.once("exit", (c) => reject(new Error(`regionlab exited ${c}: ${stderrText}`)));
-  }), 20000);
+  up = await startUp(["--seed", "7"]);
+  ready = up.ready;
   admin = ready.admin;
   assert.equal(ready.console, ready.admin, "the ready line names the console");
 
@@ -77,22 +46,13 @@ before(async () => {
   assert.equal(coll.status, 201, JSON.stringify(coll.json));
   await until("the container in westeurope", async () => (await dataPlane("westeurope", "GET", "/dbs/billing/colls/invoices")).status === 200);
 
-  const args = ["--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"];
-  if (process.getuid && process.getuid() === 0) args.push("--no-sandbox");
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, args, defaultViewport: { width: 1280, height: 800 } });
-  page = await browser.newPage();
-  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  ({ browser, page, errors: consoleErrors } = await openBrowser());
   await page.goto(ready.console, { waitUntil: "domcontentloaded" });
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (proc && proc.exitCode === null) {
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGTERM");
-    await exited;
-  }
+  if (up) await up.stop();
 });
 
 test("both regions and both links appear, with text labels", async () => {
