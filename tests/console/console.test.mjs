@@ -169,7 +169,9 @@ test("a query runs against a chosen region and shows its request charge", async 
 
 test("split-brain, front door and a scenario with its timeline", async () => {
   await page.click("#tab-splitbrain");
-  await until("the split-brain report", () => page.$eval("#sb-count", (e) => /written in two or more regions/.test(e.textContent)));
+  // inv-1 was written in both regions within a second, during the partition.
+  await until("the split-brain report", () => page.$eval("#sb-count", (e) => /^1 document written in two or more regions/.test(e.textContent)));
+  assert.match(await page.$eval("#sb-list", (e) => e.textContent), /billing\/invoices\/inv-1.*uksouth at .*concurrent.*westeurope at .*concurrent/);
   await until("the front door panel", () => page.$eval("#fd", (e) => /No front door/.test(e.textContent)));
   await shot("splitbrain");
 
