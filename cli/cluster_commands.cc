@@ -13,9 +13,11 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/encoding.h"
@@ -63,6 +65,7 @@ void OpenConsole(const std::string& ready_line) {
   pid_t pid = 0;
   if (posix_spawnp(&pid, browser.c_str(), &fa, nullptr, argv.data(), environ) == 0) {
     spdlog::info("console: {} (opened with {})", url, browser);
+    std::thread([pid] { waitpid(pid, nullptr, 0); }).detach();  // no zombie left behind
   } else {
     spdlog::info("console: {} (no browser to open it: set $BROWSER)", url);
   }
