@@ -311,10 +311,25 @@ std::optional<HttpResponse> Console::ServePublic(const HttpRequest& request) con
   r.SetHeader("x-content-type-options", "nosniff");
   r.SetHeader("x-frame-options", "DENY");
   r.SetHeader("referrer-policy", "no-referrer");
+  r.SetHeader("content-security-policy",
+              "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+              "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
   return r;
 }
 
 std::optional<HttpResponse> Console::ServeAuthenticated(HttpRequest& request) {
+  const bool ours = request.path == "/events" || request.path == "/console/frontdoor" ||
+                    request.path.rfind(kApiPrefix, 0) == 0;
+  if (!ours) return std::nullopt;
+  // Another site's page in the user's browser may send requests here (the
+  // console's routes can write documents): a request whose Origin is not
+  // this server is refused. The page's own requests have no Origin or this one.
+  if (const std::string* origin = request.Header("origin")) {
+    const std::string host = request.HeaderOr("host", "");
+    if (*origin != "http://" + host && *origin != "https://" + host) {
+      return JsonError(403, "Forbidden", "cross-origin request to the console refused (Origin " + *origin + ")");
+    }
+  }
   if (request.path == "/events") {
     if (request.method != "GET") return JsonError(405, "MethodNotAllowed", "use GET /events");
     std::optional<uint64_t> last;

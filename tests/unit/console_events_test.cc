@@ -322,6 +322,19 @@ TEST(ConsoleRoutesTest, ServesThePageItsAssetsAndTheEventStream) {
   server::HttpRequest other = events;
   other.path = other.target = "/regions";
   EXPECT_FALSE(console.ServeAuthenticated(other));
+
+  // Another site's page cannot use the console's routes through the browser.
+  server::HttpRequest cross;
+  cross.method = "POST";
+  cross.path = cross.target = "/console/api/regions/uksouth/dbs";
+  cross.headers = {{"host", "127.0.0.1:8090"}, {"origin", "http://evil.example"}};
+  auto refused = console.ServeAuthenticated(cross);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  cross.headers = {{"host", "127.0.0.1:8090"}, {"origin", "http://127.0.0.1:8090"}};
+  auto same = console.ServeAuthenticated(cross);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 404);  // same origin: passes, and no region uksouth is served here
 }
 
 TEST(ConsoleRoutesTest, FrontDoorPanelAsksTheExtraRoutesWithoutA404) {
