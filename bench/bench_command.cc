@@ -68,6 +68,8 @@ class BenchCommandImpl final : public BenchCommand {
         "--endpoint", endpoint_,
         "drive this running region (http://host:port/) instead of spawning a server");
     cmd_->add_option("--key", key_, "account key of --endpoint (default: the emulator key)");
+    cmd_->add_option("--ca-cert", ca_cert_, "https --endpoint: the CA file to trust");
+    auto* tls = cmd_->add_flag("--tls", tls_, "the spawned server serves HTTPS (up --tls); the load goes over TLS");
     cmd_->add_option("--connections", wl_.connections, "worker threads, one connection each")
         ->capture_default_str()
         ->check(CLI::Range(1, 4096));
@@ -133,7 +135,7 @@ class BenchCommandImpl final : public BenchCommand {
     startup->check(CLI::Range(1, 100000));
     cmd_->add_flag("--json", json_, "print one JSON object on stdout instead of a table");
     cmd_->add_flag("--check-targets", check_targets_, "exit with code 3 if a target is missed");
-    for (auto* o : {data_dir, durable, threads, binary, startup, server_cpus}) endpoint->excludes(o);
+    for (auto* o : {data_dir, durable, threads, binary, startup, server_cpus, tls}) endpoint->excludes(o);
     existing->needs(endpoint);
     existing->needs(seed_opt_);
   }
@@ -246,6 +248,7 @@ class BenchCommandImpl final : public BenchCommand {
     if (server_threads_ > 0) {
       spawn_.args.insert(spawn_.args.end(), {"--threads", std::to_string(server_threads_)});
     }
+    if (tls_) spawn_.args.push_back("--tls");
     report->server_command = spawn_.binary + " " + Join(spawn_.args);
     return Status::Ok();
   }
@@ -300,6 +303,7 @@ class BenchCommandImpl final : public BenchCommand {
     report->idle_rss_kb = idle.rss_kb;
     report->idle_threads = idle.threads;
     report->endpoint = proc.ready().regions.front().endpoint;
+    ca_cert_ = proc.ready().ca_cert;
     spdlog::info("bench: server pid {} ready in {:.2f} ms, idle RSS {} KiB", proc.pid(),
                  *report->time_to_ready_ms, idle.rss_kb);
 
@@ -325,6 +329,7 @@ class BenchCommandImpl final : public BenchCommand {
     WorkloadOptions o = wl_;
     o.endpoint = endpoint;
     o.key = key_;
+    o.ca_file = ca_cert_;
     Workload workload(o);
     RL_RETURN_IF_ERROR(workload.Setup());
     for (PhaseKind kind : phases_) {
@@ -365,6 +370,8 @@ class BenchCommandImpl final : public BenchCommand {
   CLI::Option* seed_opt_ = nullptr;
   WorkloadOptions wl_;
   std::string endpoint_;
+  std::string ca_cert_;  // https: --ca-cert, or the spawned server's caCert
+  bool tls_ = false;
   std::string key_;
   std::string phases_csv_ = "create,read";
   std::vector<PhaseKind> phases_;

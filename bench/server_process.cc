@@ -70,6 +70,7 @@ Result<ReadyInfo> ParseReadyLine(std::string_view line) {
   ReadyInfo info;
   info.line = std::string(line);
   if (auto a = j.find("admin"); a != j.end() && a->is_string()) info.admin = *a;
+  if (auto c = j.find("caCert"); c != j.end() && c->is_string()) info.ca_cert = *c;
   auto regions = j.find("regions");
   if (regions == j.end() || !regions->is_array() || regions->empty()) {
     return Status::BadRequest("the ready line lists no regions: " + std::string(line));

@@ -29,6 +29,7 @@ namespace regionlab::bench {
 struct ReadyInfo {
   std::string line;  // verbatim, without the newline
   std::string admin;
+  std::string ca_cert;  // "caCert" (--tls): the CA file to trust
   struct Region {
     std::string name;
     std::string endpoint;

@@ -84,6 +84,7 @@ Status Workload::Setup() {
     client::CosmosClientOptions co;
     co.endpoint = options_.endpoint;
     if (!options_.key.empty()) co.key = options_.key;
+    co.ca_file = options_.ca_file;
     co.timeout = std::chrono::milliseconds(30000);
     clients_.push_back(std::make_unique<client::CosmosClient>(co));
   }

@@ -42,6 +42,8 @@ struct WorkloadOptions {
   std::string endpoint;
   // The account key (base64). Default: empty means the emulator key.
   std::string key;
+  // https endpoints: the CA file to trust. Default: empty (the system's).
+  std::string ca_file;
   // Worker threads, one connection each. Default: 16.
   int connections = 16;
   // Length of a measured phase, unless `ops` > 0. Default: 10 s.

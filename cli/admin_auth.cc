@@ -30,6 +30,8 @@ client::HttpHeaders AdminAuthHeaders(const AdminCredentials& creds, const std::s
 void AddAdminCredentialOptions(CLI::App* app, AdminCredentials* creds) {
   app->add_option("--key", creds->key, "account key that signs management requests (default: the emulator key)");
   app->add_option("--admin-token", creds->token, "bearer token of the management API (instead of the key)");
+  app->add_option("--ca-cert", creds->ca_cert, "https: the CA file to trust (up --tls prints it as caCert)")
+      ->envname("REGIONLAB_CA_CERT");
 }
 
 }  // namespace regionlab::cli

@@ -17,13 +17,14 @@ namespace regionlab::cli {
 struct AdminCredentials {
   std::string key;    // empty: the emulator key
   std::string token;  // --admin-token; wins over the key when set
+  std::string ca_cert;  // --ca-cert: https, the CA to trust (empty: the system's)
 };
 
 // The authorization headers of one management request.
 client::HttpHeaders AdminAuthHeaders(const AdminCredentials& creds, const std::string& method,
                                      const std::string& path);
 
-// Adds --key and --admin-token to a subcommand.
+// Adds --key, --admin-token and --ca-cert (env REGIONLAB_CA_CERT) to a subcommand.
 void AddAdminCredentialOptions(CLI::App* app, AdminCredentials* creds);
 
 }  // namespace regionlab::cli

@@ -86,6 +86,12 @@ int RunCluster(ClusterOptions options, bool seed_given, const std::string& scena
     }
     config = std::move(*read);
   }
+  if (options.tls && config.front_door) {
+    // Its proxy and probes speak plain HTTP to origins (docs/frontdoor.md).
+    spdlog::error("--tls with a frontDoor section is not supported: the Front Door emulator reaches its origins over "
+                  "plain HTTP; run the regions without --tls, or run `regionlab frontdoor` in front of http origins");
+    return 2;
+  }
   // The front door starts after the regions; its routes join the admin port.
   auto front_door = std::make_shared<std::atomic<EmbeddedFrontDoor*>>(nullptr);
   if (config.front_door) {
@@ -144,8 +150,9 @@ int RunCluster(ClusterOptions options, bool seed_given, const std::string& scena
 }
 
 // NAME=HOST:PORT of a peer's replication listener, its data-plane endpoint
-// from `endpoints` (NAME=URL) or http://HOST:(PORT-1000)/.
-std::optional<ClusterOptions::RemotePeer> ParsePeer(const std::string& spec, const std::vector<std::string>& endpoints) {
+// from `endpoints` (NAME=URL) or http[s]://HOST:(PORT-1000)/.
+std::optional<ClusterOptions::RemotePeer> ParsePeer(const std::string& spec, const std::vector<std::string>& endpoints,
+                                                     bool tls) {
   auto eq = spec.find('='), colon = spec.rfind(':');
   if (eq == std::string::npos || colon == std::string::npos || colon < eq) {
     spdlog::error("--peer '{}' is not NAME=HOST:PORT", spec);
@@ -160,7 +167,7 @@ std::optional<ClusterOptions::RemotePeer> ParsePeer(const std::string& spec, con
     return std::nullopt;
   }
   peer.replication_port = static_cast<uint16_t>(port);
-  peer.endpoint = "http://" + peer.host + ":" + std::to_string(std::max(1, port - 1000)) + "/";
+  peer.endpoint = std::string(tls ? "https://" : "http://") + peer.host + ":" + std::to_string(std::max(1, port - 1000)) + "/";
   for (const auto& e : endpoints) {
     if (e.rfind(peer.name + "=", 0) == 0) peer.endpoint = e.substr(peer.name.size() + 1);
   }
@@ -203,6 +210,13 @@ Subcommand AddUpCommand(CLI::App& root) {
       ->capture_default_str();
   up->add_flag("--enforce-throughput", st->opts.enforce_throughput,
               "throttle each container to its provisioned RU/s (429, sub-status 3200), as Azure does");
+  up->add_flag("--tls", st->opts.tls, "serve HTTPS and replicate over mutual TLS (docs/tls.md)");
+  up->add_option("--tls-dir", st->opts.tls_dir, "where the local CA and certificate live (default: DATA_DIR/tls)");
+  up->add_option("--tls-cert", st->opts.tls_cert, "your own server certificate (PEM) instead of the local CA's")
+      ->check(CLI::ExistingFile);
+  up->add_option("--tls-key", st->opts.tls_key, "the private key (PEM) of --tls-cert")->check(CLI::ExistingFile);
+  up->add_option("--tls-ca", st->opts.tls_ca, "the CA (PEM) that issued --tls-cert (default: --tls-cert itself)")
+      ->check(CLI::ExistingFile);
   up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
   up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
       ->check(CLI::ExistingFile);
@@ -255,12 +269,19 @@ Subcommand AddServeCommand(CLI::App& root) {
       ->capture_default_str();
   serve->add_flag("--enforce-throughput", st->opts.enforce_throughput,
               "throttle each container to its provisioned RU/s (429, sub-status 3200), as Azure does");
+  serve->add_flag("--tls", st->opts.tls, "serve HTTPS and replicate over mutual TLS (docs/tls.md)");
+  serve->add_option("--tls-dir", st->opts.tls_dir, "where the local CA and certificate live (default: DATA_DIR/tls)");
+  serve->add_option("--tls-cert", st->opts.tls_cert, "your own server certificate (PEM) instead of the local CA's")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", st->opts.tls_key, "the private key (PEM) of --tls-cert")->check(CLI::ExistingFile);
+  serve->add_option("--tls-ca", st->opts.tls_ca, "the CA (PEM) that issued --tls-cert (default: --tls-cert itself)")
+      ->check(CLI::ExistingFile);
   return {serve, [st] {
             st->opts.regions = {st->region};
             st->opts.ids_by_sorted_name = true;
             st->opts.seed = st->seed;
             for (const auto& spec : st->peers) {
-              auto peer = ParsePeer(spec, st->peer_endpoints);
+              auto peer = ParsePeer(spec, st->peer_endpoints, st->opts.tls);
               if (!peer) return 2;
               st->opts.remote_peers.push_back(*peer);
             }

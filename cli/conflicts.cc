@@ -22,6 +22,7 @@ CosmosClient MakeClient(const ConflictsArgs& args) {
   CosmosClientOptions o;
   o.endpoint = args.endpoint;
   if (!args.key.empty()) o.key = args.key;
+  o.ca_file = args.ca_cert;
   o.timeout = std::chrono::milliseconds(15000);
   return CosmosClient(o);
 }
@@ -148,6 +149,8 @@ Subcommand AddConflictsCommand(CLI::App& root) {
   auto opts = [st](CLI::App* sub) {
     sub->add_option("--endpoint", st->args.endpoint, "a region's data-plane URL")->capture_default_str();
     sub->add_option("--key", st->args.key, "account key (default: the emulator key)");
+    sub->add_option("--ca-cert", st->args.ca_cert, "https: the CA file to trust (up --tls prints it as caCert)")
+        ->envname("REGIONLAB_CA_CERT");
     sub->add_option("--db", st->args.database, "database id");
     sub->add_option("--container", st->args.container, "container id");
   };

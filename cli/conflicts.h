@@ -15,6 +15,7 @@ namespace regionlab::cli {
 struct ConflictsArgs {
   std::string endpoint = "http://127.0.0.1:8081/";  // a region's data-plane URL
   std::string key;                                   // empty: the emulator key
+  std::string ca_cert;                               // https: the CA to trust (--ca-cert)
   std::string database;                              // empty (list): every database
   std::string container;                             // empty (list): every container
   bool json = false;                                 // list: JSON instead of a table

@@ -122,6 +122,7 @@ Status AdminRequest(const std::string& admin_url, const std::string& method, con
   if (!endpoint.ok()) return endpoint.status();
   HttpClientOptions opts;
   opts.request_timeout = std::chrono::milliseconds(120'000);  // a restart reopens a store
+  opts.ca_file = creds.ca_cert;
   HttpClient http(*endpoint, opts);
   HttpHeaders headers = AdminAuthHeaders(creds, method, path);
   if (!body.empty()) headers.emplace_back("Content-Type", "application/json");

@@ -61,7 +61,9 @@ std::string Pad(std::string s, size_t width) {
 Status PrintStatus(const std::string& admin_url, bool json, std::ostream& out, const AdminCredentials& creds) {
   auto endpoint = ParseHttpEndpoint(admin_url);
   if (!endpoint.ok()) return endpoint.status();
-  HttpClient http(*endpoint);
+  HttpClientOptions opts;
+  opts.ca_file = creds.ca_cert;
+  HttpClient http(*endpoint, opts);
   auto regions = GetJson(http, "/regions", creds);
   if (!regions.ok()) return regions.status();
   auto links = GetJson(http, "/links", creds);

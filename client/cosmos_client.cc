@@ -89,6 +89,7 @@ CosmosClient::CosmosClient(CosmosClientOptions options) : options_(std::move(opt
   }
   HttpClientOptions http_options;
   http_options.request_timeout = options_.timeout;
+  http_options.ca_file = options_.ca_file;
   http_options.connect_timeout = std::min(options_.timeout, std::chrono::milliseconds(5000));
   http_ = std::make_unique<HttpClient>(std::move(endpoint).value(), http_options);
 }

@@ -37,8 +37,12 @@ namespace regionlab::client {
 inline constexpr std::string_view kApiVersion = "2020-07-15";
 
 struct CosmosClientOptions {
-  // The account endpoint, "http://host:port/". https is not supported.
+  // The account endpoint, "http://host:port/" or "https://host:port/".
   std::string endpoint;
+
+  // https: the CA (PEM file) the server's certificate must chain to (e.g.
+  // `regionlab up --tls`'s "caCert"). Empty: the system's trust store.
+  std::string ca_file;
 
   // The account's master key, base64. Default: the emulator's well-known key.
   std::string key = std::string(kEmulatorKey);

@@ -7,7 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -17,6 +19,7 @@
 #include <optional>
 
 #include "base/encoding.h"
+#include "tls/contexts.h"
 
 namespace regionlab::client {
 
@@ -40,13 +43,11 @@ std::string HttpEndpoint::HostHeader() const {
 
 Result<HttpEndpoint> ParseHttpEndpoint(std::string_view url) {
   std::string lower = ToLower(url);
-  if (lower.rfind("https://", 0) == 0) {
-    return Status::BadRequest("https not supported: " + std::string(url));
+  const bool tls = lower.rfind("https://", 0) == 0;
+  if (!tls && lower.rfind("http://", 0) != 0) {
+    return Status::BadRequest("endpoint must start with http:// or https://: " + std::string(url));
   }
-  if (lower.rfind("http://", 0) != 0) {
-    return Status::BadRequest("endpoint must start with http://: " + std::string(url));
-  }
-  std::string_view rest = url.substr(7);
+  std::string_view rest = url.substr(tls ? 8 : 7);
   std::string_view authority = rest.substr(0, rest.find('/'));
   std::string_view path =
       authority.size() < rest.size() ? rest.substr(authority.size()) : std::string_view();
@@ -54,6 +55,7 @@ Result<HttpEndpoint> ParseHttpEndpoint(std::string_view url) {
     return Status::BadRequest("endpoint must not have a path: " + std::string(url));
   }
   HttpEndpoint ep;
+  ep.tls = tls;
   std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
@@ -75,7 +77,7 @@ Result<HttpEndpoint> ParseHttpEndpoint(std::string_view url) {
   }
   if (ep.host.empty()) return Status::BadRequest("endpoint has no host: " + std::string(url));
   if (port.empty()) {
-    ep.port = "80";
+    ep.port = tls ? "443" : "80";
   } else {
     for (char c : port) {
       if (c < '0' || c > '9')
@@ -94,7 +96,7 @@ namespace {
 
 // Errors that mean "the peer closed or reset the connection".
 bool IsConnectionClosed(const error_code& ec) {
-  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
          ec == asio::error::connection_aborted;
 }
@@ -110,7 +112,10 @@ struct HttpClient::Impl {
   const HttpEndpoint& endpoint;
   HttpClientOptions options;
   asio::io_context ioc;
+  // The connection: `stream` (http) or `tls_stream` (https); engaged = open.
   std::optional<beast::tcp_stream> stream;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream;
+  std::shared_ptr<asio::ssl::context> tls_context;  // made on the first https connect
   beast::flat_buffer buffer;
   int requests_on_connection = 0;
   int connections_opened = 0;
@@ -123,12 +128,25 @@ struct HttpClient::Impl {
     ioc.run();
   }
 
+  bool open() const { return stream.has_value() || tls_stream.has_value(); }
+  beast::tcp_stream& Lowest() { return tls_stream ? beast::get_lowest_layer(*tls_stream) : *stream; }
+  // Calls f with the open connection's stream, whichever it is.
+  template <class F>
+  void WithStream(F&& f) {
+    if (tls_stream) {
+      f(*tls_stream);
+    } else {
+      f(*stream);
+    }
+  }
+
   void CloseConnection() {
-    if (stream) {
+    if (open()) {
       error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->socket().close(ignored);
+      Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      Lowest().socket().close(ignored);
       stream.reset();
+      tls_stream.reset();
     }
     buffer.clear();
     requests_on_connection = 0;
@@ -138,7 +156,7 @@ struct HttpClient::Impl {
   // closed it (EOF/RST) or sent something unsolicited. Either way it is unusable.
   bool IdleConnectionBroken() {
     pollfd pfd{};
-    pfd.fd = stream->socket().native_handle();
+    pfd.fd = Lowest().socket().native_handle();
     pfd.events = POLLIN;
     int n = ::poll(&pfd, 1, 0);
     return n != 0;  // readable, hung up, error, or poll failed
@@ -152,11 +170,22 @@ struct HttpClient::Impl {
     if (ec) {
       return Status::Unavailable("resolve " + Where() + ": " + ec.message());
     }
-    stream.emplace(ioc);
-    stream->expires_after(options.connect_timeout);
+    if (endpoint.tls && !tls_context) {
+      TlsFiles files;
+      files.ca_file = options.ca_file;
+      auto ctx = tls::MakeClientContext(files);
+      if (!ctx.ok()) return ctx.status();
+      tls_context = std::move(ctx).value();
+    }
+    beast::tcp_stream* tcp_layer = nullptr;
+    if (endpoint.tls) {
+      tcp_layer = &beast::get_lowest_layer(tls_stream.emplace(ioc, *tls_context));
+    } else {
+      tcp_layer = &stream.emplace(ioc);
+    }
+    tcp_layer->expires_after(options.connect_timeout);
     error_code connect_ec;
-    stream->async_connect(results,
-                          [&](const error_code& e, const tcp::endpoint&) { connect_ec = e; });
+    tcp_layer->async_connect(results, [&](const error_code& e, const tcp::endpoint&) { connect_ec = e; });
     Drive();
     if (connect_ec) {
       CloseConnection();
@@ -166,9 +195,38 @@ struct HttpClient::Impl {
       }
       return Status::Unavailable("connect " + Where() + ": " + connect_ec.message());
     }
-    stream->socket().set_option(tcp::no_delay(true), ec);
+    tcp_layer->socket().set_option(tcp::no_delay(true), ec);
+    if (endpoint.tls) {
+      Status st = Handshake();
+      if (!st.ok()) {
+        CloseConnection();
+        return st;
+      }
+    }
     ++connections_opened;
     return Status::Ok();
+  }
+
+  // TLS: server name indication and a host-name check (RFC 2818 rules, IP
+  // addresses included), then the handshake, within connect_timeout.
+  Status Handshake() {
+    SSL* ssl = tls_stream->native_handle();
+    error_code ip_ec;
+    asio::ip::make_address(endpoint.host, ip_ec);
+    if (ip_ec) SSL_set_tlsext_host_name(ssl, endpoint.host.c_str());
+    tls_stream->set_verify_callback(asio::ssl::host_name_verification(endpoint.host));
+    error_code hs_ec;
+    tls_stream->async_handshake(asio::ssl::stream_base::client, [&](const error_code& e) { hs_ec = e; });
+    Drive();
+    if (!hs_ec) return Status::Ok();
+    std::string why = hs_ec.message();
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      why = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify) +
+            (options.ca_file.empty() ? " (trust the server's CA with --ca-cert FILE)"
+                                     : " (CA file " + options.ca_file + ")");
+    }
+    return Status::Unavailable("TLS handshake with " + Where() + ": " + why);
   }
 
   // One attempt on the current connection. `*retryable` is set when the
@@ -176,10 +234,10 @@ struct HttpClient::Impl {
   Result<HttpClientResponse> Attempt(const http::request<http::string_body>& req, bool* retryable) {
     *retryable = false;
     const bool reused = requests_on_connection > 0;
-    stream->expires_after(options.request_timeout);
+    Lowest().expires_after(options.request_timeout);
 
     error_code write_ec;
-    http::async_write(*stream, req, [&](const error_code& e, size_t) { write_ec = e; });
+    WithStream([&](auto& s) { http::async_write(s, req, [&](const error_code& e, size_t) { write_ec = e; }); });
     Drive();
 
     http::response_parser<http::string_body> parser;
@@ -188,7 +246,9 @@ struct HttpClient::Impl {
     if (req.method() == http::verb::head) parser.skip(true);
     error_code read_ec;
     if (!write_ec) {
-      http::async_read(*stream, buffer, parser, [&](const error_code& e, size_t) { read_ec = e; });
+      WithStream([&](auto& s) {
+        http::async_read(s, buffer, parser, [&](const error_code& e, size_t) { read_ec = e; });
+      });
       Drive();
     }
     error_code ec = write_ec ? write_ec : read_ec;
@@ -255,9 +315,9 @@ Result<HttpClientResponse> HttpClient::Send(std::string_view method, std::string
   req.body().assign(body.data(), body.size());
   req.prepare_payload();
 
-  if (impl_->stream && impl_->IdleConnectionBroken()) impl_->CloseConnection();
+  if (impl_->open() && impl_->IdleConnectionBroken()) impl_->CloseConnection();
   for (int attempt = 0;; ++attempt) {
-    if (!impl_->stream) RL_RETURN_IF_ERROR(impl_->Connect());
+    if (!impl_->open()) RL_RETURN_IF_ERROR(impl_->Connect());
     bool retryable = false;
     Result<HttpClientResponse> r = impl_->Attempt(req, &retryable);
     if (r.ok() || !retryable || attempt > 0) return r;

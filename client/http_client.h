@@ -16,7 +16,9 @@
 //  - A response with any HTTP status is a successful Send(); only transport
 //    failures (refused, reset, timeout, malformed response) are error Statuses
 //    (kUnavailable, or kInternal for a response that does not parse).
-//  - Only "http://" endpoints; "https://" is rejected with kBadRequest.
+//  - "http://" and "https://" endpoints. HTTPS verifies the server's
+//    certificate chain (against options.ca_file, else the system's trust
+//    store) and its host name; a failed check is a kUnavailable naming why.
 //
 // Thread-safety: an HttpClient is not thread-safe. Use one per thread, or
 // serialize calls externally. Beast and Asio stay inside http_client.cc.
@@ -43,14 +45,14 @@ const std::string* FindHeader(const HttpHeaders& headers, std::string_view name)
 
 struct HttpEndpoint {
   std::string host;  // "127.0.0.1", "localhost", "::1" (no brackets)
-  std::string port;  // "8081"; defaults to "80"
+  std::string port;  // "8081"; defaults to "80" ("443" for https)
+  bool tls = false;  // https://
 
   // "host:port" as sent in the Host header (IPv6 literals bracketed).
   std::string HostHeader() const;
 };
 
-// Parses "http://host[:port][/]". The path must be empty or "/".
-// "https://..." -> kBadRequest "https not supported".
+// Parses "http[s]://host[:port][/]". The path must be empty or "/".
 Result<HttpEndpoint> ParseHttpEndpoint(std::string_view url);
 
 struct HttpClientOptions {
@@ -66,6 +68,11 @@ struct HttpClientOptions {
   // Largest response body accepted; larger ones fail the request with
   // kInternal and drop the connection. Default: 256 MiB.
   uint64_t max_response_body = uint64_t{256} << 20;
+
+  // https: the CA (PEM file) the server's certificate must chain to, e.g.
+  // the one `regionlab up --tls` prints as "caCert". Empty: the system's
+  // trust store.
+  std::string ca_file;
 };
 
 struct HttpClientResponse {

@@ -13,6 +13,8 @@
 #include <map>
 #include <thread>
 
+#include <stdlib.h>
+
 #include "base/cosmos_auth.h"
 #include "conflictfeed/policy_handler.h"
 #include "admin/admin_api.h"
@@ -25,6 +27,7 @@
 #include "server/region_context.h"
 #include "server/throughput.h"
 #include "server/ttl.h"
+#include "tls/local_ca.h"
 
 namespace regionlab::cluster {
 
@@ -147,8 +150,33 @@ struct Region {
   }
 };
 
-std::string Endpoint(const std::string& host, uint16_t port) {
-  return "http://" + host + ":" + std::to_string(port) + "/";
+std::string Endpoint(const std::string& host, uint16_t port, bool tls) {
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port) + "/";
+}
+
+// The certificate files of --tls (ClusterOptions::tls); `temp_dir` is set to
+// a directory to remove at stop when one was made for an ephemeral cluster.
+Result<TlsFiles> PrepareTls(const ClusterOptions& o, std::string* temp_dir) {
+  if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+    if (o.tls_cert.empty() || o.tls_key.empty()) return Status::BadRequest("--tls-cert and --tls-key go together");
+    TlsFiles files;
+    files.cert_file = o.tls_cert;
+    files.key_file = o.tls_key;
+    files.ca_file = o.tls_ca.empty() ? o.tls_cert : o.tls_ca;
+    return files;
+  }
+  std::string dir = o.tls_dir;
+  if (dir.empty() && o.ephemeral) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "regionlab-tls-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return Status::Unavailable("cannot create a temporary directory for the TLS certificates");
+    }
+    dir = pattern;
+    *temp_dir = dir;
+  } else if (dir.empty()) {
+    dir = (std::filesystem::path(o.data_dir) / "tls").string();
+  }
+  return tls::EnsureLocalCertificates(dir, tls::DefaultNames(o.host));
 }
 
 }  // namespace
@@ -161,8 +189,16 @@ struct Cluster::Impl final : RegionControl {
   std::unique_ptr<HttpServer> admin_http;
   std::unique_ptr<console::Console> console;  // the web console on the admin port
   bool stopped = false;
+  TlsFiles tls;               // --tls: the files in use; empty otherwise
+  std::string tls_temp_dir;   // --tls --ephemeral: removed with the cluster
 
-  ~Impl() override { StopAll(); }
+  ~Impl() override {
+    StopAll();
+    if (!tls_temp_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(tls_temp_dir, ec);
+    }
+  }
 
   Region* Find(uint32_t id) const {
     for (const auto& r : regions) {
@@ -190,6 +226,7 @@ struct Cluster::Impl final : RegionControl {
     server::HttpServerOptions http_options;
     http_options.offload = server::IsHeavyRequest;  // queries, feeds, scripts, batches
     http_options.offload_io = &r.workers->io;
+    http_options.tls = tls;
     auto http = HttpServer::Start(r.runner->io, options.host, r.http_port,
                                   [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); }, http_options);
     if (!http.ok()) return http.status();
@@ -203,6 +240,7 @@ struct Cluster::Impl final : RegionControl {
     to.listen_port = r.replication_port;
     to.account_key = options.key;
     to.fault_seed = options.seed;
+    to.tls = tls;
     auto transport = replication::TcpTransport::Create(r.runner->io, to);
     if (!transport.ok()) return transport.status();
     r.transport = std::move(*transport);
@@ -359,6 +397,15 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   }
   impl->admin.seed = options.seed;
   impl->admin.control = impl.get();
+  std::string ca_pem;
+  if (options.tls) {
+    auto files = PrepareTls(options, &impl->tls_temp_dir);
+    if (!files.ok()) return files.status();
+    impl->tls = std::move(files).value();
+    auto pem = tls::ReadTextFile(impl->tls.ca_file);
+    if (!pem.ok()) return pem.status();
+    ca_pem = std::move(pem).value();
+  }
 
   // Every region of the account: the local ones, then the remote peers.
   std::vector<std::string> all_names = options.regions;
@@ -405,6 +452,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
       region->ctx->throughput = std::make_shared<server::ThroughputGovernor>(*region->clock);
     }
     region->ctx->clock = region->clock.get();
+    region->ctx->ca_pem = ca_pem;
     region->ctx->clock_control = region->clock.get();
     region->ctx->self = infos[id];
     region->ctx->account_regions = infos;  // endpoints completed below
@@ -412,7 +460,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
     region->replication_port =
         options.replication_port == 0 ? 0 : static_cast<uint16_t>(options.replication_port + i);
     if (Status s = impl->Open(*region); !s.ok()) return s;
-    infos[id].endpoint = Endpoint(options.host, region->http_port);
+    infos[id].endpoint = Endpoint(options.host, region->http_port, options.tls);
     impl->regions.push_back(std::move(region));
   }
   // Every region knows every region's endpoint (for the account document) and
@@ -437,7 +485,9 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   impl->admin.key = impl->options.key;
   impl->admin.token = options.admin_token;
   impl->admin.require_auth = !admin::IsLoopbackHost(options.admin_host);
-  impl->console = std::make_unique<console::Console>(impl->admin);
+  console::ConsoleOptions console_options;
+  if (options.tls) console_options.ca_file = impl->tls.ca_file;  // the forward trusts the regions' CA
+  impl->console = std::make_unique<console::Console>(impl->admin, console_options);
   console::Console* con = impl->console.get();
   impl->admin.extra_routes = [con, extra = options.extra_admin_routes](HttpRequest& req) {
     if (auto r = con->ServeAuthenticated(req)) return r;
@@ -449,6 +499,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   }
   server::HttpServerOptions admin_options;
   admin_options.body_limit = size_t{1} << 30;  // POST /check takes whole soak histories
+  admin_options.tls = impl->tls;
   admin_options.offload = console::Console::IsSlow;  // the console's data-plane forwards
   admin_options.offload_io = &con->workers();
   auto admin_http = HttpServer::Start(
@@ -488,11 +539,16 @@ std::string Cluster::ReadyLine() const {
     regions.push_back({{"name", r->ctx->self.display_name}, {"endpoint", r->ctx->self.endpoint}});
   }
   nlohmann::json line = {{"event", "ready"},
-                         {"admin", Endpoint(AdminAdvertisedHost(impl_->options), impl_->admin_http->port())},
-                         {"console", Endpoint(AdminAdvertisedHost(impl_->options), impl_->admin_http->port())},
+                         {"admin", Endpoint(AdminAdvertisedHost(impl_->options), impl_->admin_http->port(),
+                                            impl_->options.tls)},
+                         {"console", Endpoint(AdminAdvertisedHost(impl_->options), impl_->admin_http->port(),
+                                              impl_->options.tls)},
                          {"regions", regions}};
+  if (impl_->options.tls) line["caCert"] = std::filesystem::absolute(impl_->tls.ca_file).lexically_normal().string();
   return line.dump();
 }
+
+const TlsFiles& Cluster::tls_files() const { return impl_->tls; }
 
 Status Cluster::RunScenario(const std::string& json_text) {
   HttpRequest req;

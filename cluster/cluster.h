@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/tls_files.h"
 #include "server/http_types.h"
 
 namespace regionlab::cluster {
@@ -75,6 +76,17 @@ struct ClusterOptions {
   bool ids_by_sorted_name = false;
   // Replication tuning (retransmission, log retention, ...).
   uint64_t log_retention_entries = 1'000'000;
+  // HTTPS and TLS replication (`--tls`): every region's data plane and the
+  // management API serve HTTPS only, and replication links use mutual TLS.
+  // The certificate: tls_cert/tls_key when given (tls_ca: the CA that issued
+  // it, default the certificate itself), else a local CA and a server
+  // certificate kept in tls_dir (default <data_dir>/tls; with `ephemeral`, a
+  // fresh temporary directory removed at Stop). See tls/local_ca.h.
+  bool tls = false;
+  std::string tls_dir;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
   // Extra management routes (admin::AdminContext::extra_routes), e.g. the
   // front door embedded by `up --config`. Default: none.
   std::function<std::optional<server::HttpResponse>(server::HttpRequest&)> extra_admin_routes;
@@ -89,7 +101,10 @@ class Cluster {
   ~Cluster();
 
   // {"event":"ready","admin":"http://127.0.0.1:8090/","regions":[{"name":"UK South","endpoint":...}]}
+  // Under --tls the URLs say https:// and "caCert" is the CA file to trust.
   std::string ReadyLine() const;
+  // Under --tls: the certificate files in use (cert_file empty otherwise).
+  const TlsFiles& tls_files() const;
   // Starts a scenario (the body of POST /scenario, docs/chaos.md) now.
   // BadRequest, with the reason, when it does not validate.
   Status RunScenario(const std::string& json_text);

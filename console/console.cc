@@ -222,8 +222,8 @@ struct Console::Impl {
     target = t == std::string::npos ? "/" : target.substr(t);
     auto endpoint = client::ParseHttpEndpoint(region->self.endpoint);
     if (!endpoint.ok()) {
-      return JsonError(501, "NotImplemented",
-                       "the console forwards only to http:// endpoints (" + region->self.endpoint + ")");
+      return JsonError(500, "InternalServerError",
+                       "region endpoint " + region->self.endpoint + ": " + endpoint.status().message());
     }
     const std::string date = FormatHttpDate(SystemClock::Instance().NowSeconds());
     const ResourceAddress address = ResourceAddressFromPath(decoded);
@@ -243,6 +243,7 @@ struct Console::Impl {
     client::HttpClientOptions co;
     co.connect_timeout = std::chrono::milliseconds(3000);
     co.request_timeout = options.forward_timeout;
+    co.ca_file = options.ca_file;
     client::HttpClient http(*endpoint, co);
     auto resp = http.Send(request.method, target, headers, request.body);
     if (!resp.ok()) {

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "console/event_hub.h"
 #include "server/http_types.h"
@@ -50,6 +51,9 @@ struct ConsoleOptions {
   int threads = 2;
   // Upper bound on one forwarded data-plane request. Default: 15 s.
   std::chrono::milliseconds forward_timeout{15000};
+  // The CA (PEM file) that https region endpoints chain to (`--tls`).
+  // Empty: the system's trust store.
+  std::string ca_file;
   EventHubOptions hub;
 };
 

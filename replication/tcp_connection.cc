@@ -24,7 +24,7 @@ void Connection::Start() {
       self->Connect();
     } else {
       self->OnSocketReady();
-      self->ReadMore();
+      self->StartTls([self] { self->ReadMore(); });
     }
   });
 }
@@ -86,16 +86,34 @@ void Connection::OnConnect(error_code ec) {
     return;
   }
   OnSocketReady();
-  nonce_o_ = RandomNonce();
-  pb::Frame f;
-  auto* hello = f.mutable_hello();
-  hello->set_region(impl_->opts.self_name);
-  hello->set_region_id(impl_->opts.self_id);
-  hello->set_nonce(nonce_o_);
-  hello->set_protocol(kProtocolVersion);
-  Queue(Serialize(f), /*counted=*/false);
-  state_ = State::kAwaitChallenge;
-  ReadMore();
+  StartTls([self = shared_from_this()] {
+    self->nonce_o_ = RandomNonce();
+    pb::Frame f;
+    auto* hello = f.mutable_hello();
+    hello->set_region(self->impl_->opts.self_name);
+    hello->set_region_id(self->impl_->opts.self_id);
+    hello->set_nonce(self->nonce_o_);
+    hello->set_protocol(kProtocolVersion);
+    self->Queue(Serialize(f), /*counted=*/false);
+    self->state_ = State::kAwaitChallenge;
+    self->ReadMore();
+  });
+}
+
+void Connection::StartTls(std::function<void()> next) {
+  const auto& ctx = role_ == Role::kDialer ? impl_->tls_client : impl_->tls_server;
+  if (!ctx) return next();
+  tls_ = std::make_unique<net::ssl::stream<tcp::socket&>>(socket_, *ctx);
+  const auto type = role_ == Role::kDialer ? net::ssl::stream_base::client : net::ssl::stream_base::server;
+  tls_->async_handshake(type, [self = shared_from_this(), next = std::move(next)](error_code ec) {
+    if (self->closed_) return;
+    if (ec) {
+      self->impl_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("replication: {}: TLS handshake failed: {}", self->Describe(), ec.message());
+      return self->CloseNow("TLS handshake failed");
+    }
+    next();
+  });
 }
 
 void Connection::OnSocketReady() {
@@ -110,8 +128,13 @@ void Connection::ReadMore() {
   constexpr size_t kChunk = 64 << 10;
   const size_t want = std::max(rlen_ + kChunk, partial_frame_bytes_);
   if (rbuf_.size() < want) rbuf_.resize(want);
-  socket_.async_read_some(net::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                          [self = shared_from_this()](error_code ec, size_t n) { self->OnRead(ec, n); });
+  auto buf = net::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_);
+  auto done = [self = shared_from_this()](error_code ec, size_t n) { self->OnRead(ec, n); };
+  if (tls_) {
+    tls_->async_read_some(buf, std::move(done));
+  } else {
+    socket_.async_read_some(buf, std::move(done));
+  }
 }
 
 void Connection::OnRead(error_code ec, size_t n) {
@@ -173,7 +196,7 @@ void Connection::OnRead(error_code ec, size_t n) {
 
 void Connection::OnReadError(error_code ec) {
   read_failed_ = true;
-  if (ec == net::error::eof) {
+  if (ec == net::error::eof || ec == net::ssl::error::stream_truncated) {
     CloseNow("closed by peer");
   } else {
     CloseNow(ec.message());
@@ -218,9 +241,12 @@ void Connection::DoWrite() {
   writing_ = true;
   OutFrame& f = queue_.front();
   std::array<net::const_buffer, 2> bufs = {net::buffer(f.prefix), net::buffer(f.payload)};
-  net::async_write(socket_, bufs, [self = shared_from_this()](error_code ec, size_t n) {
-    self->OnWrite(ec, n);
-  });
+  auto done = [self = shared_from_this()](error_code ec, size_t n) { self->OnWrite(ec, n); };
+  if (tls_) {
+    net::async_write(*tls_, bufs, std::move(done));
+  } else {
+    net::async_write(socket_, bufs, std::move(done));
+  }
 }
 
 void Connection::DropQueue() {

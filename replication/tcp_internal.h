@@ -54,11 +54,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -126,6 +128,11 @@ struct TcpTransportCore : std::enable_shared_from_this<TcpTransportCore> {
   tcp::acceptor acceptor;          // used on its own strand only
   net::steady_timer accept_retry;  // same strand
   uint16_t port = 0;
+
+  // Mutual TLS (opts.tls): the listener's and the dialer's contexts; null
+  // without TLS. Set in Create, before any connection.
+  std::shared_ptr<net::ssl::context> tls_server;
+  std::shared_ptr<net::ssl::context> tls_client;
 
   std::atomic<uint64_t> handshake_failures{0};
   std::atomic<uint64_t> malformed_frames{0};
@@ -223,6 +230,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnConnect(error_code ec);
 
   void OnSocketReady();
+  // TLS (impl_->tls_*): the handshake over the connected socket, then `next`.
+  void StartTls(std::function<void()> next);
 
   // ---- reading ----
 
@@ -261,6 +270,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Impl> impl_;
   const Role role_;
   tcp::socket socket_;  // its executor is this connection's strand
+  // With TLS, every read and write goes through this stream over socket_.
+  std::unique_ptr<net::ssl::stream<tcp::socket&>> tls_;
   net::steady_timer timer_;  // handshake deadline
   tcp::resolver resolver_;
   std::shared_ptr<Dialer> dialer_;  // dialer role: told when we close

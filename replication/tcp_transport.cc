@@ -2,6 +2,7 @@
 // interface the Replicator calls (see tcp_internal.h for the objects, locks
 // and lifetimes).
 #include "replication/tcp_internal.h"
+#include "tls/contexts.h"
 
 namespace regionlab::replication {
 namespace detail {
@@ -191,8 +192,20 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::Create(net::io_context& io,
   const tcp::endpoint ep(addr, opts.listen_port);
   std::vector<PeerEndpoint> initial = opts.peers;
 
+  std::shared_ptr<net::ssl::context> tls_server, tls_client;
+  if (opts.tls.enabled()) {
+    auto server = tls::MakeServerContext(opts.tls, /*require_client_certificate=*/true);
+    if (!server.ok()) return server.status();
+    auto client = tls::MakeClientContext(opts.tls);
+    if (!client.ok()) return client.status();
+    tls_server = std::move(server).value();
+    tls_client = std::move(client).value();
+  }
+
   auto impl = std::make_shared<Impl>(io, std::move(opts));
   impl->key = std::move(*key);
+  impl->tls_server = std::move(tls_server);
+  impl->tls_client = std::move(tls_client);
   auto& a = impl->acceptor;
   auto fail = [&](const char* what) {
     return Status::Unavailable(std::string("replication listener ") + what + " " + addr.to_string() +

@@ -28,6 +28,7 @@
 
 #include "base/cosmos_auth.h"
 #include "base/status.h"
+#include "base/tls_files.h"
 #include "replication/interfaces.h"
 #include "replication/link_shaper.h"
 
@@ -82,6 +83,13 @@ struct TcpTransportOptions {
   int handshake_timeout_ms = 5000;
   // Seed of the link shapers' random streams (see SetLinkFaults). Default: 0.
   uint64_t fault_seed = 0;
+  // Mutual TLS when set: the listener presents tls.cert_file and requires a
+  // client certificate that chains to tls.ca_file; the dialer presents the
+  // same certificate and requires the listener's to chain to tls.ca_file (no
+  // host-name check: peers are addressed by IP, and the HMAC handshake that
+  // follows inside TLS still proves the account key and the region's name).
+  // Default: plain TCP.
+  TlsFiles tls;
 };
 
 class TcpTransport final : public Transport {

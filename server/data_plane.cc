@@ -449,6 +449,18 @@ HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std:
                         {"lastLsn", region.store->last_lsn()}};
     return JsonResponse(200, j.dump());
   }
+  if ((request.method == "GET" || request.method == "HEAD") && path == "/_explorer/emulator.pem") {
+    // Unauthenticated, as on the official emulator: it is what a client must
+    // trust before it can talk to us at all.
+    if (region.ca_pem.empty()) {
+      return ErrorResponse(Status::NotFound("no certificate to export: this region serves plain HTTP (start it with --tls)"));
+    }
+    HttpResponse pem;
+    pem.status = 200;
+    pem.body = region.ca_pem;
+    pem.content_type = "application/x-pem-file";
+    return pem;
+  }
   if (Status auth = Authenticate(region, request); !auth.ok()) return ErrorResponse(auth);
   if (const std::string* level = request.Header("x-ms-consistency-level"); level && !level->empty()) {
     if (Status s = CheckConsistency(*level, region.default_consistency); !s.ok()) return ErrorResponse(s);

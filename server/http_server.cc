@@ -42,7 +42,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <chrono>
@@ -50,11 +53,13 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "base/encoding.h"
+#include "tls/contexts.h"
 
 namespace regionlab::server {
 namespace {
@@ -72,6 +77,8 @@ constexpr uint32_t kHeaderLimit = 64 * 1024;
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr size_t kLingerMaxBytes = 4 * 1024 * 1024;
 constexpr size_t kLingerChunk = 64 * 1024;
+// How long a client has to complete the TLS handshake.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 // Pause before accepting again after an accept error such as EMFILE.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
@@ -170,41 +177,54 @@ HttpRequest ToHttpRequest(http::request<http::string_body>&& msg, const std::str
   return r;
 }
 
-class Session;
+// What ServerState and Stop() know of a session, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Asks the session to close (see the file comment). Thread-safe.
+  virtual void Close() = 0;
+};
 
 struct ServerState {
   ServerState(HttpHandler h, HttpServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
 
   // Adds a live session; false (and nothing added) once the server is stopped.
   enum class Admit { kYes, kStopped, kFull };
-  Admit Register(const std::shared_ptr<Session>& s) {
+  Admit Register(const std::shared_ptr<SessionBase>& s) {
     std::lock_guard<std::mutex> lock(mu);
     if (stopped.load()) return Admit::kStopped;
     if (sessions.size() >= options.max_connections) return Admit::kFull;
     sessions.emplace(s.get(), s);
     return Admit::kYes;
   }
-  void Unregister(const Session* s) {
+  void Unregister(const SessionBase* s) {
     std::lock_guard<std::mutex> lock(mu);
     sessions.erase(s);
   }
 
   const HttpHandler handler;
   const HttpServerOptions options;
+  std::shared_ptr<net::ssl::context> tls;  // set before the first accept when options.tls is
 
   std::mutex mu;
   // Set once, under mu; read without it on the I/O paths.
   std::atomic<bool> stopped{false};
   std::atomic<size_t> offloaded{0};  // offloaded requests running or queued
-  std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
+  std::unordered_map<const SessionBase*, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection over `Stream`: beast::tcp_stream (plain HTTP) or
+// beast::ssl_stream<beast::tcp_stream> (HTTPS: the first bytes are checked
+// for a TLS handshake, which then runs before the first request).
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
   Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
-      : stream_(std::move(socket)), state_(std::move(state)) {
+      : stream_(MakeStream(std::move(socket), *state)), state_(std::move(state)) {
     beast::error_code ec;
-    const tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint ep = Lowest().socket().remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : EndpointString(ep);
   }
 
@@ -213,7 +233,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Called once, right after construction (on the listener's strand; no
   // operation of this session is pending yet).
   void Run() {
-    switch (state_->Register(shared_from_this())) {
+    switch (state_->Register(this->shared_from_this())) {
       case ServerState::Admit::kYes:
         break;
       case ServerState::Admit::kStopped:
@@ -227,20 +247,25 @@ class Session : public std::enable_shared_from_this<Session> {
                                               "); retry later");
         busy.SetHeader("x-ms-retry-after-ms", "500");
         busy.close = true;
-        net::dispatch(stream_.get_executor(), [self = shared_from_this(), busy = std::move(busy)]() mutable {
-          self->Respond(std::move(busy), 11, false, false);
-        });
-        return;
+        busy_ = std::move(busy);
+        break;
       }
     }
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    if constexpr (kTls) {
+      net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Detect, this->shared_from_this()));
+    } else if (busy_) {
+      net::dispatch(stream_.get_executor(), [self = this->shared_from_this()]() mutable {
+        self->Respond(std::move(*self->busy_), 11, false, false);
+      });
+    } else {
+      net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoRead, this->shared_from_this()));
+    }
   }
 
   // Asks the session to close (see the file comment). Thread-safe.
-  void Close() {
+  void Close() override {
     net::post(stream_.get_executor(),
-              beast::bind_front_handler(&Session::OnStop, shared_from_this()));
+              beast::bind_front_handler(&Session::OnStop, this->shared_from_this()));
   }
 
  private:
@@ -252,15 +277,72 @@ class Session : public std::enable_shared_from_this<Session> {
     return std::chrono::seconds(std::max(1, state_->options.idle_timeout_seconds));
   }
 
+  static Stream MakeStream(tcp::socket&& socket, ServerState& state) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *state.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  // ---- HTTPS only: the handshake, or a plain-HTTP request refused ----
+
+  void Detect() {
+    phase_ = Phase::kReading;
+    Lowest().expires_after(std::min<std::chrono::seconds>(IdleTimeout(), kHandshakeTimeout));
+    beast::async_detect_ssl(Lowest(), buffer_, beast::bind_front_handler(&Session::OnDetect, this->shared_from_this()));
+  }
+
+  void OnDetect(beast::error_code ec, bool is_tls) {
+    if (ec || state_->stopped.load()) return CloseSocket();
+    if (!is_tls) return RefusePlainHttp();
+    if constexpr (kTls) {
+      stream_.async_handshake(net::ssl::stream_base::server, buffer_.data(),
+                              beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+    }
+  }
+
+  void OnHandshake(beast::error_code ec, size_t used) {
+    if (ec) {
+      spdlog::debug("http {}: TLS handshake failed: {}", remote_, ec.message());
+      return CloseSocket();
+    }
+    tls_up_ = true;
+    buffer_.consume(used);
+    if (busy_) return Respond(std::move(*busy_), 11, false, false);
+    DoRead();
+  }
+
+  // Plain HTTP sent to an HTTPS port: answered in plain HTTP, as nginx does,
+  // so that the client (or the person reading its error) learns why.
+  void RefusePlainHttp() {
+    spdlog::debug("http {}: plain HTTP on an HTTPS port; answered 400", remote_);
+    const std::string body =
+        "{\"code\":\"BadRequest\",\"message\":\"this port serves HTTPS only (regionlab --tls): use https:// and "
+        "trust the CA at /_explorer/emulator.pem\"}";
+    plain_refusal_ = "HTTP/1.1 400 Bad Request\r\nServer: " + state_->options.server_name +
+                     "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\nConnection: close\r\n\r\n" + body;
+    phase_ = Phase::kWriting;
+    Lowest().expires_after(IdleTimeout());
+    net::async_write(Lowest(), net::buffer(plain_refusal_),
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->CloseSocket();
+                       self->Linger();
+                     });
+  }
+
   void DoRead() {
     if (state_->stopped.load()) return CloseSocket();
     phase_ = Phase::kReading;
     parser_.emplace();
     parser_->body_limit(static_cast<uint64_t>(state_->options.body_limit));
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(IdleTimeout());
+    Lowest().expires_after(IdleTimeout());
     http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
+                            beast::bind_front_handler(&Session::OnReadHeader, this->shared_from_this()));
   }
 
   void OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
@@ -271,9 +353,9 @@ class Session : public std::enable_shared_from_this<Session> {
       continue_res_ = {};
       continue_res_.result(http::status::continue_);
       continue_res_.version(req.version());
-      stream_.expires_after(IdleTimeout());
+      Lowest().expires_after(IdleTimeout());
       http::async_write(stream_, continue_res_,
-                        beast::bind_front_handler(&Session::OnContinueWritten, shared_from_this()));
+                        beast::bind_front_handler(&Session::OnContinueWritten, this->shared_from_this()));
       return;
     }
     ReadBody();
@@ -286,9 +368,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     phase_ = Phase::kReading;
-    stream_.expires_after(IdleTimeout());
+    Lowest().expires_after(IdleTimeout());
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
@@ -335,7 +417,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto cancelled = std::make_shared<std::atomic<bool>>(false);
     req.cancelled = cancelled;
     WatchForClose(cancelled);
-    net::post(*state_->options.offload_io, [self = shared_from_this(), req = std::move(req), version, head,
+    net::post(*state_->options.offload_io, [self = this->shared_from_this(), req = std::move(req), version, head,
                                            keep_alive]() mutable {
       std::string method = req.method, target = req.target;
       HttpResponse res = self->state_->stopped.load()
@@ -345,19 +427,19 @@ class Session : public std::enable_shared_from_this<Session> {
       net::post(self->stream_.get_executor(), [self, res = std::move(res), version, head, keep_alive]() mutable {
         if (self->phase_ != Phase::kOffloaded) return;  // closed meanwhile
         beast::error_code ignored;
-        self->stream_.socket().cancel(ignored);  // the close watch
+        self->Lowest().socket().cancel(ignored);  // the close watch
         self->Finish(std::move(res), version, head, keep_alive);
       });
     });
   }
 
   void WatchForClose(const std::shared_ptr<std::atomic<bool>>& cancelled) {
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), cancelled](beast::error_code ec) {
+    Lowest().socket().async_wait(tcp::socket::wait_read, [self = this->shared_from_this(), cancelled](beast::error_code ec) {
       if (ec || self->phase_ != Phase::kOffloaded) return;
       // Readable: either the peer closed (recv says 0 or fails) or it sent
       // the next request early (pipelining); only the first cancels.
       char c;
-      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      const ssize_t n = ::recv(self->Lowest().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) cancelled->store(true);
     });
   }
@@ -376,7 +458,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // Answer later without holding the io thread.
       phase_ = Phase::kDelaying;
       delay_timer_.expires_after(std::chrono::milliseconds(res.delay_ms));
-      delay_timer_.async_wait([self = shared_from_this(), res = std::move(res), version, head,
+      delay_timer_.async_wait([self = this->shared_from_this(), res = std::move(res), version, head,
                                keep_alive](beast::error_code ec) mutable {
         if (ec || self->state_->stopped.load() || self->phase_ != Phase::kDelaying) return self->CloseSocket();
         self->Respond(std::move(res), version, head, keep_alive);
@@ -390,9 +472,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // connection reset instead of an orderly close.
   void ResetSocket() {
     beast::error_code ec;
-    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);
+    Lowest().socket().set_option(net::socket_base::linger(true, 0), ec);
     phase_ = Phase::kClosed;
-    stream_.close();
+    Lowest().close();
   }
 
   // An injected "hang": never answer; read and drop whatever the client sends
@@ -400,11 +482,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Hang() {
     phase_ = Phase::kHanging;
     buffer_.consume(buffer_.size());
-    stream_.expires_never();
+    Lowest().expires_never();
     DoHangRead();
   }
   void DoHangRead() {
-    stream_.async_read_some(buffer_.prepare(kLingerChunk), [self = shared_from_this()](beast::error_code ec, size_t) {
+    stream_.async_read_some(buffer_.prepare(kLingerChunk), [self = this->shared_from_this()](beast::error_code ec, size_t) {
       self->buffer_.consume(self->buffer_.size());
       if (ec || self->state_->stopped.load()) return self->CloseSocket();
       self->DoHangRead();
@@ -517,9 +599,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(keep_alive && !close && !state_->stopped.load());
 
     phase_ = Phase::kWriting;
-    stream_.expires_after(IdleTimeout());
+    Lowest().expires_after(IdleTimeout());
     http::async_write(stream_, res_,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+                      beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
   }
 
   // A streamed response: the header, then each piece the stream hands over,
@@ -552,16 +634,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void WriteStreamPiece(std::string piece) {
     stream_piece_ = std::move(piece);
-    stream_.expires_after(IdleTimeout());
+    Lowest().expires_after(IdleTimeout());
     net::async_write(stream_, net::buffer(stream_piece_),
-                     beast::bind_front_handler(&Session::OnStreamWrite, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnStreamWrite, this->shared_from_this()));
   }
 
   void OnStreamWrite(beast::error_code ec, size_t /*bytes*/) {
     if (phase_ != Phase::kStreaming) return;
     if (ec || state_->stopped.load() || stream_head_only_) return EndStream();
-    stream_.expires_never();
-    body_stream_->Pull([self = shared_from_this()](std::string piece) {
+    Lowest().expires_never();
+    body_stream_->Pull([self = this->shared_from_this()](std::string piece) {
       net::post(self->stream_.get_executor(),
                 [self, piece = std::move(piece)]() mutable { self->OnStreamPiece(std::move(piece)); });
     });
@@ -573,13 +655,14 @@ class Session : public std::enable_shared_from_this<Session> {
     WriteStreamPiece(std::move(piece));
   }
 
-  // Whatever the client sends on a streaming connection is dropped; its
-  // close (or a reset) ends the stream.
+  // Whatever the client sends on a streaming connection is dropped (over
+  // HTTPS: raw, the connection is never read again); its close (or a reset)
+  // ends the stream.
   void WatchStreamClose() {
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    Lowest().socket().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->phase_ != Phase::kStreaming) return;
       char buf[512];
-      const ssize_t n = ::recv(self->stream_.socket().native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+      const ssize_t n = ::recv(self->Lowest().socket().native_handle(), buf, sizeof buf, MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return self->EndStream();
       self->WatchStreamClose();
     });
@@ -604,18 +687,26 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Linger() {
     phase_ = Phase::kLingering;
+    if constexpr (kTls) {
+      if (tls_up_) {
+        // close_notify, then wait (briefly) for the client's.
+        Lowest().expires_after(kLingerTimeout);
+        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
+        return;
+      }
+    }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return CloseSocket();
     buffer_.consume(buffer_.size());
     lingered_ = 0;
-    stream_.expires_after(kLingerTimeout);
+    Lowest().expires_after(kLingerTimeout);
     DoDrain();
   }
 
   void DoDrain() {
-    stream_.async_read_some(buffer_.prepare(kLingerChunk),
-                            beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
+    Lowest().async_read_some(buffer_.prepare(kLingerChunk),
+                            beast::bind_front_handler(&Session::OnDrain, this->shared_from_this()));
   }
 
   void OnDrain(beast::error_code ec, size_t bytes) {
@@ -639,11 +730,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void CloseSocket() {
     phase_ = Phase::kClosed;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   net::steady_timer delay_timer_{stream_.get_executor()};  // injected delays
   beast::flat_buffer buffer_;
   std::shared_ptr<ServerState> state_;
@@ -653,6 +744,9 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::string_body> res_;
   Phase phase_ = Phase::kStarting;
   size_t lingered_ = 0;
+  std::optional<HttpResponse> busy_;  // over the connection cap: the only answer
+  bool tls_up_ = false;               // HTTPS: the handshake completed
+  std::string plain_refusal_;         // HTTPS: the answer to a plain-HTTP request
   std::shared_ptr<BodyStream> body_stream_;  // kStreaming
   std::string stream_piece_;                 // the piece being written
   bool stream_head_only_ = false;            // a HEAD request: the header only
@@ -719,7 +813,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
   }
 
   void Stop() {
-    std::vector<std::weak_ptr<Session>> sessions;
+    std::vector<std::weak_ptr<SessionBase>> sessions;
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       if (state_->stopped.load()) return;
@@ -759,7 +853,11 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
     }
     beast::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
-    std::make_shared<Session>(std::move(socket), state_)->Run();
+    if (state_->tls) {
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), state_)->Run();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), state_)->Run();
+    }
     DoAccept();
   }
 
@@ -784,6 +882,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(boost::asio::io_context& i
                                                       HttpHandler handler,
                                                       HttpServerOptions options) {
   auto state = std::make_shared<ServerState>(std::move(handler), std::move(options));
+  if (state->options.tls.enabled()) {
+    auto ctx = tls::MakeServerContext(state->options.tls, /*require_client_certificate=*/false);
+    if (!ctx.ok()) return ctx.status();
+    state->tls = std::move(ctx).value();
+  }
   auto listener = std::make_shared<Listener>(io, std::move(state));
   Status st = listener->Open(host, port);
   if (!st.ok()) return st;

@@ -20,15 +20,20 @@
 // caller that destroys what the handler uses must first stop (or join) the
 // io_context threads.
 //
+// HTTPS (options.tls): the same, over beast::ssl_stream; the handshake runs
+// on the connection's strand before the first request.
+//
 // Beast and Asio stay out of this header.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "base/tls_files.h"
 #include "server/http_types.h"
 
 namespace boost::asio {
@@ -68,6 +73,12 @@ struct HttpServerOptions {
   // with `x-ms-retry-after-ms` (the SDKs retry it) instead of queueing
   // without bound. Default: 64.
   size_t max_offloaded = 64;
+
+  // HTTPS when set: every connection must start with a TLS handshake
+  // (TLS 1.2+, this certificate and key); plain HTTP sent to the port is
+  // answered 400 in plain text and closed. Start() fails if the files do not
+  // load. Default: plain HTTP.
+  TlsFiles tls;
 };
 
 class HttpServer {

@@ -83,6 +83,9 @@ struct RegionContext {
   // Injected data-plane faults and the recent requests (PRODUCT.md section 6).
   DataPlaneFaults dataplane;
   RequestLog requests;
+  // Under --tls: the CA certificate (PEM) served at GET /_explorer/emulator.pem,
+  // as the official emulator serves its own. Empty: that path is a 404.
+  std::string ca_pem;
 };
 
 // The name of region `id` of the account; an id the account does not have

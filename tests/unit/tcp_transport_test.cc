@@ -3,6 +3,7 @@
 // own thread and a TcpTransport. Nothing sleeps to wait: every wait polls a
 // condition until a deadline.
 #include "replication/tcp_transport.h"
+#include "tls/local_ca.h"
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -85,7 +87,8 @@ std::optional<std::string> BodyOf(storage::Store& store, const std::string& id) 
 class Region {
  public:
   static std::unique_ptr<Region> Make(uint32_t id, std::string name, std::vector<uint32_t> peer_ids,
-                                      std::string key = std::string(kEmulatorKey), int threads = 2) {
+                                      std::string key = std::string(kEmulatorKey), int threads = 2,
+                                      TlsFiles tls = {}) {
     auto r = std::unique_ptr<Region>(new Region());
     r->id = id;
     r->name = name;
@@ -103,6 +106,7 @@ class Region {
     opts.account_key = key;
     opts.reconnect_initial_ms = 20;
     opts.reconnect_max_ms = 200;
+    opts.tls = std::move(tls);
     auto t = TcpTransport::Create(r->io, opts);
     EXPECT_TRUE(t.ok()) << t.status().ToString();
     if (!t.ok()) return nullptr;
@@ -253,6 +257,80 @@ TEST(TcpTransportTest, StrangerWithAnotherKeyIsRefused) {
   EXPECT_FALSE(r1->replicator->Inbound(0).connected);
   EXPECT_EQ(r1->replicator->Inbound(0).entries_applied, 0u);
   EXPECT_FALSE(BodyOf(*r1->store, "evil").has_value());
+}
+
+// ------------------------------------------------------------ TLS (--tls)
+
+class TcpTransportTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("regionlab-tcp-tls-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    auto a = tls::EnsureLocalCertificates((dir_ / "a").string(), tls::DefaultNames("127.0.0.1"));
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    cluster_ca_ = *a;
+    auto b = tls::EnsureLocalCertificates((dir_ / "b").string(), tls::DefaultNames("127.0.0.1"));
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    other_ca_ = *b;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path dir_;
+  TlsFiles cluster_ca_, other_ca_;
+};
+
+TEST_F(TcpTransportTlsTest, RegionsOfOneCaReplicateOverMutualTls) {
+  auto r0 = Region::Make(0, "uksouth", {1}, std::string(kEmulatorKey), 2, cluster_ca_);
+  auto r1 = Region::Make(1, "westeurope", {0}, std::string(kEmulatorKey), 2, cluster_ca_);
+  ASSERT_TRUE(r0 && r1);
+  r0->Start({r1->Endpoint()});
+  r1->Start({r0->Endpoint()});
+  ASSERT_TRUE(WaitFor([&] { return LinksUp(*r0, *r1); }));
+  WriteRange(*r0, 0, 20);
+  ASSERT_TRUE(WaitFor([&] { return r1->replicator->Applied(0) == r0->store->own_lsn(); }));
+  EXPECT_EQ(*BodyOf(*r1->store, "doc19"), "{\"n\":19}");
+  // A dropped TLS connection re-dials and resumes.
+  r0->transport->DropConnections();
+  WriteRange(*r0, 20, 40);
+  ASSERT_TRUE(WaitFor([&] {
+    r0->replicator->Pump();
+    return r1->replicator->Applied(0) == r0->store->own_lsn();
+  }));
+  EXPECT_EQ(r1->replicator->Inbound(0).entries_applied, 40u);
+  EXPECT_EQ(r0->transport->handshake_failures(), 0u);
+  EXPECT_EQ(r1->transport->handshake_failures(), 0u);
+}
+
+TEST_F(TcpTransportTlsTest, PeerWithAnotherCaIsRefusedEvenWithTheAccountKey) {
+  // Same account key, but its certificate was issued by another CA: mutual
+  // TLS refuses it in both directions before the HMAC handshake.
+  auto stranger = Region::Make(0, "uksouth", {1}, std::string(kEmulatorKey), 2, other_ca_);
+  auto r1 = Region::Make(1, "westeurope", {0}, std::string(kEmulatorKey), 2, cluster_ca_);
+  ASSERT_TRUE(stranger && r1);
+  stranger->Start({r1->Endpoint()});
+  r1->Start({stranger->Endpoint()});
+  ASSERT_TRUE(WriteDoc(*stranger->store, "evil", "{}").ok());
+  stranger->replicator->Pump();
+  ASSERT_TRUE(WaitFor([&] {
+    stranger->replicator->Pump();
+    return stranger->transport->handshake_failures() >= 2 && r1->transport->handshake_failures() >= 2;
+  }));
+  EXPECT_FALSE(r1->transport->Info(0).inbound_connected);
+  EXPECT_FALSE(r1->transport->Info(0).outbound_connected);
+  EXPECT_FALSE(BodyOf(*r1->store, "evil").has_value());
+}
+
+TEST_F(TcpTransportTlsTest, PlainPeerCannotTalkToATlsRegion) {
+  auto plain = Region::Make(0, "uksouth", {1});
+  auto r1 = Region::Make(1, "westeurope", {0}, std::string(kEmulatorKey), 2, cluster_ca_);
+  ASSERT_TRUE(plain && r1);
+  plain->Start({r1->Endpoint()});
+  r1->Start({plain->Endpoint()});
+  ASSERT_TRUE(WriteDoc(*plain->store, "doc", "{}").ok());
+  plain->replicator->Pump();
+  ASSERT_TRUE(WaitFor([&] { return r1->transport->handshake_failures() >= 2; }));
+  EXPECT_FALSE(r1->transport->Info(0).inbound_connected);
+  EXPECT_FALSE(BodyOf(*r1->store, "doc").has_value());
 }
 
 TEST(TcpTransportTest, DestroyAfterStopWhileIoRuns) {
