@@ -116,6 +116,9 @@ struct AdminContext {
 };
 
 HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request);
+// The same for a request made inside the process (the console's sampler):
+// no authentication, no extra routes.
+HttpResponse HandleAdminLocal(AdminContext& admin, HttpRequest& request);
 
 // True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost.
 bool IsLoopbackHost(const std::string& host);

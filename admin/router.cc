@@ -198,6 +198,15 @@ HttpResponse HandleAdmin(AdminContext& admin, HttpRequest& request) {
   }
 }
 
+HttpResponse HandleAdminLocal(AdminContext& admin, HttpRequest& request) {
+  try {
+    std::lock_guard<std::mutex> lock(admin.mu);
+    return Dispatch(admin, request);
+  } catch (const std::exception& e) {
+    return ErrorResponse(Status::Internal(e.what()));
+  }
+}
+
 bool IsLoopbackHost(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }

@@ -1,9 +1,11 @@
 #include "cli/cluster_commands.h"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -11,6 +13,12 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/encoding.h"
 #include "cli/up_config.h"
@@ -41,11 +49,34 @@ std::optional<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// `up --open`: hands the console's URL to $BROWSER or xdg-open, their output
+// kept off our stdout; without either, the URL is only logged.
+void OpenConsole(const std::string& ready_line) {
+  auto j = nlohmann::json::parse(ready_line, nullptr, false);
+  if (!j.is_object() || !j.contains("console")) return;
+  const std::string url = j["console"].get<std::string>();
+  const char* env = std::getenv("BROWSER");
+  const std::string browser = env && *env ? env : "xdg-open";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> argv = {const_cast<char*>(browser.c_str()), const_cast<char*>(url.c_str()), nullptr};
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, browser.c_str(), &fa, nullptr, argv.data(), environ) == 0) {
+    spdlog::info("console: {} (opened with {})", url, browser);
+    std::thread([pid] { waitpid(pid, nullptr, 0); }).detach();  // no zombie left behind
+  } else {
+    spdlog::info("console: {} (no browser to open it: set $BROWSER)", url);
+  }
+  posix_spawn_file_actions_destroy(&fa);
+}
+
 // Starts the cluster (and the front door of `config_file`'s frontDoor
 // section), runs `scenario_file` if given, prints the ready line and waits for
 // a stop signal.
 int RunCluster(ClusterOptions options, bool seed_given, const std::string& scenario_file,
-               const std::string& config_file = "") {
+               const std::string& config_file = "", bool open_console = false) {
   UpConfig config;
   if (!config_file.empty()) {
     auto read = ReadUpConfig(config_file);
@@ -108,6 +139,7 @@ int RunCluster(ClusterOptions options, bool seed_given, const std::string& scena
     front_door->store(embedded.get());
   }
   std::cout << ready << std::endl;
+  if (open_console) OpenConsole(ready);
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: shutting down", sig);
@@ -151,6 +183,7 @@ Subcommand AddUpCommand(CLI::App& root) {
     uint64_t seed = 0;
     std::string scenario;
     std::string config;
+    bool open = false;
     CLI::Option* seed_opt = nullptr;
   };
   auto st = std::make_shared<State>();
@@ -187,12 +220,13 @@ Subcommand AddUpCommand(CLI::App& root) {
   up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
   up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
       ->check(CLI::ExistingFile);
+  up->add_flag("--open", st->open, "open the web console (the ready line's \"console\" URL) in $BROWSER or xdg-open");
   up->add_option("--config", st->config, "JSON settings file; its frontDoor section runs the Front Door emulator")
       ->check(CLI::ExistingFile);
   return {up, [st] {
             st->opts.regions = SplitList(st->regions_csv);
             st->opts.seed = st->seed;
-            return RunCluster(st->opts, st->seed_opt->count() > 0, st->scenario, st->config);
+            return RunCluster(st->opts, st->seed_opt->count() > 0, st->scenario, st->config, st->open);
           }};
 }
 

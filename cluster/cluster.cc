@@ -18,6 +18,7 @@
 #include "base/cosmos_auth.h"
 #include "conflictfeed/policy_handler.h"
 #include "admin/admin_api.h"
+#include "console/console.h"
 #include "replication/replicator.h"
 #include "replication/tcp_transport.h"
 #include "server/data_plane.h"
@@ -186,6 +187,7 @@ struct Cluster::Impl final : RegionControl {
   AdminContext admin;
   std::unique_ptr<IoRunner> admin_runner;
   std::unique_ptr<HttpServer> admin_http;
+  std::unique_ptr<console::Console> console;  // the web console on the admin port
   bool stopped = false;
   TlsFiles tls;               // --tls: the files in use; empty otherwise
   std::string tls_temp_dir;   // --tls --ephemeral: removed with the cluster
@@ -349,6 +351,7 @@ struct Cluster::Impl final : RegionControl {
     if (stopped) return;
     stopped = true;
     if (admin_http) admin_http->Stop();
+    if (console) console->Stop();  // before the regions it samples go
     for (auto& r : regions) {
       if (r->http) r->http->Stop();
     }
@@ -482,7 +485,14 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   impl->admin.key = impl->options.key;
   impl->admin.token = options.admin_token;
   impl->admin.require_auth = !admin::IsLoopbackHost(options.admin_host);
-  impl->admin.extra_routes = options.extra_admin_routes;
+  console::ConsoleOptions console_options;
+  if (options.tls) console_options.ca_file = impl->tls.ca_file;  // the forward trusts the regions' CA
+  impl->console = std::make_unique<console::Console>(impl->admin, console_options);
+  console::Console* con = impl->console.get();
+  impl->admin.extra_routes = [con, extra = options.extra_admin_routes](HttpRequest& req) {
+    if (auto r = con->ServeAuthenticated(req)) return r;
+    return extra ? extra(req) : std::nullopt;
+  };
   if (impl->admin.require_auth) {
     spdlog::warn("the management API binds {}: every request must be signed with the account key{}",
                  options.admin_host, options.admin_token.empty() ? "" : " or carry the admin token");
@@ -490,10 +500,20 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   server::HttpServerOptions admin_options;
   admin_options.body_limit = size_t{1} << 30;  // POST /check takes whole soak histories
   admin_options.tls = impl->tls;
-  auto admin_http = HttpServer::Start(impl->admin_runner->io, options.admin_host, options.admin_port,
-                                      [admin](HttpRequest& req) { return HandleAdmin(*admin, req); }, admin_options);
+  admin_options.offload = console::Console::IsSlow;  // the console's data-plane forwards
+  admin_options.offload_io = &con->workers();
+  auto admin_http = HttpServer::Start(
+      impl->admin_runner->io, options.admin_host, options.admin_port,
+      [admin, con](HttpRequest& req) {
+        if (auto page = con->ServePublic(req)) return std::move(*page);
+        HttpResponse resp = HandleAdmin(*admin, req);
+        con->AfterRequest(req, resp);
+        return resp;
+      },
+      admin_options);
   if (!admin_http.ok()) return admin_http.status();
   impl->admin_http = std::move(*admin_http);
+  con->Start();
   for (const auto& r : impl->regions) {
     const RegionInfo& info = r->ctx->self;
     spdlog::info("region {} ({}) serving on {}, replication on port {}", info.name, info.display_name,
@@ -521,6 +541,8 @@ std::string Cluster::ReadyLine() const {
   nlohmann::json line = {{"event", "ready"},
                          {"admin", Endpoint(AdminAdvertisedHost(impl_->options), impl_->admin_http->port(),
                                             impl_->options.tls)},
+                         {"console", Endpoint(AdminAdvertisedHost(impl_->options), impl_->admin_http->port(),
+                                              impl_->options.tls)},
                          {"regions", regions}};
   if (impl_->options.tls) line["caCert"] = std::filesystem::absolute(impl_->tls.ca_file).lexically_normal().string();
   return line.dump();

@@ -19,6 +19,7 @@ PKGS=(
   nodejs
   python3 python3-azure-cosmos
   curl procps xxd
+  chromium
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PKGS+=(wrk nginx-light)

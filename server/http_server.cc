@@ -17,6 +17,8 @@
 //   kReading    waiting for a request header, then its body
 //   kContinue   writing "100 Continue" for a request that asked for it
 //   kWriting    writing a response
+//   kStreaming  writing a streamed response (HttpResponse::stream) piece by
+//               piece; a wait on the socket notices the client leaving
 //   kLingering  after a response that ends the connection: our side is shut
 //               down for sending and what the client still sends is read and
 //               dropped for a short while, so a client still uploading (e.g. an
@@ -267,7 +269,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
  private:
-  enum class Phase { kStarting, kReading, kContinue, kOffloaded, kDelaying, kHanging, kWriting, kLingering, kClosed };
+  enum class Phase {
+    kStarting, kReading, kContinue, kOffloaded, kDelaying, kHanging, kWriting, kStreaming, kLingering, kClosed
+  };
 
   std::chrono::seconds IdleTimeout() const {
     return std::chrono::seconds(std::max(1, state_->options.idle_timeout_seconds));
@@ -555,6 +559,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       hr = ErrorResponse(500, "InternalServerError",
                          "handler returned invalid status " + std::to_string(hr.status));
     }
+    if (hr.stream) return StartStream(std::move(hr), version, head);
     res_ = {};
     res_.version(version);
     res_.result(static_cast<unsigned>(hr.status));
@@ -597,6 +602,76 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     Lowest().expires_after(IdleTimeout());
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
+  }
+
+  // A streamed response: the header, then each piece the stream hands over,
+  // one write in flight at a time, until the stream ends, the client leaves
+  // or a write takes longer than the idle timeout.
+  void StartStream(HttpResponse hr, unsigned version, bool head) {
+    std::string h = version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    h += std::to_string(hr.status) + " " +
+         std::string(ToStd(http::obsolete_reason(static_cast<http::status>(hr.status)))) + "\r\n";
+    bool has_content_type = false, has_server = false;
+    for (const auto& [name, value] : hr.headers) {
+      const std::string lower = ToLower(name);
+      if (!SafeHeaderName(name) || !SafeHeaderValue(value) || lower == "content-length" ||
+          lower == "transfer-encoding" || lower == "connection") {
+        continue;
+      }
+      has_content_type = has_content_type || lower == "content-type";
+      has_server = has_server || lower == "server";
+      h += name + ": " + value + "\r\n";
+    }
+    if (!has_server) h += "Server: " + state_->options.server_name + "\r\n";
+    if (!has_content_type && !hr.content_type.empty()) h += "Content-Type: " + hr.content_type + "\r\n";
+    h += "Connection: close\r\n\r\n";
+    body_stream_ = std::move(hr.stream);
+    stream_head_only_ = head;
+    phase_ = Phase::kStreaming;
+    WatchStreamClose();
+    WriteStreamPiece(std::move(h));
+  }
+
+  void WriteStreamPiece(std::string piece) {
+    stream_piece_ = std::move(piece);
+    Lowest().expires_after(IdleTimeout());
+    net::async_write(stream_, net::buffer(stream_piece_),
+                     beast::bind_front_handler(&Session::OnStreamWrite, this->shared_from_this()));
+  }
+
+  void OnStreamWrite(beast::error_code ec, size_t /*bytes*/) {
+    if (phase_ != Phase::kStreaming) return;
+    if (ec || state_->stopped.load() || stream_head_only_) return EndStream();
+    Lowest().expires_never();
+    body_stream_->Pull([self = this->shared_from_this()](std::string piece) {
+      net::post(self->stream_.get_executor(),
+                [self, piece = std::move(piece)]() mutable { self->OnStreamPiece(std::move(piece)); });
+    });
+  }
+
+  void OnStreamPiece(std::string piece) {
+    if (phase_ != Phase::kStreaming) return;
+    if (piece.empty()) return EndStream();
+    WriteStreamPiece(std::move(piece));
+  }
+
+  // Whatever the client sends on a streaming connection is dropped (over
+  // HTTPS: raw, the connection is never read again); its close (or a reset)
+  // ends the stream.
+  void WatchStreamClose() {
+    Lowest().socket().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec || self->phase_ != Phase::kStreaming) return;
+      char buf[512];
+      const ssize_t n = ::recv(self->Lowest().socket().native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return self->EndStream();
+      self->WatchStreamClose();
+    });
+  }
+
+  void EndStream() {
+    if (phase_ != Phase::kStreaming) return;
+    if (auto s = std::move(body_stream_)) s->Cancel();
+    CloseSocket();
   }
 
   void OnWrite(beast::error_code ec, size_t /*bytes*/) {
@@ -647,6 +722,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       CloseSocket();  // an offloaded handler's answer is dropped
     }
     if (phase_ == Phase::kDelaying) delay_timer_.cancel();  // its handler closes
+    if (phase_ == Phase::kStreaming) EndStream();
     // kStarting: DoRead sees the stopped flag. kContinue / kWriting: the write
     // completion sees it. kClosed: nothing to do.
   }
@@ -671,6 +747,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<HttpResponse> busy_;  // over the connection cap: the only answer
   bool tls_up_ = false;               // HTTPS: the handshake completed
   std::string plain_refusal_;         // HTTPS: the answer to a plain-HTTP request
+  std::shared_ptr<BodyStream> body_stream_;  // kStreaming
+  std::string stream_piece_;                 // the piece being written
+  bool stream_head_only_ = false;            // a HEAD request: the header only
 };
 
 }  // namespace

@@ -40,6 +40,23 @@ struct HttpRequest {
   }
 };
 
+// A response body produced piece by piece while the connection stays open
+// (server-sent events; see HttpResponse::stream). Implementations must be
+// thread-safe: Pull and Cancel come from the connection's strand, pieces may
+// be produced on any thread.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Asks for the next piece. The stream calls `next` exactly once, on any
+  // thread, now or later: with the bytes to send (non-empty), or with an
+  // empty string when the body ends (the connection then closes).
+  virtual void Pull(std::function<void(std::string)> next) = 0;
+  // The connection is gone (the client left, a write failed or timed out,
+  // the server stops). Called at most once; the stream drops a pending
+  // `next` without calling it.
+  virtual void Cancel() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // name as sent
@@ -54,6 +71,12 @@ struct HttpResponse {
   int64_t delay_ms = 0;
   enum class Disposition { kAnswer, kReset, kHang };
   Disposition disposition = Disposition::kAnswer;
+  // When set, `body` is ignored: the status and headers go out without a
+  // Content-Length and with Connection: close, then the stream's pieces as
+  // they come, until the stream ends or the client leaves. A piece that
+  // takes longer than the server's idle timeout to write closes the
+  // connection.
+  std::shared_ptr<BodyStream> stream;
 
   // Sets header `name` (lower case), replacing a value set before.
   HttpResponse& SetHeader(std::string name, std::string value) {
