@@ -223,6 +223,10 @@ struct Cluster::Impl final : RegionControl {
     r.runner = std::make_unique<IoRunner>(options.threads_per_region);
     r.workers = std::make_unique<IoRunner>(options.threads_per_region);
     RegionContext* ctx = r.ctx.get();
+    // Before the listener opens: its io threads may answer a request at once
+    // (a restarted region is hammered by clients that were waiting for it),
+    // and a handler must never see a null store.
+    ctx->store = r.store.get();
     server::HttpServerOptions http_options;
     http_options.offload = server::IsHeavyRequest;  // queries, feeds, scripts, batches
     http_options.offload_io = &r.workers->io;

@@ -397,6 +397,9 @@ TEST(LeasesTest, TokensSurviveARestartOfTheHomeRegion) {
   ASSERT_EQ(204, Retrying([&] { return lc->C(1).ReleaseLease("ledger", "w1", t1); })->status);
   uint64_t t2 = TokenOf(Retrying([&] { return lc->C(1).AcquireLease("ledger", "w2", 60000); }));
   ASSERT_EQ(t2, t1 + 1);
+  // The grant reaches westeurope's replica by replication: wait for it
+  // before cutting the home region off.
+  ASSERT_TRUE(WaitFor([&] { return ReplicaToken(lc->C(1), "ledger") == t2; }));
 
   lc->Admin("POST", "/regions/uksouth/kill");
   // Home down: nothing can be granted, from anywhere.
