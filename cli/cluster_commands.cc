@@ -174,6 +174,17 @@ std::optional<ClusterOptions::RemotePeer> ParsePeer(const std::string& spec, con
   return peer;
 }
 
+// --tls and the certificate options, the same on `up` and `serve`.
+void AddTlsOptions(CLI::App* cmd, ClusterOptions* opts) {
+  cmd->add_flag("--tls", opts->tls, "serve HTTPS and replicate over mutual TLS (docs/tls.md)");
+  cmd->add_option("--tls-dir", opts->tls_dir, "where the local CA and certificate live (default: DATA_DIR/tls)");
+  cmd->add_option("--tls-cert", opts->tls_cert, "your own server certificate (PEM) instead of the local CA's")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", opts->tls_key, "the private key (PEM) of --tls-cert")->check(CLI::ExistingFile);
+  cmd->add_option("--tls-ca", opts->tls_ca, "the CA (PEM) that issued --tls-cert (default: --tls-cert itself)")
+      ->check(CLI::ExistingFile);
+}
+
 }  // namespace
 
 Subcommand AddUpCommand(CLI::App& root) {
@@ -210,13 +221,7 @@ Subcommand AddUpCommand(CLI::App& root) {
       ->capture_default_str();
   up->add_flag("--enforce-throughput", st->opts.enforce_throughput,
               "throttle each container to its provisioned RU/s (429, sub-status 3200), as Azure does");
-  up->add_flag("--tls", st->opts.tls, "serve HTTPS and replicate over mutual TLS (docs/tls.md)");
-  up->add_option("--tls-dir", st->opts.tls_dir, "where the local CA and certificate live (default: DATA_DIR/tls)");
-  up->add_option("--tls-cert", st->opts.tls_cert, "your own server certificate (PEM) instead of the local CA's")
-      ->check(CLI::ExistingFile);
-  up->add_option("--tls-key", st->opts.tls_key, "the private key (PEM) of --tls-cert")->check(CLI::ExistingFile);
-  up->add_option("--tls-ca", st->opts.tls_ca, "the CA (PEM) that issued --tls-cert (default: --tls-cert itself)")
-      ->check(CLI::ExistingFile);
+  AddTlsOptions(up, &st->opts);
   up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
   up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
       ->check(CLI::ExistingFile);
@@ -269,13 +274,7 @@ Subcommand AddServeCommand(CLI::App& root) {
       ->capture_default_str();
   serve->add_flag("--enforce-throughput", st->opts.enforce_throughput,
               "throttle each container to its provisioned RU/s (429, sub-status 3200), as Azure does");
-  serve->add_flag("--tls", st->opts.tls, "serve HTTPS and replicate over mutual TLS (docs/tls.md)");
-  serve->add_option("--tls-dir", st->opts.tls_dir, "where the local CA and certificate live (default: DATA_DIR/tls)");
-  serve->add_option("--tls-cert", st->opts.tls_cert, "your own server certificate (PEM) instead of the local CA's")
-      ->check(CLI::ExistingFile);
-  serve->add_option("--tls-key", st->opts.tls_key, "the private key (PEM) of --tls-cert")->check(CLI::ExistingFile);
-  serve->add_option("--tls-ca", st->opts.tls_ca, "the CA (PEM) that issued --tls-cert (default: --tls-cert itself)")
-      ->check(CLI::ExistingFile);
+  AddTlsOptions(serve, &st->opts);
   return {serve, [st] {
             st->opts.regions = {st->region};
             st->opts.ids_by_sorted_name = true;

@@ -75,10 +75,9 @@ Result<Cert> LoadCert(const std::string& path) {
   return cert;
 }
 
-// Writes `pem` to `path` through a temporary file and link(2), so readers
-// never see a partial file and an existing file is never replaced unless
-// `replace`. Returns false (no error) when the file existed and was kept.
-Result<bool> WriteOnce(const std::string& path, const std::string& pem, mode_t mode, bool replace) {
+// Writes `pem` to `path` through a temporary file renamed into place, so a
+// reader never sees a partial file. Callers hold the directory's lock.
+Status WriteFileAtomically(const std::string& path, const std::string& pem, mode_t mode) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -87,20 +86,12 @@ Result<bool> WriteOnce(const std::string& path, const std::string& pem, mode_t m
     if (!out.flush()) return Status::Unavailable("tls: cannot write " + tmp + ": " + std::strerror(errno));
   }
   ::chmod(tmp.c_str(), mode);
-  if (replace) {
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      const int err = errno;
-      ::unlink(tmp.c_str());
-      return Status::Unavailable("tls: cannot write " + path + ": " + std::strerror(err));
-    }
-    return true;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Status::Unavailable("tls: cannot write " + path + ": " + std::strerror(err));
   }
-  const int rc = ::link(tmp.c_str(), path.c_str());
-  const int err = errno;
-  ::unlink(tmp.c_str());
-  if (rc == 0) return true;
-  if (err == EEXIST) return false;
-  return Status::Unavailable("tls: cannot write " + path + ": " + std::strerror(err));
+  return Status::Ok();
 }
 
 Result<std::string> KeyPem(EVP_PKEY* key) {
@@ -281,10 +272,8 @@ Result<TlsFiles> EnsureLocalCertificates(const std::string& dir, const std::vect
     if (!cert.ok()) return cert.status();
     auto cert_pem = CertPem(cert->get());
     if (!cert_pem.ok()) return cert_pem.status();
-    auto k = WriteOnce(ca_key_file, *pem, 0600, /*replace=*/false);
-    if (!k.ok()) return k.status();
-    auto c = WriteOnce(files.ca_file, *cert_pem, 0644, /*replace=*/false);
-    if (!c.ok()) return c.status();
+    RL_RETURN_IF_ERROR(WriteFileAtomically(ca_key_file, *pem, 0600));
+    RL_RETURN_IF_ERROR(WriteFileAtomically(files.ca_file, *cert_pem, 0644));
     spdlog::info("tls: created a local certificate authority: {}", files.ca_file);
   }
   auto ca = LoadCert(files.ca_file);
@@ -309,10 +298,8 @@ Result<TlsFiles> EnsureLocalCertificates(const std::string& dir, const std::vect
   if (!leaf_pem.ok()) return leaf_pem.status();
   // The key first, then the certificate: a reader that sees the new
   // certificate also sees its key.
-  auto k = WriteOnce(files.key_file, *key_pem, 0600, /*replace=*/true);
-  if (!k.ok()) return k.status();
-  auto c = WriteOnce(files.cert_file, *leaf_pem, 0644, /*replace=*/true);
-  if (!c.ok()) return c.status();
+  RL_RETURN_IF_ERROR(WriteFileAtomically(files.key_file, *key_pem, 0600));
+  RL_RETURN_IF_ERROR(WriteFileAtomically(files.cert_file, *leaf_pem, 0644));
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   spdlog::info("tls: issued a server certificate for {}: {}", list, files.cert_file);
