@@ -4,26 +4,34 @@
 #
 #   bash bench/http/vs-nginx.sh [path/to/regionlab] [--seconds 8] [--connections 16] [--durable]
 #                               [--perf DIR]   # also `perf record -g` regionlab during each workload
+#                               [--threads N]   # regionlab's io threads (default: up's default)
+#                               [--only-read-create]   # skip upsert, replace, patch and query100
 #
 # Workloads: nginx serving a static 1,100-byte file (one worker); regionlab point reads of a 1 KB
 # document (signed GET with the partition key header); regionlab creates of 1 KB documents
-# (signed POST, unique ids, 100 partition keys). A Cosmos signature covers verb, resource type,
+# (signed POST, unique ids, 100 partition keys); upserts (half replace one of 100 documents, half
+# create), replaces and one-operation patches of 100 documents; a query returning one page of 100
+# 1 KB documents from one partition key ("query100"). A Cosmos signature covers verb, resource type,
 # resource link and date, not the body, so one signature per run serves every request of a
 # workload (it stays valid 15 minutes). Server CPU is read from /proc/PID/stat before and after.
 # Prints one table (stdout) with requests/s, CPU per request, p99 and the ratio to nginx.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-BIN="${1:-$HERE/../../build/server/regionlab}"
-[[ $# -ge 1 && "$1" != --* ]] && shift || true
+BIN="$HERE/../../build/server/regionlab"
+if [[ $# -ge 1 && "$1" != --* ]]; then BIN="$1"; shift; fi
 SECONDS_PER=8
 CONNS=16
 DURABLE=0
+ALL=1
+THREADS=""
 PERF_DIR=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) SECONDS_PER="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
     --durable) DURABLE=1; shift ;;
+    --only-read-create) ALL=0; shift ;;
+    --threads) THREADS="$2"; shift 2 ;;
     --perf) PERF_DIR="$2"; mkdir -p "$PERF_DIR"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -69,6 +77,7 @@ PIDS+=($!)
 
 # ---- regionlab: one region
 ARGS=(--log-level warn up --regions uksouth --port 0 --admin-port 0)
+[[ -n $THREADS ]] && ARGS+=(--threads "$THREADS")
 if [[ $DURABLE == 1 ]]; then ARGS+=(--data-dir "$WORK/data"); else ARGS+=(--ephemeral); fi
 "$BIN" "${ARGS[@]}" > "$WORK/ready" 2> "$WORK/regionlab.log" &
 RL_PID=$!
@@ -95,6 +104,30 @@ req() {  # method path type link [body] [extra header]
 PAD=$(head -c 980 /dev/zero | tr '\0' 'p')
 [[ $(req POST /dbs/bench/colls/c/docs docs dbs/bench/colls/c "{\"id\":\"doc-1\",\"pk\":\"p0\",\"pad\":\"$PAD\"}" 'x-ms-documentdb-partitionkey: ["p0"]') == 201 ]]
 
+# Upserts, replaces and patches go to 100 documents (r0..r99, one per partition key p0..p99),
+# queries read one page of 100 documents from partition key "q". A replace or patch signs its
+# document's link, so the Lua scripts carry one signature per document.
+SEED_PIDS=()
+for i in $(seq 0 99); do
+  req POST /dbs/bench/colls/c/docs docs dbs/bench/colls/c "{\"id\":\"r$i\",\"pk\":\"p$i\",\"n\":0,\"pad\":\"${PAD:0:960}\"}" "x-ms-documentdb-partitionkey: [\"p$i\"]" >/dev/null &
+  SEED_PIDS+=($!)
+  req POST /dbs/bench/colls/c/docs docs dbs/bench/colls/c "{\"id\":\"q$i\",\"pk\":\"q\",\"n\":$i,\"pad\":\"${PAD:0:960}\"}" 'x-ms-documentdb-partitionkey: ["q"]' >/dev/null &
+  SEED_PIDS+=($!)
+  if (( i % 16 == 15 )); then wait "${SEED_PIDS[@]}"; SEED_PIDS=(); fi
+done
+if [[ ${#SEED_PIDS[@]} -gt 0 ]]; then wait "${SEED_PIDS[@]}"; fi
+python3 - "$KEY" "$DATE" > "$WORK/sigs.lua" <<'PY'
+import base64, hashlib, hmac, sys, urllib.parse
+key, date = base64.b64decode(sys.argv[1]), sys.argv[2].lower()
+def sign(verb, typ, link):
+    sig = base64.b64encode(hmac.new(key, f"{verb}\n{typ}\n{link}\n{date}\n\n".encode(), hashlib.sha256).digest()).decode()
+    return urllib.parse.quote("type=master&ver=1.0&sig=" + sig, safe="")
+print("local put_sigs = {}")
+print("local patch_sigs = {}")
+for i in range(100):
+    print(f'put_sigs[{i}] = "{sign("put", "docs", f"dbs/bench/colls/c/docs/r{i}")}"')
+    print(f'patch_sigs[{i}] = "{sign("patch", "docs", f"dbs/bench/colls/c/docs/r{i}")}"')
+PY
 cat > "$WORK/read.lua" <<LUA
 wrk.method = "GET"
 wrk.headers["x-ms-date"] = "$DATE"
@@ -117,6 +150,66 @@ request = function()
   wrk.headers["x-ms-documentdb-partitionkey"] = '["' .. pk .. '"]'
   return wrk.format(nil, nil, nil, '{"id":"w' .. thread_id .. '-' .. n .. '","pk":"' .. pk .. '","pad":"' .. pad .. '"}')
 end
+LUA
+# Upserts: half replace one of the 100 documents r0..r99, half create new ones.
+cat > "$WORK/upsert.lua" <<LUA
+local n = 0
+local thread_id = tostring(math.random(1, 1e9))
+local pad = string.rep("p", 940)
+wrk.method = "POST"
+wrk.headers["x-ms-date"] = "$DATE"
+wrk.headers["x-ms-version"] = "2020-07-15"
+wrk.headers["content-type"] = "application/json"
+wrk.headers["x-ms-documentdb-is-upsert"] = "True"
+wrk.headers["authorization"] = "$(sign post docs dbs/bench/colls/c)"
+request = function()
+  n = n + 1
+  local i = n % 100
+  local pk = "p" .. i
+  local id = (n % 2 == 0) and ("r" .. i) or ("u" .. thread_id .. "-" .. n)
+  wrk.headers["x-ms-documentdb-partitionkey"] = '["' .. pk .. '"]'
+  return wrk.format(nil, nil, nil, '{"id":"' .. id .. '","pk":"' .. pk .. '","n":' .. n .. ',"pad":"' .. pad .. '"}')
+end
+LUA
+cat "$WORK/sigs.lua" > "$WORK/replace.lua"
+cat >> "$WORK/replace.lua" <<LUA
+local n = 0
+local pad = string.rep("p", 950)
+wrk.headers["x-ms-date"] = "$DATE"
+wrk.headers["x-ms-version"] = "2020-07-15"
+wrk.headers["content-type"] = "application/json"
+request = function()
+  n = n + 1
+  local i = n % 100
+  wrk.headers["x-ms-documentdb-partitionkey"] = '["p' .. i .. '"]'
+  wrk.headers["authorization"] = put_sigs[i]
+  return wrk.format("PUT", "/dbs/bench/colls/c/docs/r" .. i, nil, '{"id":"r' .. i .. '","pk":"p' .. i .. '","n":' .. n .. ',"pad":"' .. pad .. '"}')
+end
+LUA
+cat "$WORK/sigs.lua" > "$WORK/patch.lua"
+cat >> "$WORK/patch.lua" <<LUA
+local n = 0
+wrk.headers["x-ms-date"] = "$DATE"
+wrk.headers["x-ms-version"] = "2020-07-15"
+wrk.headers["content-type"] = "application/json_patch+json"
+request = function()
+  n = n + 1
+  local i = n % 100
+  wrk.headers["x-ms-documentdb-partitionkey"] = '["p' .. i .. '"]'
+  wrk.headers["authorization"] = patch_sigs[i]
+  return wrk.format("PATCH", "/dbs/bench/colls/c/docs/r" .. i, nil, '{"operations":[{"op":"set","path":"/n","value":' .. n .. '}]}')
+end
+LUA
+cat > "$WORK/query.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["x-ms-date"] = "$DATE"
+wrk.headers["x-ms-version"] = "2020-07-15"
+wrk.headers["content-type"] = "application/query+json"
+wrk.headers["x-ms-documentdb-isquery"] = "True"
+wrk.headers["x-ms-max-item-count"] = "100"
+wrk.headers["x-ms-documentdb-partitionkey"] = '["q"]'
+wrk.headers["authorization"] = "$(sign post docs dbs/bench/colls/c)"
+wrk.body = '{"query":"SELECT * FROM c","parameters":[]}'
 LUA
 cat > "$WORK/report.lua" <<'LUA'
 done = function(summary, latency, requests)
@@ -158,15 +251,23 @@ PY
   run nginx "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/doc.json"
   run read "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs/doc-1" "$WORK/read.lua"
   run create "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs" "$WORK/create.lua"
+  if [[ $ALL == 1 ]]; then
+    run upsert "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs" "$WORK/upsert.lua"
+    run replace "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs" "$WORK/replace.lua"
+    run patch "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs" "$WORK/patch.lua"
+    run query100 "$RL_PID" "$ENDPOINT/dbs/bench/colls/c/docs" "$WORK/query.lua"
+  fi
 } > "$WORK/rows"
 
 python3 - "$WORK/rows" "$SECONDS_PER" "$CONNS" "$DURABLE" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 nginx = float(rows[0][1])
+create = next((float(r[1]) for r in rows if r[0] == "create"), 0.0)
 mode = "durable (WAL)" if sys.argv[4] == "1" else "ephemeral"
 print(f"wrk -t1 -c{sys.argv[3]} -d{sys.argv[2]}s, one region ({mode}), nginx with one worker")
-print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}")
+print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'% of create':>13}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}")
 for name, rate, cpu, p99, errs, faults in rows:
-    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}")
+    vs_create = f"{100*float(rate)/create:>12.1f}%" if name in ("upsert", "replace", "patch") and create else f"{'':>13}"
+    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{vs_create}{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}")
 PY
