@@ -141,19 +141,47 @@ std::string FormatHttpDate(int64_t unix_seconds) {
 
 std::optional<int64_t> ParseHttpDate(std::string_view text) {
   // "Tue, 01 Nov 1994 08:12:31 GMT" (day name optional, case-insensitive month).
-  std::string s(text);
-  auto comma = s.find(',');
-  if (comma != std::string::npos) s = s.substr(comma + 1);
+  // Parsed by hand: it runs on every signed request.
+  std::string_view s = text;
+  if (auto comma = s.find(','); comma != std::string_view::npos) s.remove_prefix(comma + 1);
+  auto skip_space = [&s] {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  };
+  auto number = [&s, &skip_space](int* out) {
+    skip_space();
+    int v = 0;
+    size_t n = 0;
+    while (n < s.size() && n < 9 && s[n] >= '0' && s[n] <= '9') v = v * 10 + (s[n++] - '0');
+    if (n == 0) return false;
+    s.remove_prefix(n);
+    *out = v;
+    return true;
+  };
+  auto token = [&s, &skip_space](size_t max) {
+    skip_space();
+    size_t n = 0;
+    while (n < s.size() && n < max && s[n] != ' ' && s[n] != '\t') ++n;
+    std::string_view t = s.substr(0, n);
+    s.remove_prefix(n);
+    return t;
+  };
+  auto colon = [&s] {
+    if (s.empty() || s.front() != ':') return false;
+    s.remove_prefix(1);
+    return true;
+  };
   int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
-  char mon[8] = {0};
-  char zone[8] = {0};
-  if (std::sscanf(s.c_str(), " %d %3s %d %d:%d:%d %7s", &day, mon, &year, &hh, &mm, &ss, zone) <
-      6) {
-    return std::nullopt;
-  }
+  if (!number(&day)) return std::nullopt;
+  const std::string mon(token(3));
+  if (!number(&year) || !number(&hh) || !colon() || !number(&mm) || !colon() || !number(&ss)) return std::nullopt;
+  const std::string zone(token(7));
   int month = -1;
+  const std::string mon_lower = ToLower(mon);
   for (int i = 0; i < 12; ++i) {
-    if (ToLower(mon) == ToLower(kMonths[i])) month = i;
+    if (mon_lower == ToLower(kMonths[i])) {
+      month = i;
+      break;
+    }
   }
   std::string z = ToLower(zone);
   if (!z.empty() && z != "gmt" && z != "utc" && z != "z") return std::nullopt;
@@ -186,8 +214,11 @@ std::vector<std::string> SplitList(std::string_view s, char sep) {
 }
 
 std::string ToLower(std::string_view s) {
+  // ASCII only, as std::tolower in the "C" locale, without its per-character call.
   std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  }
   return out;
 }
 

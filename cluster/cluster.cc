@@ -88,6 +88,9 @@ struct Region {
   // Runs the heavy requests (queries, feeds, scripts) off the io threads, so
   // point reads and /health/deep keep being answered while they run.
   std::unique_ptr<IoRunner> workers;
+  // The HTTP connections' io_contexts, one thread each
+  // (HttpServerOptions::session_ios); `runner` accepts and replicates.
+  std::vector<std::unique_ptr<IoRunner>> http_runners;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<conflictfeed::PolicyHandler> handler;
   std::unique_ptr<replication::TcpTransport> transport;
@@ -136,6 +139,7 @@ struct Region {
     if (transport) transport->Stop();
     if (ctx->leases) ctx->leases->CancelForwards();
     if (workers) workers->Stop();  // handlers in progress finish (a query page is bounded)
+    for (auto& h : http_runners) h->Stop();
     if (runner) runner->Stop();
     tick_timer.reset();
     transport.reset();
@@ -146,6 +150,7 @@ struct Region {
     if (ctx) ctx->store = nullptr;
     store.reset();   // closes RocksDB
     workers.reset();
+    http_runners.clear();
     runner.reset();  // destroys the io_context: whatever it still held closes
   }
 };
@@ -230,6 +235,11 @@ struct Cluster::Impl final : RegionControl {
     server::HttpServerOptions http_options;
     http_options.offload = server::IsHeavyRequest;  // queries, feeds, scripts, batches
     http_options.offload_io = &r.workers->io;
+    r.http_runners.clear();
+    for (int i = 0; i < options.threads_per_region; ++i) {
+      r.http_runners.push_back(std::make_unique<IoRunner>(1));
+      http_options.session_ios.push_back(&r.http_runners.back()->io);
+    }
     http_options.tls = tls;
     auto http = HttpServer::Start(r.runner->io, options.host, r.http_port,
                                   [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); }, http_options);
@@ -368,6 +378,7 @@ struct Cluster::Impl final : RegionControl {
     }
     if (admin_runner) admin_runner->Stop();
     for (auto& r : regions) {
+      for (auto& h : r->http_runners) h->Stop();
       if (r->runner) r->runner->Stop();
     }
     admin_http.reset();

@@ -33,14 +33,27 @@ std::vector<std::string> SplitPath(std::string_view path) {
 }
 
 std::string NewActivityId() {
+  // A random (version 4) UUID, formatted by hand: one per response.
   thread_local std::mt19937_64 rng{std::random_device{}()};
   uint64_t a = rng(), b = rng();
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", uint32_t(a >> 32),
-                uint32_t((a >> 16) & 0xffff), uint32_t(a & 0xfff),
-                uint32_t(0x8000 | ((b >> 48) & 0x3fff)),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+  b = (b & ~(0xc000ULL << 48)) | (0x8000ULL << 48);  // variant 10xx
+  a = (a & ~0xf000ULL) | 0x4000ULL;                  // version 4
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t pos = 0;
+  auto put = [&](uint64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i) out[pos++] = kHex[(v >> (4 * i)) & 0xf];
+  };
+  put(a >> 32, 8);
+  ++pos;
+  put((a >> 16) & 0xffff, 4);
+  ++pos;
+  put(a & 0xffff, 4);
+  ++pos;
+  put(b >> 48, 4);
+  ++pos;
+  put(b & 0xffffffffffffULL, 12);
+  return out;
 }
 
 // Verifies the master-key signature and the date. OK or 401.
@@ -398,8 +411,12 @@ RequestClass Classify(const HttpRequest& req, const std::vector<std::string>& se
   if (segs.size() >= 4 && segs[2] == "colls") c.container = segs[3];
   if (const std::string* pk = req.Header("x-ms-documentdb-partitionkey")) {
     // ["acme"] -> "acme" as canonical JSON; anything else as sent.
-    auto j = nlohmann::json::parse(*pk, nullptr, false);
-    c.partition_key = (j.is_array() && j.size() == 1) ? j[0].dump() : *pk;
+    if (IsPlainStringKey(*pk)) {
+      c.partition_key = pk->substr(1, pk->size() - 2);
+    } else {
+      auto j = nlohmann::json::parse(*pk, nullptr, false);
+      c.partition_key = (j.is_array() && j.size() == 1) ? j[0].dump() : *pk;
+    }
   }
   const bool items = c.resource_type == "docs" || c.resource_type == "conflicts";
   if (const std::string* r = req.Header("x-ms-documentdb-partitionkeyrangeid")) {

@@ -423,33 +423,47 @@ HttpResponse QueryContainers(RequestContext& ctx, const std::string& db_id) {
 
 Result<std::shared_ptr<const ContainerInfo>> LoadContainer(RequestContext& ctx, const std::string& db_id,
                                                            const std::string& coll_id) {
-  auto rec = LiveRecord(*ctx.region.store, keys::Container(db_id, coll_id));
-  if (!rec.ok()) return rec.status();
-  if (!rec->has_value()) {
-    return Status::NotFound("Resource Not Found. Container '" + coll_id + "' in database '" + db_id +
-                            "' does not exist.");
-  }
-  ctx.container_rid = (*rec)->rid;
-  ctx.container_link = "dbs/" + db_id + "/colls/" + coll_id;
   // Parsing the container's JSON on every request was a large share of a
-  // point read; reuse the parsed form while the stored version is the same.
-  thread_local std::unordered_map<std::string, std::shared_ptr<const ContainerInfo>> cache;
-  std::string cache_key = std::to_string(reinterpret_cast<uintptr_t>(ctx.region.store)) + '\0' +
-                          keys::Container(db_id, coll_id);
-  if (auto it = cache.find(cache_key); it != cache.end() && it->second->record.etag == (*rec)->etag &&
-                                        it->second->record.rid == (*rec)->rid) {
-    return it->second;
+  // point read, and reading its record again a smaller one: the parsed form is
+  // reused while no write has touched the store's metadata since it was
+  // checked (Store::metadata_epoch), else revalidated by the stored _etag.
+  struct Cached {
+    uint64_t epoch = 0;  // the store's metadata epoch when last checked
+    std::shared_ptr<const ContainerInfo> info;
+  };
+  thread_local std::unordered_map<std::string, Cached> cache;
+  storage::Store& store = *ctx.region.store;
+  const uint64_t epoch = store.metadata_epoch();  // before the read: a later write changes it
+  std::string key = keys::Container(db_id, coll_id);
+  std::string cache_key = std::to_string(reinterpret_cast<uintptr_t>(&store)) + '\0' + key;
+  auto it = cache.find(cache_key);
+  if (it == cache.end() || it->second.epoch != epoch) {
+    auto rec = LiveRecord(store, key);
+    if (!rec.ok()) return rec.status();
+    if (!rec->has_value()) {
+      if (it != cache.end()) cache.erase(it);
+      return Status::NotFound("Resource Not Found. Container '" + coll_id + "' in database '" + db_id +
+                              "' does not exist.");
+    }
+    if (it == cache.end() || it->second.info->record.etag != (*rec)->etag ||
+        it->second.info->record.rid != (*rec)->rid) {
+      auto info = std::make_shared<ContainerInfo>();
+      info->record = std::move(**rec);
+      info->doc = Json::parse(info->record.body);
+      for (const auto& p : info->doc["partitionKey"]["paths"]) info->pk_paths.push_back(p.get<std::string>());
+      if (auto ttl = info->doc.find("defaultTtl"); ttl != info->doc.end() && ttl->is_number_integer()) {
+        info->default_ttl = ttl->get<int64_t>();
+      }
+      if (cache.size() > 1024) cache.clear();
+      it = cache.insert_or_assign(std::move(cache_key), Cached{}).first;
+      it->second.info = std::move(info);
+    }
+    it->second.epoch = epoch;
   }
-  auto info = std::make_shared<ContainerInfo>();
-  info->record = std::move(**rec);
-  info->doc = Json::parse(info->record.body);
-  for (const auto& p : info->doc["partitionKey"]["paths"]) info->pk_paths.push_back(p.get<std::string>());
-  if (auto ttl = info->doc.find("defaultTtl"); ttl != info->doc.end() && ttl->is_number_integer()) {
-    info->default_ttl = ttl->get<int64_t>();
-  }
-  if (cache.size() > 1024) cache.clear();
-  cache[cache_key] = info;
-  return std::shared_ptr<const ContainerInfo>(std::move(info));
+  const std::shared_ptr<const ContainerInfo>& info = it->second.info;
+  ctx.container_rid = info->record.rid;
+  ctx.container_link = "dbs/" + db_id + "/colls/" + coll_id;
+  return info;
 }
 
 HttpResponse HandleDatabases(RequestContext& ctx) {

@@ -136,8 +136,9 @@ struct ContainerInfo {
   // (storage::ExpiresAtSeconds).
   std::optional<int64_t> default_ttl;
 };
-// The parsed container is cached per thread and revalidated by _etag on every
-// call, so a replaced, deleted or replicated container is never served stale.
+// The parsed container is cached per thread; it is reused while the store's
+// metadata epoch is unchanged and revalidated by _etag otherwise, so a
+// replaced, deleted or replicated container is never served stale.
 Result<std::shared_ptr<const ContainerInfo>> LoadContainer(RequestContext& ctx, const std::string& db_id,
                                                            const std::string& coll_id);
 
@@ -175,6 +176,9 @@ storage::Record RenderPrepared(const PreparedDocument& doc, const ContainerInfo&
 std::string ExtractPartitionKey(const Json& doc, const std::vector<std::string>& paths);
 // Canonicalises a partition key header value; 400 if not a JSON array.
 Result<std::string> CanonicalPartitionKey(std::string_view header, size_t path_count);
+// `["text"]` with printable ASCII text and no escapes (what the SDKs send for
+// a string key): its own canonical form, recognised without a JSON parse.
+bool IsPlainStringKey(std::string_view header);
 
 // Applies Cosmos patch operations to `doc`. Refuses to touch `id`, system
 // properties and the partition key paths.

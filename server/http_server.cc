@@ -47,6 +47,7 @@
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <exception>
@@ -81,6 +82,9 @@ constexpr size_t kLingerChunk = 64 * 1024;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 // Pause before accepting again after an accept error such as EMFILE.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+// A kept-alive connection keeps its response buffer up to this size between
+// requests (larger ones, e.g. a query page, are released).
+constexpr size_t kKeepBufferBytes = 64 * 1024;
 
 std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -92,7 +96,27 @@ std::string ToUpper(std::string_view s) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return ToLower(a) == ToLower(b); }
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+void AppendNumber(std::string& out, uint64_t n) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = char('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  out.append(p, end);
+}
 
 std::string EndpointString(const tcp::endpoint& ep) {
   const auto addr = ep.address();
@@ -560,48 +584,64 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                          "handler returned invalid status " + std::to_string(hr.status));
     }
     if (hr.stream) return StartStream(std::move(hr), version, head);
-    res_ = {};
-    res_.version(version);
-    res_.result(static_cast<unsigned>(hr.status));
+    // The status line and the header are written by hand into one string and
+    // sent with the body as two buffers (one sendmsg): Beast's fields would
+    // allocate a node per header and its serializer walks them again.
+    std::string& h = out_head_;
+    h.clear();
+    h.reserve(512 + 64 * hr.headers.size());
+    h += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    AppendNumber(h, static_cast<uint64_t>(hr.status));
+    h += ' ';
+    const beast::string_view reason = http::obsolete_reason(static_cast<http::status>(hr.status));
+    h.append(reason.data(), reason.size());
+    h += "\r\n";
 
     bool close = hr.close;
     bool has_content_type = false;
     bool has_server = false;
+    const bool bodyless_status = hr.status == 204 || hr.status == 304;
     for (const auto& [name, value] : hr.headers) {
       if (!SafeHeaderName(name) || !SafeHeaderValue(value)) {
         spdlog::warn("http response to {}: dropped malformed header '{}'", remote_, name);
         continue;
       }
-      const std::string lower = ToLower(name);
-      if (lower == "content-length" || lower == "transfer-encoding") continue;  // we frame
-      if (lower == "connection") {
+      if (EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding")) continue;  // we frame
+      if (EqualsIgnoreCase(name, "connection")) {
         if (EqualsIgnoreCase(value, "close")) close = true;
         continue;
       }
-      if (lower == "content-type") has_content_type = true;
-      if (lower == "server") has_server = true;
-      res_.insert(name, value);
-    }
-    if (!has_server) res_.set(http::field::server, state_->options.server_name);
-
-    const bool bodyless_status = hr.status == 204 || hr.status == 304;
-    if (bodyless_status) {
-      // No body and no Content-Length (RFC 9110 8.6; for 304 a length would
-      // have to be that of the full representation, which we do not know).
-      if (has_content_type) res_.erase(http::field::content_type);
-    } else {
-      if (!hr.body.empty() && !has_content_type && !hr.content_type.empty()) {
-        res_.set(http::field::content_type, hr.content_type);
+      if (EqualsIgnoreCase(name, "content-type")) {
+        // No body and no Content-Length on 204/304 (RFC 9110 8.6; for 304 a
+        // length would have to be that of the full representation).
+        if (bodyless_status) continue;
+        has_content_type = true;
       }
-      res_.content_length(hr.body.size());
-      if (!head) res_.body() = std::move(hr.body);  // HEAD: the length, not the bytes
+      if (EqualsIgnoreCase(name, "server")) has_server = true;
+      h.append(name).append(": ").append(value).append("\r\n");
     }
-    res_.keep_alive(keep_alive && !close && !state_->stopped.load());
+    if (!has_server) h.append("Server: ").append(state_->options.server_name).append("\r\n");
+    if (!bodyless_status) {
+      if (!hr.body.empty() && !has_content_type && !hr.content_type.empty()) {
+        h.append("Content-Type: ").append(hr.content_type).append("\r\n");
+      }
+      h += "Content-Length: ";
+      AppendNumber(h, hr.body.size());
+      h += "\r\n";
+    }
+    // HTTP/1.1 is persistent unless it says close; HTTP/1.0 only if it says keep-alive.
+    out_keep_alive_ = keep_alive && !close && !state_->stopped.load();
+    if (version >= 11 && !out_keep_alive_) h += "Connection: close\r\n";
+    if (version < 11 && out_keep_alive_) h += "Connection: keep-alive\r\n";
+    h += "\r\n";
+    out_body_.clear();
+    if (!head && !bodyless_status) out_body_ = std::move(hr.body);  // HEAD: the length, not the bytes
 
     phase_ = Phase::kWriting;
     Lowest().expires_after(IdleTimeout());
-    http::async_write(stream_, res_,
-                      beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
+    const std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_body_)};
+    net::async_write(stream_, buffers,
+                     beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
   }
 
   // A streamed response: the header, then each piece the stream hands over,
@@ -680,8 +720,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return CloseSocket();
     }
     if (state_->stopped.load()) return CloseSocket();
-    if (res_.need_eof()) return Linger();
-    res_ = {};
+    if (!out_keep_alive_) return Linger();
+    if (out_body_.capacity() > kKeepBufferBytes) std::string().swap(out_body_);
     DoRead();  // the next request may already be in buffer_ (pipelining)
   }
 
@@ -741,7 +781,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string remote_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::empty_body> continue_res_;
-  http::response<http::string_body> res_;
+  std::string out_head_;  // the response being written: status line and header,
+  std::string out_body_;  // and body
+  bool out_keep_alive_ = false;
   Phase phase_ = Phase::kStarting;
   size_t lingered_ = 0;
   std::optional<HttpResponse> busy_;  // over the connection cap: the only answer
@@ -831,8 +873,11 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
  private:
   void DoAccept() {
     if (state_->stopped.load()) return;
-    // Each connection gets its own strand.
-    acceptor_.async_accept(net::make_strand(io_),
+    // Each connection gets its own strand, on the next session io_context
+    // when there are some (HttpServerOptions::session_ios).
+    const auto& ios = state_->options.session_ios;
+    net::io_context& io = ios.empty() ? io_ : *ios[next_io_++ % ios.size()];
+    acceptor_.async_accept(net::make_strand(io),
                            beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
   }
 
@@ -871,6 +916,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
   }
 
   net::io_context& io_;
+  size_t next_io_ = 0;  // the session io_context of the next connection (on the acceptor's strand)
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
   std::shared_ptr<ServerState> state_;

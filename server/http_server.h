@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "base/tls_files.h"
@@ -65,6 +66,15 @@ struct HttpServerOptions {
   // keeps it alive until the server is destroyed. Default: none.
   std::function<bool(const HttpRequest&)> offload;
   boost::asio::io_context* offload_io = nullptr;
+
+  // When set, accepted connections are spread over these io_contexts in
+  // turn instead of running on the one given to Start (which then only
+  // accepts). Each should be run by one thread: a connection's handlers then
+  // never wake or wait for another thread, and two connections on different
+  // contexts never contend for one scheduler (on two cores this halved the
+  // CPU of a point read; docs/benchmarks.md). The caller runs them and keeps
+  // them alive until the server is destroyed. Default: none.
+  std::vector<boost::asio::io_context*> session_ios;
 
   // Open connections at most; one more is answered 503 (a Cosmos-shaped
   // body, `x-ms-retry-after-ms`) and closed. Default: 1024.

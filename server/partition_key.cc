@@ -64,7 +64,16 @@ std::string ExtractPartitionKey(const Json& doc, const std::vector<std::string>&
   return values.dump();
 }
 
+bool IsPlainStringKey(std::string_view header) {
+  if (header.size() < 4 || header.substr(0, 2) != "[\"" || header.substr(header.size() - 2) != "\"]") return false;
+  for (char c : header.substr(2, header.size() - 4)) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 Result<std::string> CanonicalPartitionKey(std::string_view header, size_t path_count) {
+  if (path_count == 1 && IsPlainStringKey(header)) return std::string(header);
   Json v = Json::parse(header, nullptr, false);
   if (v.is_discarded() || !v.is_array()) {
     return Status::BadRequest("The partition key header '" + std::string(header) +

@@ -66,6 +66,22 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::IOError(msg);
 }
 
+// Whether a write set changes anything but documents, leases and conflicts
+// (Store::metadata_epoch).
+bool TouchesMetadata(const WriteSet& set) {
+  if (!set.erase_ranges.empty()) return true;
+  for (const auto* puts : {&set.puts, &set.local_puts}) {
+    for (const auto& [key, rec] : *puts) {
+      if (key.empty() || (key[0] != 'd' && key[0] != 'l' && key[0] != 'x')) return true;
+    }
+  }
+  return false;
+}
+
+// Each store's metadata epochs start at their own multiple of 2^40, so that a
+// region's new store (after a restart) never repeats its old one's values.
+std::atomic<uint64_t> g_next_epoch_base{1};
+
 }  // namespace
 
 struct MemoryEnv {
@@ -89,6 +105,7 @@ struct Store::Impl {
   std::atomic<uint64_t> last_lsn{0};
   std::atomic<uint64_t> own_lsn{0};
   std::atomic<uint64_t> first_lsn{1};  // lowest lsn still in the log (last_lsn + 1 if empty)
+  std::atomic<uint64_t> metadata_epoch{0};  // see Store::metadata_epoch; set at open
   Store::CommitListener listener;
 
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles[f]; }
@@ -259,6 +276,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning log"));
   it->SeekToFirst();
   impl->first_lsn = impl->last_lsn + 1;
+  impl->metadata_epoch = g_next_epoch_base.fetch_add(1) << 40;
   if (it->Valid()) {
     auto lsn = keys::LogSequence(std::string_view(it->key().data(), it->key().size()));
     if (!lsn) return Status::Corruption("malformed log key in store at " + path);
@@ -436,6 +454,7 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     // Local: this region's own write (a main entry without origin, or local puts).
     local = own != 0;
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
+    if (TouchesMetadata(*set)) impl_->metadata_epoch.fetch_add(1, std::memory_order_acq_rel);
     if (last == 0) return CommitInfo{};
     impl_->last_lsn.store(last, std::memory_order_release);
     if (own != 0) impl_->own_lsn.store(own, std::memory_order_release);
@@ -444,6 +463,8 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
   if (impl_->listener) impl_->listener(info, local);
   return info;
 }
+
+uint64_t Store::metadata_epoch() const { return impl_->metadata_epoch.load(std::memory_order_acquire); }
 
 uint64_t Store::own_lsn() const { return impl_->own_lsn.load(std::memory_order_acquire); }
 

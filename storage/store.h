@@ -113,6 +113,13 @@ class Store {
   uint64_t own_lsn() const;
   // The lowest lsn still in the log (last_lsn()+1 when the log is empty).
   Result<uint64_t> FirstRetainedLsn() const;
+  // A number that changes (grows) after every committed write that puts or
+  // erases a key outside the documents ('d') and the lease keys: databases,
+  // containers, scripts, users... A cache of such a record may be reused
+  // without reading it again while the value it was filled under stays the
+  // same. Unique across Store instances of the process (a restarted region's
+  // new store never repeats an old store's value).
+  uint64_t metadata_epoch() const;
   // Removes log entries with lsn < `below`. Resources are untouched.
   Status TrimLog(uint64_t below);
 

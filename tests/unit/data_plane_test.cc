@@ -16,6 +16,7 @@
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
 #include "server/data_plane.h"
+#include "server/handlers.h"
 #include "server/region_context.h"
 #include "tests/support/test_region.h"
 
@@ -941,6 +942,26 @@ TEST_F(DataPlaneTest, DeepHealthReflectsState) {
   region_->context().state = RegionState::kOffline503;
   req = region_->UnsignedRequest("HEAD", "/health/deep");
   EXPECT_EQ(region_->Send(req).status, 503);
+}
+
+// The partition key header's fast path (a plain string key, no JSON parse)
+// gives exactly what the parser gives, and everything else still goes
+// through the parser and its errors.
+TEST(PartitionKeyHeaderTest, PlainStringKeysCanonicaliseLikeTheParser) {
+  for (const char* h : {R"(["p0"])", R"(["a b-c_d.e"])", R"([""])", R"(["{x}[y]:z,"])"}) {
+    ASSERT_TRUE(IsPlainStringKey(h)) << h;
+    auto got = CanonicalPartitionKey(h, 1);
+    ASSERT_TRUE(got.ok()) << h;
+    EXPECT_EQ(*got, Json::parse(h).dump()) << h;
+  }
+  for (const char* h : {R"(["a\"b"])", R"(["a\b"])", "[\"caf\xc3\xa9\"]", R"([ "p0" ])", R"(["a","b"])", R"([1])",
+                        R"(["p0")", R"(p0"])", R"(["x"]])"}) {
+    EXPECT_FALSE(IsPlainStringKey(h)) << h;
+  }
+  EXPECT_EQ(*CanonicalPartitionKey(R"([ "p0" ])", 1), R"(["p0"])");
+  EXPECT_EQ(*CanonicalPartitionKey(R"(["caf\u00e9"])", 1), "[\"caf\xc3\xa9\"]");
+  EXPECT_FALSE(CanonicalPartitionKey(R"(["x"]])", 1).ok());
+  EXPECT_FALSE(CanonicalPartitionKey(R"(["p0"])", 2).ok()) << "a one-value key for a two-path container";
 }
 
 }  // namespace

@@ -655,5 +655,31 @@ TEST(StoreOpenTest, InMemoryStoresAreIndependent) {
   EXPECT_EQ((*b)->last_lsn(), 0u);
 }
 
+// The container cache of the data plane (LoadContainer) skips re-reading a
+// container while this epoch holds: a document write must not move it, a
+// container write must, and a new store must never repeat an old one's value.
+TEST_P(MemoryStoreTest, MetadataEpochMovesOnMetadataWritesOnly) {
+  const uint64_t start = store_->metadata_epoch();
+  Put(*store_, {{"dk1", Doc("one", "{\"n\":1}")}});
+  Put(*store_, {{keys::LeasePrefix() + "lease", Doc("lease", "{}")}});
+  EXPECT_EQ(store_->metadata_epoch(), start) << "documents and leases are not metadata";
+  Record coll = Doc("a", "{\"id\":\"a\"}");
+  coll.kind = RecordKind::kContainer;
+  Put(*store_, {{keys::Container("db", "a"), coll}});
+  const uint64_t after_container = store_->metadata_epoch();
+  EXPECT_NE(after_container, start);
+  auto erased = store_->Write([&](const WriteContext&) -> Result<WriteSet> {
+    WriteSet set;
+    set.erase_ranges.emplace_back("d", "e");
+    return set;
+  });
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_NE(store_->metadata_epoch(), after_container) << "an erased range may hold anything";
+  auto other = OpenOrDie(/*region_id=*/8);
+  ASSERT_NE(other, nullptr);
+  EXPECT_NE(other->metadata_epoch(), start);
+  EXPECT_NE(other->metadata_epoch(), store_->metadata_epoch());
+}
+
 }  // namespace
 }  // namespace regionlab::storage
