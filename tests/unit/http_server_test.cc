@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -603,6 +604,77 @@ TEST_F(HttpServerTest, ServesConcurrentClients) {
   EXPECT_EQ(calls.load(), kClients * kRequests);
 }
 
+
+// HttpServerOptions::session_ios: connections are spread over the given
+// io_contexts in turn, each run by its own thread; every request is answered
+// on its connection's context, and Stop() closes connections on all of them.
+TEST_F(HttpServerTest, SessionIoContextsShareTheConnections) {
+  constexpr int kContexts = 2;
+  std::vector<std::unique_ptr<net::io_context>> ios;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+  std::vector<std::thread> runners;
+  std::vector<std::thread::id> runner_ids(kContexts);
+  for (int i = 0; i < kContexts; ++i) {
+    ios.push_back(std::make_unique<net::io_context>(1));
+    guards.push_back(net::make_work_guard(*ios.back()));
+  }
+  for (int i = 0; i < kContexts; ++i) {
+    runners.emplace_back([&ios, i] { ios[i]->run(); });
+    runner_ids[i] = runners.back().get_id();
+  }
+  std::mutex mu;
+  std::map<std::thread::id, int> calls_by_thread;
+  HttpServerOptions options;
+  for (auto& io : ios) options.session_ios.push_back(io.get());
+  StartServer(
+      [&](HttpRequest& req) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          ++calls_by_thread[std::this_thread::get_id()];
+        }
+        HttpResponse res;
+        res.body = req.body;
+        return res;
+      },
+      options);
+  constexpr int kClients = 4;
+  constexpr int kRequests = 10;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      Client client;
+      if (client.Connect(server_->port())) return;
+      for (int i = 0; i < kRequests; ++i) {
+        const std::string body = std::to_string(c) + "/" + std::to_string(i);
+        Response res;
+        if (client.RoundTrip(Post("/echo", body), res)) return;
+        if (res.body() == body) ++ok;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), kClients * kRequests);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    // Four connections over two contexts in turn: two each, none on the
+    // accepting io_context's threads.
+    ASSERT_EQ(calls_by_thread.size(), 2u);
+    for (const auto& id : runner_ids) EXPECT_EQ(calls_by_thread[id], 2 * kRequests);
+  }
+  // An idle kept-alive connection on a session context is closed by Stop().
+  Client idle;
+  ASSERT_FALSE(idle.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(idle.RoundTrip(Get("/x"), res));
+  server_->Stop();
+  std::string rest;
+  EXPECT_FALSE(idle.ReadToEof(rest));
+  server_.reset();
+  guards.clear();
+  for (auto& io : ios) io->stop();
+  for (auto& t : runners) t.join();
+}
 
 // Injected faults (HttpResponse::delay_ms / disposition): a delayed answer
 // does not hold an io thread, a reset closes without answering, a hang never
