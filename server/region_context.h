@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/atomic_ptr.h"
 #include "base/clock.h"
 #include "server/dataplane_faults.h"
 #include "server/signature_cache.h"
@@ -64,10 +65,12 @@ struct RegionContext {
   std::vector<RegionInfo> account_regions;  // every region of the account, by id
   std::string account_key;                  // base64 master key
   std::string account_name = "regionlab";
-  storage::Store* store = nullptr;          // not owned
+  // Set and cleared by the cluster on start, kill and restart while the
+  // region's threads read them: atomic.
+  AtomicPtr<storage::Store> store;          // not owned
   const Clock* clock = nullptr;             // not owned; the region's (possibly skewed) clock
   SkewedClock* clock_control = nullptr;     // not owned; set when the clock can be skewed
-  replication::Replicator* replicator = nullptr;  // not owned; null for a lone region
+  AtomicPtr<replication::Replicator> replicator;  // not owned; null for a lone region
   std::atomic<RegionState> state{RegionState::kOnline};
   RegionMetrics metrics;
   // Accept x-ms-date values at most this far from the region's clock.
