@@ -592,7 +592,13 @@ Status Store::ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::st
 
 Result<std::vector<LogEntry>> Store::ReadLog(uint64_t from_lsn, size_t max) const {
   std::vector<LogEntry> out;
+  // Only entries published by last_lsn (see ReadLogRaw).
+  const uint64_t last = impl_->last_lsn.load(std::memory_order_acquire);
+  if (from_lsn > last) return out;
+  const std::string upper = keys::Log(last + 1);
+  const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kLog)));
   for (it->Seek(keys::Log(from_lsn)); it->Valid() && out.size() < max; it->Next()) {
     LogEntry entry;
@@ -606,7 +612,16 @@ Result<std::vector<LogEntry>> Store::ReadLog(uint64_t from_lsn, size_t max) cons
 }
 
 Status Store::ReadLogRaw(uint64_t from_lsn, size_t max, const RawLogFn& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kLog)));
+  // Only entries published by last_lsn: a write stores it after its batch is
+  // in RocksDB, so an entry read here was fully written before (and the
+  // commit listener's pump will ship the next ones).
+  const uint64_t last = impl_->last_lsn.load(std::memory_order_acquire);
+  if (from_lsn > last) return Status::Ok();
+  const std::string upper = keys::Log(last + 1);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kLog)));
   size_t n = 0;
   for (it->Seek(keys::Log(from_lsn)); it->Valid() && n < max; it->Next(), ++n) {
     std::string_view bytes(it->value().data(), it->value().size());
