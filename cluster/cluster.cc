@@ -232,20 +232,6 @@ struct Cluster::Impl final : RegionControl {
     // (a restarted region is hammered by clients that were waiting for it),
     // and a handler must never see a null store.
     ctx->store = r.store.get();
-    server::HttpServerOptions http_options;
-    http_options.offload = server::IsHeavyRequest;  // queries, feeds, scripts, batches
-    http_options.offload_io = &r.workers->io;
-    r.http_runners.clear();
-    for (int i = 0; i < options.threads_per_region; ++i) {
-      r.http_runners.push_back(std::make_unique<IoRunner>(1));
-      http_options.session_ios.push_back(&r.http_runners.back()->io);
-    }
-    http_options.tls = tls;
-    auto http = HttpServer::Start(r.runner->io, options.host, r.http_port,
-                                  [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); }, http_options);
-    if (!http.ok()) return http.status();
-    r.http = std::move(*http);
-    r.http_port = r.http->port();
 
     replication::TcpTransportOptions to;
     to.self_id = r.id;
@@ -281,6 +267,22 @@ struct Cluster::Impl final : RegionControl {
       });
     });
     r.tick_timer = std::make_unique<boost::asio::steady_timer>(r.runner->io);
+    // The HTTP listener opens last: its threads may serve a write at once,
+    // and a write reads the store's commit listener set just above.
+    server::HttpServerOptions http_options;
+    http_options.offload = server::IsHeavyRequest;  // queries, feeds, scripts, batches
+    http_options.offload_io = &r.workers->io;
+    r.http_runners.clear();
+    for (int i = 0; i < options.threads_per_region; ++i) {
+      r.http_runners.push_back(std::make_unique<IoRunner>(1));
+      http_options.session_ios.push_back(&r.http_runners.back()->io);
+    }
+    http_options.tls = tls;
+    auto http = HttpServer::Start(r.runner->io, options.host, r.http_port,
+                                  [ctx](HttpRequest& req) { return HandleDataPlane(*ctx, req); }, http_options);
+    if (!http.ok()) return http.status();
+    r.http = std::move(*http);
+    r.http_port = r.http->port();
     return Status::Ok();
   }
 
