@@ -150,8 +150,10 @@ struct Region {
     if (ctx) ctx->store = nullptr;
     store.reset();   // closes RocksDB
     workers.reset();
-    http_runners.clear();
+    // The accepting io_context first: a connection it accepted but did not
+    // hand over yet holds a strand of an HTTP io_context.
     runner.reset();  // destroys the io_context: whatever it still held closes
+    http_runners.clear();
   }
 };
 
