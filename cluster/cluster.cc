@@ -261,8 +261,13 @@ struct Cluster::Impl final : RegionControl {
       l->OnMessage(peer, channel, std::move(payload));
     });
     Region* rp = &r;
-    r.store->SetCommitListener([rp](const storage::CommitInfo&, bool local) {
-      if (!local || rp->pump_scheduled.exchange(true)) return;
+    // A region's own commits wake its replicator, on the runner's thread, to
+    // ship them. A region without peers (an account of one region) has
+    // nothing to ship: its writes skip that wake-up, which cost 1.2 context
+    // switches per create (bench/http/vs-nginx.sh, docs/benchmarks.md).
+    const bool has_peers = !peers.empty();
+    r.store->SetCommitListener([rp, has_peers](const storage::CommitInfo&, bool local) {
+      if (!has_peers || !local || rp->pump_scheduled.exchange(true)) return;
       boost::asio::post(rp->runner->io, [rp] {
         rp->pump_scheduled = false;
         if (!rp->stopping) rp->replicator->Pump();

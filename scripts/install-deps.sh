@@ -11,7 +11,7 @@ PKGS=(
   libboost-dev libboost-system-dev
   libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
   libcli11-dev
   libssl-dev

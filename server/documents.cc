@@ -136,10 +136,15 @@ Result<PatchSpec> ParsePatchSpec(const Json& body) {
   return spec;
 }
 
-Result<Record> PatchVersion(const Record& current, const PatchSpec& spec, const ContainerInfo& info,
-                            const std::string& pk, const std::string& id, const storage::WriteContext& w) {
+namespace {
+
+// The body of `current` patched by `spec`, without system properties: what
+// PatchVersion renders. A function of the current body, the operations and
+// (for a condition) the time.
+Result<PreparedDocument> PatchedBody(const Record& current, const PatchSpec& spec, const ContainerInfo& info,
+                                     const std::string& id, int64_t now_micros) {
   if (spec.condition) {
-    auto matches = spec.condition->Matches(current.body, w.now_micros);
+    auto matches = spec.condition->Matches(current.body, now_micros);
     if (!matches.ok()) return matches.status();
     if (!*matches) return PreconditionFailed();
   }
@@ -147,11 +152,20 @@ Result<Record> PatchVersion(const Record& current, const PatchSpec& spec, const 
   if (doc.is_discarded()) return Status::Corruption("stored document '" + id + "' is not JSON");
   RL_RETURN_IF_ERROR(ApplyPatch(doc, spec.operations, info.pk_paths));
   RL_RETURN_IF_ERROR(ValidateItemTtl(doc));
-  for (const char* p : storage::kDocumentSystemProperties) doc.erase(p);
-  if (doc.dump().size() > kMaxDocumentBytes) {
+  PreparedDocument prepared = PrepareDocument(std::move(doc));
+  if (prepared.text.size() > kMaxDocumentBytes) {
     return Status::TooLarge("The patched document would exceed the 2 MB limit.");
   }
-  return RenderDocument(std::move(doc), info, pk, id, w, std::optional<Record>(current));
+  return prepared;
+}
+
+}  // namespace
+
+Result<Record> PatchVersion(const Record& current, const PatchSpec& spec, const ContainerInfo& info,
+                            const std::string& pk, const std::string& id, const storage::WriteContext& w) {
+  auto body = PatchedBody(current, spec, info, id, w.now_micros);
+  if (!body.ok()) return body.status();
+  return RenderPrepared(*body, info, pk, id, w, std::optional<Record>(current));
 }
 
 namespace {
@@ -274,15 +288,36 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
   if (!spec.ok()) return ErrorResponse(spec.status());
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), *pk, id);
+  // The patch is applied before the write, outside the store's writer lock,
+  // to the version read now; under the lock that work is reused if the
+  // current version's body is still the one it was applied to (the result
+  // depends on nothing else), and redone otherwise. A conditional patch
+  // (whose condition may read the time) is always applied under the lock.
+  std::optional<Record> base;
+  std::optional<PreparedDocument> early;
+  if (!spec->condition) {
+    auto snapshot = ctx.region.store->Get(key);
+    if (snapshot.ok() && snapshot->has_value() && !(*snapshot)->tombstone) {
+      auto body = PatchedBody(**snapshot, *spec, info, id, 0);
+      if (body.ok()) {
+        base = std::move(*snapshot);
+        early = std::move(*body);
+      }
+    }
+  }
   Record written;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);
     if (!cur.ok()) return cur.status();
     if (!IsLive(*cur, info, w.now_micros)) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
-    auto patched = PatchVersion(**cur, *spec, info, *pk, id, w);
-    if (!patched.ok()) return patched.status();
-    written = std::move(*patched);
+    if (early && (*cur)->body == base->body) {
+      written = RenderPrepared(*early, info, *pk, id, w, *cur);
+    } else {
+      auto patched = PatchVersion(**cur, *spec, info, *pk, id, w);
+      if (!patched.ok()) return patched.status();
+      written = std::move(*patched);
+    }
     storage::WriteSet set;
     set.puts.emplace_back(key, written);
     return set;

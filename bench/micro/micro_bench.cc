@@ -1,0 +1,349 @@
+// micro_bench: Google Benchmark microbenchmarks of the data plane's hot
+// functions (issue 17), in one process, on one thread, without sockets.
+//
+//   build/bench/micro_bench                              all of them
+//   build/bench/micro_bench --benchmark_filter=DataPlane  the whole handlers only
+//   build/bench/micro_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//
+// Two layers:
+//   - the pieces a request goes through: the master-key HMAC, the
+//     authorization header, the x-ms-date parse, the partition-key header,
+//     the JSON body, a document's system properties, the record codec, a
+//     store read and a store write;
+//   - whole requests through server::HandleDataPlane against an in-memory
+//     region (tests/support/test_region.h), the way a connection thread runs
+//     them: read, create, upsert, replace, patch and a query of one page of
+//     100 documents of one partition key. What is left of a request's cost on
+//     the wire (Beast's parser, the framing, the syscalls) is what
+//     bench/http/vs-nginx.sh measures on top.
+//
+// Every benchmark checks what it gets (the status of a response, the result
+// of a call) and stops with an error if it is wrong, so the smoke run in
+// ctest (one short pass of each) fails when the path it times is broken.
+// Figures and the command that produced them are in docs/benchmarks.md.
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/cosmos_auth.h"
+#include "base/encoding.h"
+#include "server/document_ops.h"
+#include "server/handlers.h"
+#include "storage/codec.h"
+#include "storage/keys.h"
+#include "storage/store.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/test_region.h"
+
+namespace regionlab {
+namespace {
+
+using testing::Headers;
+using testing::TestRegion;
+
+constexpr const char* kDocs = "/dbs/bench/colls/c/docs";
+
+// A 1 KB document shaped like an application's: a few scalars, a nested
+// object, an array, and a long text field.
+std::string AppDocument(const std::string& id, const std::string& pk) {
+  std::string d = R"({"id":")" + id + R"(","pk":")" + pk + R"(","type":"invoice","customer":{"name":"Ada Lovelace",)"
+                  R"("email":"ada@example.com","tier":3},"total":1234.5,"currency":"EUR","paid":false,)"
+                  R"("lines":[{"sku":"A-1","qty":2,"price":10.25},{"sku":"B-7","qty":1,"price":99.0}],"notes":")";
+  d.append(1024 - 40 - d.size(), 'n');
+  d += R"("})";
+  return d;
+}
+
+Headers Pk(const std::string& pk) { return {{"x-ms-documentdb-partitionkey", "[\"" + pk + "\"]"}}; }
+
+// One region with database "bench", container "c" (partition key /pk), and
+// 100 documents r0..r99 in partitions p0..p99 plus 100 documents in p7.
+TestRegion& Region() {
+  static std::unique_ptr<TestRegion> region = [] {
+    auto r = std::move(TestRegion::Create()).value();
+    r->Call("POST", "/dbs", R"({"id":"bench"})");
+    r->Call("POST", "/dbs/bench/colls", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})");
+    for (int i = 0; i < 100; ++i) {
+      const std::string pk = "p" + std::to_string(i);
+      r->Call("POST", kDocs, AppDocument("r" + std::to_string(i), pk), Pk(pk));
+      r->Call("POST", kDocs, AppDocument("q" + std::to_string(i), "p7"), Pk("p7"));
+    }
+    return r;
+  }();
+  return *region;
+}
+
+// Container "c" as the handlers see it.
+std::shared_ptr<const server::ContainerInfo> Container() {
+  TestRegion& region = Region();
+  auto req = region.Request("GET", "/dbs/bench/colls/c");
+  server::RequestContext rc{region.context(), req, {}, {}, {}};
+  auto info = server::LoadContainer(rc, "bench", "c");
+  return info.ok() ? *info : nullptr;
+}
+
+// The store key of document `id` in partition `pk` of container "c".
+std::string DocumentKey(const std::string& pk, const std::string& id) {
+  auto info = Container();
+  return storage::keys::Document(server::RidBytes(info ? info->record.rid : "").value_or(""), "[\"" + pk + "\"]", id);
+}
+
+// ---- The pieces ----
+
+void BM_MasterSignature(benchmark::State& state) {
+  for (auto _ : state) {
+    auto sig = ComputeMasterSignature(kEmulatorKey, "GET", "docs", "dbs/bench/colls/c/docs/r1",
+                                      "thu, 03 dec 2026 10:00:00 gmt");
+    if (!sig) return state.SkipWithError("no signature");
+    benchmark::DoNotOptimize(sig);
+  }
+}
+BENCHMARK(BM_MasterSignature);
+
+void BM_ParseAuthorizationHeader(benchmark::State& state) {
+  auto header = BuildAuthorizationHeader(kEmulatorKey, "GET", "docs", "dbs/bench/colls/c/docs/r1",
+                                         "Thu, 03 Dec 2026 10:00:00 GMT");
+  for (auto _ : state) {
+    auto parsed = ParseAuthorizationHeader(*header);
+    if (!parsed) return state.SkipWithError("unparsed");
+    benchmark::DoNotOptimize(parsed);
+  }
+}
+BENCHMARK(BM_ParseAuthorizationHeader);
+
+void BM_ParseHttpDate(benchmark::State& state) {
+  for (auto _ : state) {
+    auto t = ParseHttpDate("Thu, 03 Dec 2026 10:00:00 GMT");
+    if (!t) return state.SkipWithError("unparsed");
+    benchmark::DoNotOptimize(t);
+  }
+}
+BENCHMARK(BM_ParseHttpDate);
+
+void BM_PartitionKeyHeader(benchmark::State& state) {
+  // 0: a plain string key (the fast path); 1: a number, which goes through the JSON parser.
+  const std::string header = state.range(0) == 0 ? R"(["p42"])" : R"([42.5])";
+  for (auto _ : state) {
+    auto pk = server::CanonicalPartitionKey(header, 1);
+    if (!pk.ok()) return state.SkipWithError("rejected");
+    benchmark::DoNotOptimize(pk);
+  }
+}
+BENCHMARK(BM_PartitionKeyHeader)->Arg(0)->Arg(1);
+
+void BM_ParseJsonBody(benchmark::State& state) {
+  const std::string body = AppDocument("x1", "p1");
+  for (auto _ : state) {
+    auto json = server::ParseJsonBody(body);
+    if (!json.ok()) return state.SkipWithError("rejected");
+    benchmark::DoNotOptimize(json);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ParseJsonBody);
+
+// A create's body work before the store: parse, validate (id, ttl, partition
+// key), strip system properties, serialise.
+void BM_PrepareDocument(benchmark::State& state) {
+  auto info = Container();
+  if (!info) return state.SkipWithError("no container");
+  const std::string body = AppDocument("x1", "p1");
+  for (auto _ : state) {
+    auto json = server::ParseJsonBody(body);
+    auto in = server::ValidateDocument(std::move(*json), *info);
+    if (!in.ok()) return state.SkipWithError("invalid");
+    auto prepared = server::PrepareDocument(std::move(in->doc));
+    benchmark::DoNotOptimize(prepared);
+  }
+}
+BENCHMARK(BM_PrepareDocument);
+
+storage::Record SampleRecord() {
+  auto rec = Region().store().Get(DocumentKey("p1", "r1"));
+  return rec.ok() && rec->has_value() ? **rec : storage::Record{};
+}
+
+void BM_EncodeRecord(benchmark::State& state) {
+  const storage::Record rec = SampleRecord();
+  if (rec.body.empty()) return state.SkipWithError("no record");
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    storage::EncodeRecord(rec, &out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_EncodeRecord);
+
+void BM_DecodeRecord(benchmark::State& state) {
+  const storage::Record rec = SampleRecord();
+  if (rec.body.empty()) return state.SkipWithError("no record");
+  std::string bytes;
+  storage::EncodeRecord(rec, &bytes);
+  for (auto _ : state) {
+    storage::Record out;
+    if (!storage::DecodeRecord(bytes, &out)) return state.SkipWithError("undecodable");
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_DecodeRecord);
+
+// A store of its own: one 1 KB put per write, with its log entry and
+// change-feed index entry. Arg 0: in memory without a WAL (--ephemeral);
+// 1: on disk with its WAL (the default; a temporary directory).
+void BM_StoreWrite(benchmark::State& state) {
+  testing::FakeClock clock;
+  storage::StoreOptions options;
+  std::string dir;
+  if (state.range(0) == 0) {
+    options.in_memory = true;
+  } else {
+    char tmpl[] = "/tmp/micro_bench_store.XXXXXX";
+    if (!mkdtemp(tmpl)) return state.SkipWithError("no temporary directory");
+    dir = options.path = tmpl;
+  }
+  auto store = storage::Store::Open(options, clock);
+  if (!store.ok()) return state.SkipWithError("store did not open");
+  const std::string body = AppDocument("x", "p1");
+  uint64_t n = 0;
+  for (auto _ : state) {
+    const std::string key = storage::keys::Document("\x01\x02\x03\x04\x05\x06\x07\x08", "[\"p" + std::to_string(n % 100) + "\"]",
+                                                    "d" + std::to_string(n));
+    ++n;
+    auto commit = (*store)->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+      auto cur = (*store)->Get(key);
+      if (!cur.ok()) return cur.status();
+      storage::Record rec = server::NewLocalRecord(storage::RecordKind::kDocument, key, "rid", w, *cur);
+      rec.body = body;
+      storage::WriteSet set;
+      set.puts.emplace_back(key, std::move(rec));
+      return set;
+    });
+    if (!commit.ok()) return state.SkipWithError("write failed");
+  }
+  store->reset();
+  if (!dir.empty()) std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_StoreWrite)->Arg(0)->Arg(1);
+
+void BM_StoreGet(benchmark::State& state) {
+  TestRegion& region = Region();
+  const std::string key = DocumentKey("p1", "r1");
+  for (auto _ : state) {
+    auto rec = region.store().Get(key);
+    if (!rec.ok() || !rec->has_value()) return state.SkipWithError("not found");
+    benchmark::DoNotOptimize(rec);
+  }
+}
+BENCHMARK(BM_StoreGet);
+
+// ---- Whole requests through HandleDataPlane ----
+// The request is signed once (like a client within one second: the
+// signature cache answers after the first) and copied per iteration.
+
+void Expect(benchmark::State& state, const server::HttpResponse& resp, int status) {
+  if (resp.status != status) {
+    state.SkipWithError(("status " + std::to_string(resp.status) + ": " + resp.body.substr(0, 200)).c_str());
+  }
+}
+
+void BM_DataPlane_Read(benchmark::State& state) {
+  TestRegion& region = Region();
+  const server::HttpRequest signed_req = region.Request("GET", std::string(kDocs) + "/r1", "", Pk("p1"));
+  for (auto _ : state) {
+    server::HttpRequest req = signed_req;
+    auto resp = region.Send(req);
+    Expect(state, resp, 200);
+    benchmark::DoNotOptimize(resp);
+  }
+}
+BENCHMARK(BM_DataPlane_Read);
+
+void BM_DataPlane_Create(benchmark::State& state) {
+  TestRegion& region = Region();
+  const server::HttpRequest signed_req = region.Request("POST", kDocs, "", {{"content-type", "application/json"}});
+  static uint64_t n = 0;  // unique ids across the benchmark's runs
+  for (auto _ : state) {
+    server::HttpRequest req = signed_req;
+    const std::string pk = "p" + std::to_string(n % 100);
+    req.headers.emplace_back("x-ms-documentdb-partitionkey", "[\"" + pk + "\"]");
+    req.body = AppDocument("w" + std::to_string(n++), pk);
+    auto resp = region.Send(req);
+    Expect(state, resp, 201);
+    benchmark::DoNotOptimize(resp);
+  }
+}
+BENCHMARK(BM_DataPlane_Create);
+
+void BM_DataPlane_Upsert(benchmark::State& state) {
+  TestRegion& region = Region();
+  const server::HttpRequest signed_req = region.Request(
+      "POST", kDocs, "", {{"content-type", "application/json"}, {"x-ms-documentdb-is-upsert", "True"}});
+  uint64_t n = 0;
+  for (auto _ : state) {
+    server::HttpRequest req = signed_req;
+    const std::string pk = "p" + std::to_string(n % 100);
+    req.headers.emplace_back("x-ms-documentdb-partitionkey", "[\"" + pk + "\"]");
+    req.body = AppDocument("r" + std::to_string(n % 100), pk);
+    ++n;
+    auto resp = region.Send(req);
+    Expect(state, resp, 200);
+    benchmark::DoNotOptimize(resp);
+  }
+}
+BENCHMARK(BM_DataPlane_Upsert);
+
+void BM_DataPlane_Replace(benchmark::State& state) {
+  TestRegion& region = Region();
+  const server::HttpRequest signed_req = region.Request("PUT", std::string(kDocs) + "/r1", AppDocument("r1", "p1"),
+                                                        {{"content-type", "application/json"}, Pk("p1")[0]});
+  for (auto _ : state) {
+    server::HttpRequest req = signed_req;
+    auto resp = region.Send(req);
+    Expect(state, resp, 200);
+    benchmark::DoNotOptimize(resp);
+  }
+}
+BENCHMARK(BM_DataPlane_Replace);
+
+void BM_DataPlane_Patch(benchmark::State& state) {
+  TestRegion& region = Region();
+  const server::HttpRequest signed_req =
+      region.Request("PATCH", std::string(kDocs) + "/r2", R"([{"op":"incr","path":"/customer/tier","value":1}])",
+                     {{"content-type", "application/json"}, Pk("p2")[0]});
+  for (auto _ : state) {
+    server::HttpRequest req = signed_req;
+    auto resp = region.Send(req);
+    Expect(state, resp, 200);
+    benchmark::DoNotOptimize(resp);
+  }
+}
+BENCHMARK(BM_DataPlane_Patch);
+
+void BM_DataPlane_Query100(benchmark::State& state) {
+  TestRegion& region = Region();
+  const server::HttpRequest signed_req =
+      region.Request("POST", kDocs, R"({"query":"SELECT * FROM c","parameters":[]})",
+                     {{"content-type", "application/query+json"},
+                      {"x-ms-documentdb-isquery", "True"},
+                      {"x-ms-max-item-count", "100"},
+                      Pk("p7")[0]});
+  for (auto _ : state) {
+    server::HttpRequest req = signed_req;
+    auto resp = region.Send(req);
+    Expect(state, resp, 200);
+    if (resp.body.find("\"_count\":100") == std::string::npos) return state.SkipWithError("not a page of 100");
+    benchmark::DoNotOptimize(resp);
+  }
+}
+BENCHMARK(BM_DataPlane_Query100);
+
+}  // namespace
+}  // namespace regionlab
+
+BENCHMARK_MAIN();
