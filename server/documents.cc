@@ -293,14 +293,14 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
   // current version's body is still the one it was applied to (the result
   // depends on nothing else), and redone otherwise. A conditional patch
   // (whose condition may read the time) is always applied under the lock.
-  std::optional<Record> base;
+  std::string early_base;  // the body `early` was applied to
   std::optional<PreparedDocument> early;
   if (!spec->condition) {
     auto snapshot = ctx.region.store->Get(key);
     if (snapshot.ok() && snapshot->has_value() && !(*snapshot)->tombstone) {
       auto body = PatchedBody(**snapshot, *spec, info, id, 0);
       if (body.ok()) {
-        base = std::move(*snapshot);
+        early_base = std::move((*snapshot)->body);
         early = std::move(*body);
       }
     }
@@ -311,7 +311,7 @@ HttpResponse PatchDocument(RequestContext& ctx, const ContainerInfo& info, const
     if (!cur.ok()) return cur.status();
     if (!IsLive(*cur, info, w.now_micros)) return DocumentNotFound(id);
     if (!EtagMatches(if_match, **cur)) return PreconditionFailed();
-    if (early && (*cur)->body == base->body) {
+    if (early && (*cur)->body == early_base) {
       written = RenderPrepared(*early, info, *pk, id, w, *cur);
     } else {
       auto patched = PatchVersion(**cur, *spec, info, *pk, id, w);

@@ -592,22 +592,14 @@ Status Store::ScanChanges(std::string_view coll_rid, uint64_t after_lsn, std::st
 
 Result<std::vector<LogEntry>> Store::ReadLog(uint64_t from_lsn, size_t max) const {
   std::vector<LogEntry> out;
-  // Only entries published by last_lsn (see ReadLogRaw).
-  const uint64_t last = impl_->last_lsn.load(std::memory_order_acquire);
-  if (from_lsn > last) return out;
-  const std::string upper = keys::Log(last + 1);
-  const rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kLog)));
-  for (it->Seek(keys::Log(from_lsn)); it->Valid() && out.size() < max; it->Next()) {
+  bool decoded = true;
+  RL_RETURN_IF_ERROR(ReadLogRaw(from_lsn, max, [&](const LogEntryHeader&, std::string_view bytes) {
     LogEntry entry;
-    if (!DecodeLogEntry(std::string_view(it->value().data(), it->value().size()), &entry)) {
-      return Status::Corruption("undecodable log entry");
-    }
-    out.push_back(std::move(entry));
-  }
-  RL_RETURN_IF_ERROR(FromRocks(it->status(), "reading log"));
+    decoded = DecodeLogEntry(bytes, &entry);
+    if (decoded) out.push_back(std::move(entry));
+    return decoded;
+  }));
+  if (!decoded) return Status::Corruption("undecodable log entry");
   return out;
 }
 

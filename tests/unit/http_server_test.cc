@@ -139,6 +139,27 @@ class HttpServerTest : public ::testing::Test {
     server_ = std::move(started).value();
   }
 
+  // `clients` threads, each on its own connection, POST `requests` distinct
+  // bodies to /echo one after another; returns how many came back unchanged.
+  int EchoFromClients(int clients, int requests) {
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&, c] {
+        Client client;
+        if (client.Connect(server_->port())) return;
+        for (int i = 0; i < requests; ++i) {
+          const std::string body = std::to_string(c) + "/" + std::to_string(i);
+          Response res;
+          if (client.RoundTrip(Post("/echo", body), res)) return;
+          if (res.body() == body) ++ok;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    return ok.load();
+  }
+
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{
       net::make_work_guard(io_)};
@@ -585,25 +606,9 @@ TEST_F(HttpServerTest, ServesConcurrentClients) {
   });
   constexpr int kClients = 8;
   constexpr int kRequests = 25;
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int c = 0; c < kClients; ++c) {
-    threads.emplace_back([&, c] {
-      Client client;
-      if (client.Connect(server_->port())) return;
-      for (int i = 0; i < kRequests; ++i) {
-        const std::string body = std::to_string(c) + "/" + std::to_string(i);
-        Response res;
-        if (client.RoundTrip(Post("/echo", body), res)) return;
-        if (res.body() == body) ++ok;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(ok.load(), kClients * kRequests);
+  EXPECT_EQ(EchoFromClients(kClients, kRequests), kClients * kRequests);
   EXPECT_EQ(calls.load(), kClients * kRequests);
 }
-
 
 // HttpServerOptions::session_ios: connections are spread over the given
 // io_contexts in turn, each run by its own thread; every request is answered
@@ -639,22 +644,7 @@ TEST_F(HttpServerTest, SessionIoContextsShareTheConnections) {
       options);
   constexpr int kClients = 4;
   constexpr int kRequests = 10;
-  std::atomic<int> ok{0};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < kClients; ++c) {
-    clients.emplace_back([&, c] {
-      Client client;
-      if (client.Connect(server_->port())) return;
-      for (int i = 0; i < kRequests; ++i) {
-        const std::string body = std::to_string(c) + "/" + std::to_string(i);
-        Response res;
-        if (client.RoundTrip(Post("/echo", body), res)) return;
-        if (res.body() == body) ++ok;
-      }
-    });
-  }
-  for (auto& t : clients) t.join();
-  EXPECT_EQ(ok.load(), kClients * kRequests);
+  EXPECT_EQ(EchoFromClients(kClients, kRequests), kClients * kRequests);
   {
     std::lock_guard<std::mutex> lock(mu);
     // Four connections over two contexts in turn: two each, none on the
