@@ -102,8 +102,58 @@ struct Store::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::WriteOptions write_options;
   std::mutex write_mu;
+  // Published: every entry up to last_lsn is in the store and, on disk, in
+  // the WAL file (see Flush). Readers of the log and the replicator stop here.
   std::atomic<uint64_t> last_lsn{0};
   std::atomic<uint64_t> own_lsn{0};
+
+  // Group commit (disk stores; see Open). A write appends its batch to the
+  // WAL's buffer under write_mu and records what it appended; Flush then
+  // writes the buffer to the file outside write_mu, once for every write
+  // appended so far, and publishes their lsns. Under write_mu:
+  uint64_t appended_lsn = 0;                 // the last lsn given out
+  std::atomic<uint64_t> appended_seq{0};     // writes appended (lsn or not)
+  std::atomic<uint64_t> appended_last{0};    // last_lsn once they are flushed
+  std::atomic<uint64_t> appended_own{0};     // own_lsn once they are flushed
+  bool group_commit = false;  // manual_wal_flush: a disk store
+  std::mutex flush_mu;        // one WAL flush at a time; guards flushed_seq
+  uint64_t flushed_seq = 0;
+
+  // Makes the write that was appended as `seq` durable (as StoreOptions::sync
+  // says), with every write appended before it, and publishes their lsns.
+  Status Flush(uint64_t seq) {
+    std::lock_guard<std::mutex> lock(flush_mu);
+    if (flushed_seq >= seq) return Status::Ok();  // a later flush took it along
+    // Read before flushing: everything appended up to these is in the buffer.
+    const uint64_t upto = appended_seq.load(std::memory_order_acquire);
+    const uint64_t last = appended_last.load(std::memory_order_acquire);
+    const uint64_t own = appended_own.load(std::memory_order_acquire);
+    RL_RETURN_IF_ERROR(FromRocks(db->FlushWAL(options.sync), "writing the WAL"));
+    flushed_seq = upto;
+    last_lsn.store(last, std::memory_order_release);
+    own_lsn.store(own, std::memory_order_release);
+    return Status::Ok();
+  }
+
+  // Records a write appended under write_mu (lsns 0: none); returns its seq.
+  uint64_t Appended(uint64_t last, uint64_t own) {
+    if (last != 0) appended_last.store(last, std::memory_order_release);
+    if (own != 0) appended_own.store(own, std::memory_order_release);
+    const uint64_t seq = appended_seq.load(std::memory_order_relaxed) + 1;
+    appended_seq.store(seq, std::memory_order_release);
+    return seq;
+  }
+
+  // A write outside Store::Write (metadata, trimming): appended and flushed.
+  Status WriteNow(const std::function<rocksdb::Status()>& write) {
+    uint64_t seq = 0;
+    {
+      std::lock_guard<std::mutex> lock(write_mu);
+      RL_RETURN_IF_ERROR(FromRocks(write(), "writing"));
+      seq = Appended(0, 0);
+    }
+    return group_commit ? Flush(seq) : Status::Ok();
+  }
   std::atomic<uint64_t> first_lsn{1};  // lowest lsn still in the log (last_lsn + 1 if empty)
   std::atomic<uint64_t> metadata_epoch{0};  // see Store::metadata_epoch; set at open
   Store::CommitListener listener;
@@ -164,6 +214,8 @@ struct Store::Impl {
 
   ~Impl() {
     if (db) {
+      // A write that failed between append and flush left its bytes in the buffer.
+      if (group_commit) db->FlushWAL(options.sync).PermitUncheckedError();
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
       db.reset();
@@ -195,6 +247,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     path = "/regionlab-mem";
   } else if (path.empty()) {
     return Status::BadRequest("store path is empty");
+  } else {
+    // Group commit: a write appends to the WAL's buffer under the writer lock
+    // and writes (and syncs) it to the file after releasing it, together with
+    // the writes appended meanwhile (Impl::Flush). The write(2) left the lock,
+    // and concurrent writers share one: docs/benchmarks.md.
+    db_options.manual_wal_flush = true;
+    impl->group_commit = true;
   }
 
   rocksdb::ColumnFamilyOptions cf_options;
@@ -231,7 +290,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, families, &impl->handles, &raw);
   if (!s.ok()) return FromRocks(s, "opening store at " + path);
   impl->db.reset(raw);
-  impl->write_options.sync = options.sync;
+  // With group commit, Impl::Flush syncs (FlushWAL(sync)), not the write.
+  impl->write_options.sync = options.sync && !impl->group_commit;
   // In memory (--ephemeral) a WAL protects nothing: the process's memory is
   // the only copy either way, and a kill/restart of a region closes the
   // store, which flushes the memtables (avoid_flush_during_shutdown is
@@ -248,8 +308,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     batch.Put(impl->cf(kMeta), "format", kFormatVersion);
     batch.Put(impl->cf(kMeta), "region", std::to_string(options.region_id));
     rocksdb::WriteOptions wo = impl->write_options;
-    wo.sync = !options.in_memory;
+    wo.sync = !options.in_memory && !impl->group_commit;
     RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(wo, &batch), "initialising store"));
+    if (impl->group_commit) RL_RETURN_IF_ERROR(FromRocks(impl->db->FlushWAL(true), "initialising store"));
   } else if (!s.ok()) {
     return FromRocks(s, "reading store format");
   } else {
@@ -311,9 +372,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     RL_RETURN_IF_ERROR(FromRocks(docs->status(), "scanning documents to index"));
     RL_RETURN_IF_ERROR(FromRocks(batch.Put(impl->cf(kMeta), kChangesIndexedKey, "1"), "indexing"));
     RL_RETURN_IF_ERROR(FromRocks(impl->db->Write(impl->write_options, &batch), "writing the change-feed index"));
+    if (impl->group_commit) RL_RETURN_IF_ERROR(FromRocks(impl->db->FlushWAL(options.sync), "writing the change-feed index"));
   } else if (!s.ok()) {
     return FromRocks(s, "reading the change-feed index state");
   }
+  impl->appended_lsn = impl->last_lsn.load();
+  impl->appended_last = impl->last_lsn.load();
+  impl->appended_own = impl->own_lsn.load();
   spdlog::debug("store opened at {} (region {}, last lsn {})", path, options.region_id,
                 impl->last_lsn.load());
   return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -386,10 +451,11 @@ Status Store::Scan(std::string_view prefix, std::string_view start_after, bool i
 Result<CommitInfo> Store::Write(const BuildFn& build) {
   CommitInfo info;
   bool local = false;
+  uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
     WriteContext ctx;
-    ctx.lsn = impl_->last_lsn.load(std::memory_order_relaxed) + 1;
+    ctx.lsn = impl_->appended_lsn + 1;
     ctx.region_id = impl_->options.region_id;
     ctx.now_micros = impl_->clock->NowMicros();
     Result<WriteSet> set = build(ctx);
@@ -455,11 +521,19 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     local = own != 0;
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
     if (TouchesMetadata(*set)) impl_->metadata_epoch.fetch_add(1, std::memory_order_acq_rel);
-    if (last == 0) return CommitInfo{};
-    impl_->last_lsn.store(last, std::memory_order_release);
-    if (own != 0) impl_->own_lsn.store(own, std::memory_order_release);
+    if (last != 0) impl_->appended_lsn = last;
+    seq = impl_->Appended(last, own);
+    if (!impl_->group_commit && last != 0) {
+      impl_->last_lsn.store(last, std::memory_order_release);
+      if (own != 0) impl_->own_lsn.store(own, std::memory_order_release);
+    }
     info = CommitInfo{last, ctx.now_micros};
   }
+  // The batch is in the memtable (readers see it) but, on disk, only in the
+  // WAL's buffer: it is acknowledged (and its lsn published, so shipped) once
+  // the buffer is in the file.
+  if (impl_->group_commit) RL_RETURN_IF_ERROR(impl_->Flush(seq));
+  if (info.lsn == 0) return CommitInfo{};
   if (impl_->listener) impl_->listener(info, local);
   return info;
 }
@@ -474,12 +548,13 @@ Result<uint64_t> Store::FirstRetainedLsn() const { return impl_->first_lsn.load(
 
 Status Store::TrimLog(uint64_t below) {
   if (below <= 1) return Status::Ok();
-  RL_RETURN_IF_ERROR(FromRocks(
-      impl_->db->DeleteRange(impl_->write_options, impl_->cf(kLog), keys::Log(0), keys::Log(below)), "trimming log"));
+  RL_RETURN_IF_ERROR(impl_->WriteNow([&] {
+    return impl_->db->DeleteRange(impl_->write_options, impl_->cf(kLog), keys::Log(0), keys::Log(below));
+  }));
   // Entries from first_lsn to last_lsn are all present: the log only grows at
   // its end and shrinks here.
   std::lock_guard<std::mutex> lock(impl_->write_mu);
-  const uint64_t first = std::min(below, impl_->last_lsn.load() + 1);
+  const uint64_t first = std::min(below, impl_->appended_lsn + 1);
   if (first > impl_->first_lsn.load()) impl_->first_lsn.store(first, std::memory_order_release);
   return Status::Ok();
 }
@@ -626,8 +701,7 @@ Status Store::ReadLogRaw(uint64_t from_lsn, size_t max, const RawLogFn& fn) cons
 
 Status Store::Probe() {
   std::string stamp = std::to_string(impl_->clock->NowMicros());
-  rocksdb::WriteOptions wo = impl_->write_options;
-  RL_RETURN_IF_ERROR(FromRocks(impl_->db->Put(wo, impl_->cf(kMeta), "probe", stamp), "probe write"));
+  RL_RETURN_IF_ERROR(impl_->WriteNow([&] { return impl_->db->Put(impl_->write_options, impl_->cf(kMeta), "probe", stamp); }));
   std::string back;
   RL_RETURN_IF_ERROR(
       FromRocks(impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), "probe", &back), "probe read"));

@@ -9,10 +9,15 @@
 // serialized by the store (one writer at a time), which is what gives the log
 // its order and lets a write read-modify-write without races.
 //
-// Durability: a write returns after RocksDB has appended it to its WAL (in
+// Durability: a write returns after its batch is in RocksDB's WAL file (in
 // memory, --ephemeral, there is no WAL: see Open). With
 // `sync` off (the default) the WAL is in the OS page cache, which survives the
-// process being killed (kill -9), not the machine losing power.
+// process being killed (kill -9), not the machine losing power. Writes commit
+// in groups: each appends to the WAL's buffer under the writer lock, then one
+// flush (and fsync, with `sync`) outside it carries every write appended so
+// far. A write's lsn is published (last_lsn, ReadLog, the commit listener)
+// only once it is in the file; readers of documents may see it a few
+// microseconds earlier, between its append and that flush.
 #pragma once
 
 #include <cstdint>

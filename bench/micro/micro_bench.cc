@@ -24,6 +24,7 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -231,6 +232,53 @@ void BM_StoreWrite(benchmark::State& state) {
   if (!dir.empty()) std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_StoreWrite)->Arg(0)->Arg(1);
+
+// Writers sharing one disk store (group commit: each write's WAL flush, or
+// fsync with Arg 1, takes along the writes appended meanwhile). Real time:
+// per-thread CPU time does not count a writer waiting for another's flush.
+struct SharedStore {
+  testing::FakeClock clock;
+  std::string dir;
+  std::unique_ptr<storage::Store> store;
+  std::atomic<uint64_t> next{0};
+};
+SharedStore* g_shared = nullptr;
+
+void BM_StoreWriteConcurrent(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_shared = new SharedStore;
+    char tmpl[] = "/tmp/micro_bench_store.XXXXXX";
+    if (mkdtemp(tmpl)) {
+      g_shared->dir = tmpl;
+      storage::StoreOptions options;
+      options.path = tmpl;
+      options.sync = state.range(0) == 1;
+      if (auto store = storage::Store::Open(options, g_shared->clock); store.ok()) g_shared->store = std::move(*store);
+    }
+  }
+  const std::string body = AppDocument("x", "p1");
+  for (auto _ : state) {  // the first iteration starts after the setup above (a barrier)
+    if (!g_shared->store) return state.SkipWithError("store did not open");
+    const uint64_t n = g_shared->next.fetch_add(1);
+    const std::string key = storage::keys::Document("\x01\x02\x03\x04\x05\x06\x07\x08",
+                                                    "[\"p" + std::to_string(n % 100) + "\"]", "d" + std::to_string(n));
+    auto commit = g_shared->store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
+      storage::Record rec = server::NewLocalRecord(storage::RecordKind::kDocument, key, "rid", w, std::nullopt);
+      rec.body = body;
+      storage::WriteSet set;
+      set.puts.emplace_back(key, std::move(rec));
+      return set;
+    });
+    if (!commit.ok()) return state.SkipWithError("write failed");
+  }
+  if (state.thread_index() == 0) {  // after the last iteration of every thread (a barrier)
+    const std::string dir = g_shared->dir;
+    delete g_shared;
+    g_shared = nullptr;
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+}
+BENCHMARK(BM_StoreWriteConcurrent)->Arg(0)->Arg(1)->ThreadRange(1, 4)->UseRealTime();
 
 void BM_StoreGet(benchmark::State& state) {
   TestRegion& region = Region();

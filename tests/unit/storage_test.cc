@@ -4,11 +4,13 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/codec.h"
@@ -523,6 +525,88 @@ TEST_P(DiskStoreTest, LastLsnSurvivesReopen) {
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), 4u);
   for (size_t i = 0; i < log->size(); ++i) EXPECT_EQ((*log)[i].lsn, i + 1);
+}
+
+// A copy of a store's directory taken while it is open holds what a kill -9
+// at that instant leaves: the files as the OS has them, nothing of the
+// process's buffers.
+std::unique_ptr<Store> OpenCrashCopy(const std::string& from, const std::string& to, const Clock& clock) {
+  std::error_code ec;
+  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  StoreOptions o;
+  o.path = to;
+  o.region_id = 7;
+  auto s = Store::Open(o, clock);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+TEST_P(DiskStoreTest, AcknowledgedWritesAreInTheWalFileWhenWriteReturns) {
+  // Group commit keeps a write in the WAL's buffer until it is flushed; the
+  // flush must happen before Write returns, and before the lsn is published.
+  for (int i = 0; i < 5; ++i) {
+    const uint64_t lsn = Put(*store_, {{"dk" + std::to_string(i), Doc("x" + std::to_string(i), "b")}});
+    ASSERT_EQ(lsn, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(store_->last_lsn(), lsn);
+    ScopedTempDir copy_dir;
+    auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(copy->last_lsn(), lsn) << "write " << i;
+    auto got = GetOrFail(*copy, "dk" + std::to_string(i));
+    ASSERT_TRUE(got.has_value()) << "write " << i;
+    EXPECT_EQ(got->id, "x" + std::to_string(i));
+  }
+}
+
+TEST_P(DiskStoreTest, ConcurrentWritersPublishOnlyWhatIsFlushed) {
+  // Four writers; every Write returns with its lsn published (so the
+  // replicator may ship it) and in the WAL file; the published lsn only grows
+  // and the log it covers has no holes.
+  std::atomic<int> early{0};  // listener told of an lsn not yet published
+  store_->SetCommitListener([&](const CommitInfo& info, bool) {
+    if (store_->last_lsn() < info.lsn) ++early;
+  });
+  std::atomic<bool> done{false}, monotonic{true};
+  std::thread watcher([&] {  // the published lsn never goes back
+    uint64_t prev = 0;
+    while (!done) {
+      const uint64_t now = store_->last_lsn();
+      if (now < prev) monotonic = false;
+      prev = now;
+    }
+  });
+  constexpr int kThreads = 4, kWrites = 150;
+  std::vector<std::thread> threads;
+  std::atomic<int> late{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        const uint64_t lsn = Put(*store_, {{"dk" + std::to_string(t) + "-" + std::to_string(i), Doc("x", "b")}});
+        if (store_->last_lsn() < lsn) ++late;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  done = true;
+  watcher.join();
+  store_->SetCommitListener(nullptr);
+  EXPECT_EQ(late.load(), 0);
+  EXPECT_EQ(early.load(), 0);
+  EXPECT_TRUE(monotonic.load());
+  const uint64_t total = kThreads * kWrites;
+  EXPECT_EQ(store_->last_lsn(), total);
+  auto log = store_->ReadLog(1, total + 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), total);
+  for (size_t i = 0; i < log->size(); ++i) ASSERT_EQ((*log)[i].lsn, i + 1);
+  ScopedTempDir copy_dir;
+  auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->last_lsn(), total);
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(GetOrFail(*copy, "dk" + std::to_string(t) + "-" + std::to_string(kWrites - 1)).has_value());
+  }
 }
 
 TEST_P(DiskStoreTest, ReopenWithAnotherRegionIdFails) {
