@@ -12,7 +12,7 @@ PKGS=(
   libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libsimdjson-dev
   libcli11-dev
   libssl-dev
   duktape-dev

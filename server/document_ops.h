@@ -21,9 +21,12 @@ inline constexpr size_t kMaxDocumentBytes = 2 * 1024 * 1024;
 
 // A document body ready to be written: its JSON, id and canonical partition key.
 struct DocumentInput {
-  Json doc;
+  Json doc;  // empty when `prepared` is set
   std::string id;
   std::string pk;
+  // Set when the body was recognised as already in stored form
+  // (ScanPlainDocument): no DOM was built.
+  std::optional<PreparedDocument> prepared;
 };
 // Checks a document body for create/upsert/replace: a JSON object with a
 // valid string id; extracts its partition key for `info`.

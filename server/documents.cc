@@ -7,6 +7,7 @@
 #include "server/charge.h"
 #include "server/document_ops.h"
 #include "server/handlers.h"
+#include "server/plain_document.h"
 #include "server/triggers.h"
 #include "server/udf_runner.h"
 #include "query/query.h"
@@ -172,15 +173,29 @@ namespace {
 
 // Validates the body of a create/upsert/replace request against the
 // partition key header, if any.
-Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const ContainerInfo& info) {
+// Pre-triggers edit the document as a DOM: with `need_dom`, the body is
+// always parsed into one.
+Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const ContainerInfo& info, bool need_dom) {
   if (ctx.request.body.size() > kMaxDocumentBytes) {
     return Status::TooLarge("Request size is too large: the document is " +
                             std::to_string(ctx.request.body.size()) + " bytes, the limit is 2 MB.");
   }
-  auto parsed = ParseJsonBody(ctx.request.body);
-  if (!parsed.ok()) return parsed.status();
-  auto in = ValidateDocument(std::move(*parsed), info);
-  if (!in.ok()) return in.status();
+  Result<DocumentInput> in = Status::Ok();
+  std::optional<PlainDocument> plain;
+  if (!need_dom) plain = ScanPlainDocument(ctx.request.body, info.pk_paths);
+  if (plain) {
+    RL_RETURN_IF_ERROR(ValidateResourceId(plain->id, "Document"));
+    DocumentInput fast;
+    fast.id = std::move(plain->id);
+    fast.pk = std::move(plain->pk);
+    fast.prepared = PreparedDocument{std::string(ctx.request.body), 0};
+    in = std::move(fast);
+  } else {
+    auto parsed = ParseJsonBody(ctx.request.body);
+    if (!parsed.ok()) return parsed.status();
+    in = ValidateDocument(std::move(*parsed), info);
+    if (!in.ok()) return in.status();
+  }
   if (const std::string* h = ctx.request.Header("x-ms-documentdb-partitionkey")) {
     auto given = CanonicalPartitionKey(*h, info.pk_paths.size());
     if (!given.ok()) return given.status();
@@ -200,7 +215,7 @@ HttpResponse WriteResponse(const RequestContext& ctx, int status, const Record& 
 }
 
 HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
-  auto in = ReadDocumentInput(ctx, info);
+  auto in = ReadDocumentInput(ctx, info, NamesTriggers(ctx.request));
   if (!in.ok()) return ErrorResponse(in.status());
   bool upsert = ToLower(ctx.request.HeaderOr("x-ms-documentdb-is-upsert", "")) == "true";
   if (NamesTriggers(ctx.request)) {
@@ -208,7 +223,7 @@ HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
   }
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, in->id);
-  const PreparedDocument prepared = PrepareDocument(std::move(in->doc));
+  const PreparedDocument prepared = in->prepared ? std::move(*in->prepared) : PrepareDocument(std::move(in->doc));
   Record written;
   bool existed = false;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
@@ -252,7 +267,7 @@ HttpResponse ReadDocument(RequestContext& ctx, const ContainerInfo& info, const 
 }
 
 HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
-  auto in = ReadDocumentInput(ctx, info);
+  auto in = ReadDocumentInput(ctx, info, NamesTriggers(ctx.request));
   if (!in.ok()) return ErrorResponse(in.status());
   if (in->id != id) {
     return ErrorResponse(Status::BadRequest("The id in the body ('" + in->id +
@@ -261,7 +276,7 @@ HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, con
   if (NamesTriggers(ctx.request)) return WriteWithTriggers(ctx, info, TriggerOp::kReplace, in->pk, id, &in->doc);
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, id);
-  const PreparedDocument prepared = PrepareDocument(std::move(in->doc));
+  const PreparedDocument prepared = in->prepared ? std::move(*in->prepared) : PrepareDocument(std::move(in->doc));
   Record written;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);

@@ -171,6 +171,8 @@ storage::Record RenderPrepared(const PreparedDocument& doc, const ContainerInfo&
                                const std::string& id, const storage::WriteContext& w,
                                const std::optional<storage::Record>& previous);
 
+// Splits a partition key path "/a/b" into its member names {"a","b"}.
+std::vector<std::string> PartitionKeyPathTokens(const std::string& path);
 // Extracts the partition key of `doc` for `paths` as a canonical JSON array.
 // A missing value is {} ("none"), as the SDK sends it.
 std::string ExtractPartitionKey(const Json& doc, const std::vector<std::string>& paths);

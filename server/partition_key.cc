@@ -26,9 +26,10 @@ Json CanonicalValue(const Json& v) {
   return Json::object();  // undefined / "none"
 }
 
-// Splits "/a/b" into {"a","b"}; JSON-pointer escapes are not used by Cosmos
-// partition key paths, but ~1 and ~0 are honoured for symmetry with patch.
-std::vector<std::string> PathTokens(const std::string& path) {
+
+}  // namespace
+
+std::vector<std::string> PartitionKeyPathTokens(const std::string& path) {
   std::vector<std::string> out;
   size_t i = 1;
   while (i <= path.size()) {
@@ -40,14 +41,12 @@ std::vector<std::string> PathTokens(const std::string& path) {
   return out;
 }
 
-}  // namespace
-
 std::string ExtractPartitionKey(const Json& doc, const std::vector<std::string>& paths) {
   Json values = Json::array();
   for (const auto& path : paths) {
     const Json* cur = &doc;
     bool found = true;
-    for (const auto& tok : PathTokens(path)) {
+    for (const auto& tok : PartitionKeyPathTokens(path)) {
       if (!cur->is_object()) {
         found = false;
         break;

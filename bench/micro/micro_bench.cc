@@ -36,6 +36,7 @@
 #include "base/encoding.h"
 #include "server/document_ops.h"
 #include "server/handlers.h"
+#include "server/plain_document.h"
 #include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/store.h"
@@ -164,6 +165,20 @@ void BM_PrepareDocument(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PrepareDocument);
+
+// The same body through the fast path (server/plain_document.cc): validate
+// with simdjson, read the id and partition key, keep the text.
+void BM_ScanPlainDocument(benchmark::State& state) {
+  auto info = Container();
+  if (!info) return state.SkipWithError("no container");
+  const std::string body = AppDocument("x1", "p1");
+  for (auto _ : state) {
+    auto plain = server::ScanPlainDocument(body, info->pk_paths);
+    if (!plain) return state.SkipWithError("not taken by the fast path");
+    benchmark::DoNotOptimize(plain);
+  }
+}
+BENCHMARK(BM_ScanPlainDocument);
 
 storage::Record SampleRecord() {
   auto rec = Region().store().Get(DocumentKey("p1", "r1"));

@@ -1,0 +1,215 @@
+// The create fast path (server/plain_document.cc) against the full path it
+// stands in for: whenever ScanPlainDocument accepts a body, parsing,
+// validating and preparing it must give the same id, partition key and stored
+// text, byte for byte.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "server/document_ops.h"
+#include "server/handlers.h"
+#include "server/plain_document.h"
+
+namespace regionlab::server {
+namespace {
+
+ContainerInfo Info(std::vector<std::string> paths) {
+  ContainerInfo info;
+  info.pk_paths = std::move(paths);
+  return info;
+}
+
+// What the full path stores for `body`, or its error.
+struct Full {
+  Status status = Status::Ok();
+  std::string id, pk, text;
+  int64_t ttl = 0;
+};
+Full FullPath(std::string_view body, const ContainerInfo& info) {
+  Full out;
+  auto parsed = ParseJsonBody(body);
+  if (!parsed.ok()) {
+    out.status = parsed.status();
+    return out;
+  }
+  auto in = ValidateDocument(std::move(*parsed), info);
+  if (!in.ok()) {
+    out.status = in.status();
+    return out;
+  }
+  out.id = in->id;
+  out.pk = in->pk;
+  PreparedDocument prepared = PrepareDocument(std::move(in->doc));
+  out.text = prepared.text;
+  out.ttl = prepared.ttl;
+  return out;
+}
+
+// Checks one body; returns whether the fast path took it.
+bool Agrees(const std::string& body, const ContainerInfo& info) {
+  auto fast = ScanPlainDocument(body, info.pk_paths);
+  if (!fast) return false;
+  Full full = FullPath(body, info);
+  Status id_ok = ValidateResourceId(fast->id, "Document");
+  if (!id_ok.ok()) {
+    EXPECT_EQ(full.status.ToString(), id_ok.ToString()) << body;
+    return true;
+  }
+  EXPECT_TRUE(full.status.ok()) << body << ": " << full.status.ToString();
+  EXPECT_EQ(fast->id, full.id) << body;
+  EXPECT_EQ(fast->pk, full.pk) << body;
+  EXPECT_EQ(body, full.text) << "the stored text differs";
+  EXPECT_EQ(full.ttl, 0) << body;
+  return true;
+}
+
+TEST(PlainDocumentTest, WhatTheSdkSendsTakesTheFastPathAndStoresTheSameText) {
+  const ContainerInfo info = Info({"/pk"});
+  for (const std::string body : {
+           R"({"id":"a1","pk":"p1","n":42,"neg":-7,"big":18446744073709551615,"ok":true,"none":null})",
+           R"({"id":"x","pk":"Zürich €","tags":["a","b",[1,2,{"k":"v"}]],"o":{"p":{"q":[]},"r":{}}})",
+           R"({"pk":"p","id":"id with spaces","s":"a: b, {c} [d]"})",
+           // Numbers as JSON.stringify writes them, which is also nlohmann's form.
+           R"({"id":"i","pk":"p","total":1234.5,"lines":[{"price":10.25},{"price":0.1}],"big":1e+21})",
+           R"({"id":"i","pk":"p","whole":99.0,"neg":-2.5})",
+       }) {
+    EXPECT_TRUE(Agrees(body, info)) << body;
+  }
+  // A missing partition key value is "none", as the full path says.
+  EXPECT_TRUE(Agrees(R"({"id":"a"})", info));
+  // Nested and hierarchical keys.
+  EXPECT_TRUE(Agrees(R"({"id":"a","t":{"u":"v"},"w":"z"})", Info({"/t/u", "/w"})));
+  EXPECT_TRUE(Agrees(R"({"id":"a","t":"not an object"})", Info({"/t/u"})));
+}
+
+TEST(PlainDocumentTest, BodiesTheSerialiserWouldRewriteTakeTheFullPath) {
+  const std::vector<std::string> paths = {"/pk"};
+  for (const std::string body : {
+           R"({"id":"a","pk":"p","x":1.50})",         // numbers not in the serialiser's form
+           R"({"id":"a","pk":"p","x":1e2})",
+           R"({"id":"a","pk":"p","x":0.00001})",
+           R"({"id":"a","pk":"p","x":1E+21})",
+           R"({"id":"a","pk":"p","x":1e-7})",          // JSON.stringify's form; nlohmann writes 1e-07
+           R"({"id":"a","pk":"p","x":-0})",           // negative zero
+           R"({"id":"a","pk":"p","x":18446744073709551616})",  // beyond uint64
+           R"({"id":"a","pk":"p","x":"\u00e9"})",     // escapes
+           R"({"id":"a","pk":"p","x":"\/"})",
+           R"({"id":"a", "pk":"p"})",                 // whitespace
+           "{\"id\":\"a\",\"pk\":\"p\"}\n",
+           R"({"id":"a","pk":"p","x":{"k":1,"k":2}})",  // duplicate names
+           R"({"id":"a","pk":"p","id":"b"})",
+           R"({"id":"a","pk":"p","_ts":5})",          // system properties are dropped
+           R"({"id":"a","pk":"p","_rid":"r","_etag":"e","_self":"s","_attachments":"a"})",
+           R"({"id":"a","pk":"p","ttl":60})",         // ttl is validated and kept
+           R"({"id":"a","pk":5})",                    // non-string keys
+           R"({"id":"a","pk":true})",
+           R"({"id":7,"pk":"p"})",                    // errors are the full path's
+           R"({"pk":"p"})",
+           R"(["id","a"])",
+           R"({"id":"a","pk":"p")",
+           R"({"id":"a","pk":"p"}{})",
+           "{\"id\":\"a\",\"pk\":\"\xff\"}",           // invalid UTF-8
+       }) {
+    EXPECT_FALSE(ScanPlainDocument(body, paths).has_value()) << body;
+  }
+}
+
+TEST(PlainDocumentTest, InvalidIdsGetTheFullPathsError) {
+  const ContainerInfo info = Info({"/pk"});
+  EXPECT_TRUE(Agrees(R"({"id":"a/b","pk":"p"})", info));
+  EXPECT_TRUE(Agrees(R"({"id":"","pk":"p"})", info));
+  EXPECT_TRUE(Agrees(R"({"id":"trailing ","pk":"p"})", info));
+}
+
+// Random documents mixing what the fast path takes with what it must refuse.
+class Generator {
+ public:
+  explicit Generator(uint64_t seed) : rng_(seed) {}
+
+  std::string Document() {
+    std::string out = "{";
+    std::vector<std::string> members;
+    if (Chance(95)) members.push_back(Key("id") + (Chance(95) ? String() : Number()));
+    if (Chance(80)) members.push_back(Key("pk") + (Chance(85) ? String() : Value(2)));
+    if (Chance(30)) members.push_back(Key("t") + (Chance(70) ? "{" + Key("u") + String() + "}" : Value(2)));
+    if (Chance(5)) members.push_back(Key("ttl") + Number());
+    if (Chance(5)) members.push_back(Key("_ts") + Number());
+    const int extra = Pick(6);
+    for (int i = 0; i < extra; ++i) members.push_back(Key(Name()) + Value(3));
+    std::shuffle(members.begin(), members.end(), rng_);
+    for (size_t i = 0; i < members.size(); ++i) out += (i ? Comma() : "") + members[i];
+    return out + "}";
+  }
+
+ private:
+  bool Chance(int percent) { return Pick(100) < percent; }
+  int Pick(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
+  std::string Space() { return Chance(3) ? (Chance(50) ? " " : "\n") : ""; }
+  std::string Comma() { return Space() + "," + Space(); }
+  std::string Key(const std::string& name) { return "\"" + name + "\"" + Space() + ":" + Space(); }
+  std::string Name() {
+    static const char* names[] = {"a", "b", "n", "x", "id", "pk", "k", "é", "long name", "_x"};
+    return names[Pick(10)];  // repeats make duplicate names
+  }
+  std::string String() {
+    static const char* pieces[] = {"a", "Z", " ", "é", "€", "😀", ":", ",", "{", "]", "\\\"", "\\\\", "\\n", "\\u00e9", "\\/", "\x7f"};
+    std::string s = "\"";
+    const int n = Pick(8);
+    for (int i = 0; i < n; ++i) s += pieces[Chance(85) ? Pick(10) : 10 + Pick(6)];
+    return s + "\"";
+  }
+  std::string Number() {
+    static const char* numbers[] = {"0", "1", "-1", "42", "9223372036854775807", "-9223372036854775808",
+                                    "18446744073709551615", "1.5", "1.0", "0.1", "1e+21", "-2.5",
+                                    "18446744073709551616", "-0", "1e2", "2.5E-3", "0.10", "-0.0",
+                                    "1E+21", "-9223372036854775809", "0.00001", "1e400"};
+    return numbers[Chance(75) ? Pick(12) : 12 + Pick(10)];
+  }
+  std::string Value(int depth) {
+    switch (Pick(depth > 0 ? 7 : 5)) {
+      case 0: return String();
+      case 1: return Number();
+      case 2: return Chance(50) ? "true" : "false";
+      case 3: return "null";
+      case 4: return String();
+      case 5: {
+        std::string a = "[" + Space();
+        const int n = Pick(4);
+        for (int i = 0; i < n; ++i) a += (i ? Comma() : "") + Value(depth - 1);
+        return a + "]";
+      }
+      default: {
+        std::string o = "{" + Space();
+        const int n = Pick(4);
+        for (int i = 0; i < n; ++i) o += (i ? Comma() : "") + Key(Name()) + Value(depth - 1);
+        return o + "}";
+      }
+    }
+  }
+
+  std::mt19937_64 rng_;
+};
+
+TEST(PlainDocumentTest, RandomDocumentsAgreeWithTheFullPath) {
+  const std::vector<ContainerInfo> infos = {Info({"/pk"}), Info({"/t/u"}), Info({"/pk", "/t/u"})};
+  int fast = 0, total = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    Generator gen(seed);
+    for (int i = 0; i < 500; ++i) {
+      const std::string body = gen.Document();
+      for (const auto& info : infos) {
+        ++total;
+        if (Agrees(body, info)) ++fast;
+        if (::testing::Test::HasFailure()) return;  // the first disagreement is enough
+      }
+    }
+  }
+  // Both paths are exercised.
+  EXPECT_GT(fast, total / 20);
+  EXPECT_LT(fast, total * 9 / 10);
+}
+
+}  // namespace
+}  // namespace regionlab::server
