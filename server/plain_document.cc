@@ -94,7 +94,12 @@ bool StoredAsWritten(dom::element e) {
 
 std::optional<PlainDocument> ScanPlainDocument(std::string_view body, const std::vector<std::string>& pk_paths) {
   if (body.size() < 2 || body.front() != '{' || !TextKept(body)) return std::nullopt;
-  thread_local dom::parser parser;
+  // A parser keeps the buffers of the largest body it has seen: each io
+  // thread keeps one for bodies up to 256 KB; a bigger body gets its own.
+  constexpr size_t kCachedParserBytes = 256 << 10;
+  thread_local dom::parser cached;
+  dom::parser own;
+  dom::parser& parser = body.size() <= kCachedParserBytes ? cached : own;
   dom::element root;
   if (parser.parse(body.data(), body.size(), /*realloc_if_needed=*/true).get(root) != simdjson::SUCCESS) {
     return std::nullopt;

@@ -77,6 +77,8 @@ TEST(PlainDocumentTest, WhatTheSdkSendsTakesTheFastPathAndStoresTheSameText) {
        }) {
     EXPECT_TRUE(Agrees(body, info)) << body;
   }
+  // A body bigger than the per-thread parser keeps (256 KB).
+  EXPECT_TRUE(Agrees(R"({"id":"big","pk":"p","pad":")" + std::string(300 << 10, 'x') + R"("})", info));
   // A missing partition key value is "none", as the full path says.
   EXPECT_TRUE(Agrees(R"({"id":"a"})", info));
   // Nested and hierarchical keys.
