@@ -145,11 +145,11 @@ struct Store::Impl {
   }
 
   // A write outside Store::Write (metadata, trimming): appended and flushed.
-  Status WriteNow(const std::function<rocksdb::Status()>& write) {
+  Status WriteNow(std::string_view what, const std::function<rocksdb::Status()>& write) {
     uint64_t seq = 0;
     {
       std::lock_guard<std::mutex> lock(write_mu);
-      RL_RETURN_IF_ERROR(FromRocks(write(), "writing"));
+      RL_RETURN_IF_ERROR(FromRocks(write(), what));
       seq = Appended(0, 0);
     }
     return group_commit ? Flush(seq) : Status::Ok();
@@ -548,7 +548,7 @@ Result<uint64_t> Store::FirstRetainedLsn() const { return impl_->first_lsn.load(
 
 Status Store::TrimLog(uint64_t below) {
   if (below <= 1) return Status::Ok();
-  RL_RETURN_IF_ERROR(impl_->WriteNow([&] {
+  RL_RETURN_IF_ERROR(impl_->WriteNow("trimming log", [&] {
     return impl_->db->DeleteRange(impl_->write_options, impl_->cf(kLog), keys::Log(0), keys::Log(below));
   }));
   // Entries from first_lsn to last_lsn are all present: the log only grows at
@@ -701,7 +701,8 @@ Status Store::ReadLogRaw(uint64_t from_lsn, size_t max, const RawLogFn& fn) cons
 
 Status Store::Probe() {
   std::string stamp = std::to_string(impl_->clock->NowMicros());
-  RL_RETURN_IF_ERROR(impl_->WriteNow([&] { return impl_->db->Put(impl_->write_options, impl_->cf(kMeta), "probe", stamp); }));
+  RL_RETURN_IF_ERROR(impl_->WriteNow(
+      "probe write", [&] { return impl_->db->Put(impl_->write_options, impl_->cf(kMeta), "probe", stamp); }));
   std::string back;
   RL_RETURN_IF_ERROR(
       FromRocks(impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), "probe", &back), "probe read"));
