@@ -21,11 +21,11 @@ inline constexpr size_t kMaxDocumentBytes = 2 * 1024 * 1024;
 
 // A document body ready to be written: its JSON, id and canonical partition key.
 struct DocumentInput {
-  Json doc;  // empty when `prepared` is set
+  Json doc;
   std::string id;
   std::string pk;
-  // Set when the body was recognised as already in stored form
-  // (ScanPlainDocument): no DOM was built.
+  // The text to store (server/documents.cc sets it unless the caller needs
+  // `doc`; a body already in stored form, ScanPlainDocument, gets no DOM).
   std::optional<PreparedDocument> prepared;
 };
 // Checks a document body for create/upsert/replace: a JSON object with a

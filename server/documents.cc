@@ -171,31 +171,37 @@ Result<Record> PatchVersion(const Record& current, const PatchSpec& spec, const 
 
 namespace {
 
+// A create/upsert/replace body, checked. Pre-triggers edit the document as a
+// DOM: with `need_dom` the input keeps `doc`, otherwise it has `prepared`
+// (built without a DOM when the body is already in stored form).
+Result<DocumentInput> ParseDocumentInput(std::string_view body, const ContainerInfo& info, bool need_dom) {
+  if (!need_dom) {
+    if (std::optional<PlainDocument> plain = ScanPlainDocument(body, info.pk_paths)) {
+      RL_RETURN_IF_ERROR(ValidateResourceId(plain->id, "Document"));
+      DocumentInput in;
+      in.id = std::move(plain->id);
+      in.pk = std::move(plain->pk);
+      in.prepared = PreparedDocument{std::string(body), 0};
+      return in;
+    }
+  }
+  auto parsed = ParseJsonBody(body);
+  if (!parsed.ok()) return parsed.status();
+  auto in = ValidateDocument(std::move(*parsed), info);
+  if (!in.ok() || need_dom) return in;
+  in->prepared = PrepareDocument(std::move(in->doc));
+  return in;
+}
+
 // Validates the body of a create/upsert/replace request against the
 // partition key header, if any.
-// Pre-triggers edit the document as a DOM: with `need_dom`, the body is
-// always parsed into one.
 Result<DocumentInput> ReadDocumentInput(const RequestContext& ctx, const ContainerInfo& info, bool need_dom) {
   if (ctx.request.body.size() > kMaxDocumentBytes) {
     return Status::TooLarge("Request size is too large: the document is " +
                             std::to_string(ctx.request.body.size()) + " bytes, the limit is 2 MB.");
   }
-  Result<DocumentInput> in = Status::Ok();
-  std::optional<PlainDocument> plain;
-  if (!need_dom) plain = ScanPlainDocument(ctx.request.body, info.pk_paths);
-  if (plain) {
-    RL_RETURN_IF_ERROR(ValidateResourceId(plain->id, "Document"));
-    DocumentInput fast;
-    fast.id = std::move(plain->id);
-    fast.pk = std::move(plain->pk);
-    fast.prepared = PreparedDocument{std::string(ctx.request.body), 0};
-    in = std::move(fast);
-  } else {
-    auto parsed = ParseJsonBody(ctx.request.body);
-    if (!parsed.ok()) return parsed.status();
-    in = ValidateDocument(std::move(*parsed), info);
-    if (!in.ok()) return in.status();
-  }
+  auto in = ParseDocumentInput(ctx.request.body, info, need_dom);
+  if (!in.ok()) return in.status();
   if (const std::string* h = ctx.request.Header("x-ms-documentdb-partitionkey")) {
     auto given = CanonicalPartitionKey(*h, info.pk_paths.size());
     if (!given.ok()) return given.status();
@@ -215,15 +221,16 @@ HttpResponse WriteResponse(const RequestContext& ctx, int status, const Record& 
 }
 
 HttpResponse CreateOrUpsert(RequestContext& ctx, const ContainerInfo& info) {
-  auto in = ReadDocumentInput(ctx, info, NamesTriggers(ctx.request));
+  const bool triggers = NamesTriggers(ctx.request);
+  auto in = ReadDocumentInput(ctx, info, triggers);
   if (!in.ok()) return ErrorResponse(in.status());
   bool upsert = ToLower(ctx.request.HeaderOr("x-ms-documentdb-is-upsert", "")) == "true";
-  if (NamesTriggers(ctx.request)) {
+  if (triggers) {
     return WriteWithTriggers(ctx, info, upsert ? TriggerOp::kUpsert : TriggerOp::kCreate, in->pk, in->id, &in->doc);
   }
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, in->id);
-  const PreparedDocument prepared = in->prepared ? std::move(*in->prepared) : PrepareDocument(std::move(in->doc));
+  const PreparedDocument prepared = std::move(*in->prepared);
   Record written;
   bool existed = false;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
@@ -267,16 +274,17 @@ HttpResponse ReadDocument(RequestContext& ctx, const ContainerInfo& info, const 
 }
 
 HttpResponse ReplaceDocument(RequestContext& ctx, const ContainerInfo& info, const std::string& id) {
-  auto in = ReadDocumentInput(ctx, info, NamesTriggers(ctx.request));
+  const bool triggers = NamesTriggers(ctx.request);
+  auto in = ReadDocumentInput(ctx, info, triggers);
   if (!in.ok()) return ErrorResponse(in.status());
   if (in->id != id) {
     return ErrorResponse(Status::BadRequest("The id in the body ('" + in->id +
                                             "') does not match the document in the URL ('" + id + "')."));
   }
-  if (NamesTriggers(ctx.request)) return WriteWithTriggers(ctx, info, TriggerOp::kReplace, in->pk, id, &in->doc);
+  if (triggers) return WriteWithTriggers(ctx, info, TriggerOp::kReplace, in->pk, id, &in->doc);
   const std::string* if_match = ctx.request.Header("if-match");
   std::string key = keys::Document(RidBytes(info.record.rid).value_or(""), in->pk, id);
-  const PreparedDocument prepared = in->prepared ? std::move(*in->prepared) : PrepareDocument(std::move(in->doc));
+  const PreparedDocument prepared = std::move(*in->prepared);
   Record written;
   auto commit = ctx.region.store->Write([&](const storage::WriteContext& w) -> Result<storage::WriteSet> {
     auto cur = ctx.region.store->Get(key);

@@ -26,7 +26,6 @@ Json CanonicalValue(const Json& v) {
   return Json::object();  // undefined / "none"
 }
 
-
 }  // namespace
 
 std::vector<std::string> PartitionKeyPathTokens(const std::string& path) {

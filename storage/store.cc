@@ -110,10 +110,9 @@ struct Store::Impl {
   // Group commit (disk stores; see Open). A write appends its batch to the
   // WAL's buffer under write_mu and records what it appended; Flush then
   // writes the buffer to the file outside write_mu, once for every write
-  // appended so far, and publishes their lsns. Under write_mu:
-  uint64_t appended_lsn = 0;                 // the last lsn given out
+  // appended so far, and publishes their lsns. Written under write_mu:
   std::atomic<uint64_t> appended_seq{0};     // writes appended (lsn or not)
-  std::atomic<uint64_t> appended_last{0};    // last_lsn once they are flushed
+  std::atomic<uint64_t> appended_last{0};    // the last lsn given out; last_lsn once flushed
   std::atomic<uint64_t> appended_own{0};     // own_lsn once they are flushed
   bool group_commit = false;  // manual_wal_flush: a disk store
   std::mutex flush_mu;        // one WAL flush at a time; guards flushed_seq
@@ -376,7 +375,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   } else if (!s.ok()) {
     return FromRocks(s, "reading the change-feed index state");
   }
-  impl->appended_lsn = impl->last_lsn.load();
   impl->appended_last = impl->last_lsn.load();
   impl->appended_own = impl->own_lsn.load();
   spdlog::debug("store opened at {} (region {}, last lsn {})", path, options.region_id,
@@ -455,7 +453,7 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
   {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
     WriteContext ctx;
-    ctx.lsn = impl_->appended_lsn + 1;
+    ctx.lsn = impl_->appended_last.load(std::memory_order_relaxed) + 1;
     ctx.region_id = impl_->options.region_id;
     ctx.now_micros = impl_->clock->NowMicros();
     Result<WriteSet> set = build(ctx);
@@ -521,7 +519,6 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     local = own != 0;
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
     if (TouchesMetadata(*set)) impl_->metadata_epoch.fetch_add(1, std::memory_order_acq_rel);
-    if (last != 0) impl_->appended_lsn = last;
     seq = impl_->Appended(last, own);
     if (!impl_->group_commit && last != 0) {
       impl_->last_lsn.store(last, std::memory_order_release);
@@ -554,7 +551,7 @@ Status Store::TrimLog(uint64_t below) {
   // Entries from first_lsn to last_lsn are all present: the log only grows at
   // its end and shrinks here.
   std::lock_guard<std::mutex> lock(impl_->write_mu);
-  const uint64_t first = std::min(below, impl_->appended_lsn + 1);
+  const uint64_t first = std::min(below, impl_->appended_last.load(std::memory_order_relaxed) + 1);
   if (first > impl_->first_lsn.load()) impl_->first_lsn.store(first, std::memory_order_release);
   return Status::Ok();
 }
