@@ -222,7 +222,9 @@ Subcommand AddUpCommand(CLI::App& root) {
   up->add_flag("--enforce-throughput", st->opts.enforce_throughput,
               "throttle each container to its provisioned RU/s (429, sub-status 3200), as Azure does");
   AddTlsOptions(up, &st->opts);
-  up->add_option("--threads", st->opts.threads_per_region, "io threads per region")->capture_default_str();
+  up->add_option("--threads", st->opts.threads_per_region, "HTTP io threads per region")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   up->add_option("--scenario", st->scenario, "run this scenario file (a POST /scenario body) from the start")
       ->check(CLI::ExistingFile);
   up->add_flag("--open", st->open, "open the web console (the ready line's \"console\" URL) in $BROWSER or xdg-open");

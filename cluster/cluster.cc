@@ -217,18 +217,23 @@ struct Cluster::Impl final : RegionControl {
   // Opens the store and builds the region's serving objects (listeners
   // bound, nothing started). On a restart the ports are the ones bound the
   // first time.
+  // Threads of a region's replication runner and of its worker pool.
+  int WorkerThreads() const { return std::max(2, options.threads_per_region); }
+
   Status Open(Region& r) {
     if (!r.ctx->leases) {  // fenced leases: one service per region, for the cluster's life
       LeaseServiceOptions lo;
-      lo.max_forward_waiters = options.threads_per_region - 1;  // one io thread stays free for replies
+      // Lease forwards wait on the worker threads (server::IsHeavyRequest):
+      // one of them stays free for queries and scripts.
+      lo.max_forward_waiters = WorkerThreads() - 1;
       lo.home_region = options.lease_home;
       r.ctx->leases = std::make_shared<LeaseService>(*r.ctx, lo);
     }
     auto store = storage::Store::Open(r.store_options, *r.clock);
     if (!store.ok()) return store.status();
     r.store = std::move(*store);
-    r.runner = std::make_unique<IoRunner>(options.threads_per_region);
-    r.workers = std::make_unique<IoRunner>(options.threads_per_region);
+    r.runner = std::make_unique<IoRunner>(WorkerThreads());
+    r.workers = std::make_unique<IoRunner>(WorkerThreads());
     RegionContext* ctx = r.ctx.get();
     // Before the listener opens: its io threads may answer a request at once
     // (a restarted region is hammered by clients that were waiting for it),

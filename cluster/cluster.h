@@ -57,8 +57,13 @@ struct ClusterOptions {
   bool enforce_throughput = false;
   // Account master key (base64). Default: the emulator's well-known key.
   std::string key;
-  // io threads per region. Default: 2.
-  int threads_per_region = 2;
+  // HTTP io threads per region: each serves its share of the connections.
+  // Default: 1, the cheapest per request (two threads queue on the store's
+  // writer lock and, on a small machine, on the CPUs: docs/benchmarks.md,
+  // session 10). A region's replication and its heavy requests (queries,
+  // feeds, scripts, batches, lease forwards) have their own threads, at least
+  // two each, as many as this when it is larger.
+  int threads_per_region = 1;
   // Replication listener port of the first local region; the others take the
   // next ports. 0: free ports. Default: 0 (`up` needs no fixed ports).
   uint16_t replication_port = 0;

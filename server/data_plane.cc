@@ -531,6 +531,10 @@ bool IsHeavyRequest(const HttpRequest& request) {
   if (IsReadOnlyPost(request)) return true;  // queries and query plans
   if (request.Header("x-ms-cosmos-is-batch-request")) return true;
   const std::vector<std::string> segs = SplitPath(request.path);
+  // Fenced lease requests: away from the lease's home region, the handler
+  // waits for the home region's answer (LeaseService::Forward), which must not
+  // hold up an HTTP thread's other connections.
+  if (segs.size() >= 2 && segs[0] == "_regionlab" && segs[1] == "leases") return true;
   const std::string_view last = segs.empty() ? std::string_view() : std::string_view(segs.back());
   if (request.method == "GET" && segs.size() % 2 == 1 && (last == "docs" || last == "conflicts")) return true;
   return request.method == "POST" && segs.size() == 6 && segs[4] == "sprocs";  // execution

@@ -45,13 +45,14 @@
 // shared/exclusive lock); elsewhere a region knows a newer token only once
 // the lease record has replicated to it.
 //
-// Threading. HTTP handlers run on the region's io threads, and so does the
-// replication transport that delivers the home region's reply: a forwarding
-// handler blocks its io thread while it waits. At most max_forward_waiters
-// handlers wait at once (the cluster sets io threads - 1), so at least one
-// io thread is always free to read the reply; beyond that a forward is
-// answered 429 (x-ms-retry-after-ms) at once. OnMessage runs on the
-// transport's thread and never waits for anything remote.
+// Threading. A lease request runs on the region's worker threads (the
+// cluster offloads it: server::IsHeavyRequest), and the home region's reply
+// arrives on the replication transport's thread: a forwarding handler blocks
+// its worker while it waits, never an HTTP thread's other connections. At
+// most max_forward_waiters handlers wait at once (the cluster sets worker
+// threads - 1, so one stays free for queries and scripts); beyond that a
+// forward is answered 429 (x-ms-retry-after-ms) at once. OnMessage runs on
+// the transport's thread and never waits for anything remote.
 #pragma once
 
 #include <atomic>
@@ -85,7 +86,7 @@ struct LeaseServiceOptions {
   // How long a region waits for the home region's reply. Default: 2 s.
   std::chrono::milliseconds forward_timeout{2000};
   // Most handlers waiting for the home region at once (see "Threading").
-  // Default: 1 (two io threads per region).
+  // Default: 1 (two worker threads per region).
   int max_forward_waiters = 1;
   // ttlMs when an acquire gives none, and the largest accepted.
   int64_t default_ttl_ms = 10'000;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "storage/codec.h"
 #include "storage/keys.h"
@@ -225,11 +226,34 @@ struct Store::Impl {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
+namespace {
+
+// RocksDB's flushes and compactions run on the process's shared background
+// pools. At the io threads' priority they took one of a small machine's CPUs
+// from the request path in bursts, and that was the create p99 (docs/
+// benchmarks.md, session 10): flushes now run at nice 19, so they yield to
+// requests but still progress on a busy machine (a memtable that cannot be
+// flushed stalls writes); compactions, which only fall behind, at SCHED_IDLE.
+void LowerBackgroundPriority() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    rocksdb::Env* env = rocksdb::Env::Default();
+    for (auto [pool, priority] : {std::pair{rocksdb::Env::Priority::HIGH, rocksdb::CpuPriority::kLow},
+                                  std::pair{rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kIdle}}) {
+      rocksdb::Status s = env->LowerThreadPoolCPUPriority(pool, priority);
+      if (!s.ok()) spdlog::warn("storage: background threads keep their priority: {}", s.ToString());
+    }
+  });
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Clock& clock) {
   auto impl = std::make_unique<Impl>();
   impl->clock = &clock;
   impl->options = options;
 
+  LowerBackgroundPriority();
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;

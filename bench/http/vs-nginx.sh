@@ -245,7 +245,7 @@ run() {  # name pid url [script]
   fi
   local perf_pid=""
   if [[ -n $PERF_DIR && $name != nginx ]]; then
-    perf record -F 1999 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$pid" -o "$PERF_DIR/$name.data" -- sleep "$SECONDS_PER" 2>/dev/null &
+    perf record ${PERF_EVENT:+-e "$PERF_EVENT"} -F 1999 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$pid" -o "$PERF_DIR/$name.data" -- sleep "$SECONDS_PER" 2>/dev/null &
     perf_pid=$!
   fi
   out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency -s "$WORK/run.lua" "$url" | grep '^RESULT')

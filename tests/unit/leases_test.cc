@@ -1,6 +1,6 @@
 // Fenced leases (server/leases.h, docs/leases.md) on a real in-process
 // cluster: cluster::Cluster with two or three regions on loopback (real HTTP
-// listeners, real replication over TCP, two io threads per region, the
+// listeners, real replication over TCP, the default threads per region, the
 // LeaseService wired as `regionlab up` wires it), driven through the C++
 // CosmosClient and the management API (clock skew, partitions, offline,
 // kill/restart). Nothing sleeps to let something happen: every wait polls a
@@ -420,6 +420,43 @@ TEST(LeasesTest, TokensSurviveARestartOfTheHomeRegion) {
   ASSERT_EQ(204, Retrying([&] { return lc->C(0).ReleaseLease("ledger", "w2", t2); }, true)->status);
   uint64_t t3 = TokenOf(Retrying([&] { return lc->C(0).AcquireLease("ledger", "w3", 60000); }, true));
   EXPECT_EQ(t3, t2 + 1);
+}
+
+// A region has one HTTP thread by default: an acquire that waits for a slow
+// home region waits on a worker thread, and the region keeps answering its
+// other requests meanwhile.
+TEST(LeasesTest, AForwardWaitingForTheHomeRegionHoldsUpNoOtherRequest) {
+  auto lc = LeaseCluster::Start({"uksouth", "westeurope"});
+  ASSERT_TRUE(lc);
+  // westeurope's forward takes 3 s to reach the home region: longer than the
+  // forward deadline (2 s), so the acquire answers 503 after 2 s.
+  lc->Admin("PUT", "/links/westeurope/uksouth", R"({"delayMs":3000})");
+  std::atomic<bool> acquire_done{false};
+  Result<CosmosResponse> acquired = Status::Internal("not run");
+  const auto started = std::chrono::steady_clock::now();
+  std::thread acquirer([&] {
+    auto client = lc->NewClient(1);
+    acquired = client->AcquireLease("slow", "w1", 60000);
+    acquire_done = true;
+  });
+  // Reads sent to westeurope from 0.5 s on, while the forward waits: each is
+  // answered before the acquire is.
+  int answered_while_waiting = 0;
+  while (!acquire_done) {
+    const auto sent = std::chrono::steady_clock::now();
+    auto r = lc->C(1).GetAccount();
+    ASSERT_TRUE(r.ok() && r->status == 200) << Describe(r);
+    if (sent - started >= 500ms && sent - started < 1500ms) {
+      EXPECT_FALSE(acquire_done) << "a read sent " << (sent - started) / 1ms
+                                 << " ms after the acquire waited for the acquire's answer";
+      ++answered_while_waiting;
+    }
+  }
+  acquirer.join();
+  ASSERT_TRUE(acquired.ok()) << Describe(acquired);
+  EXPECT_EQ(acquired->status, 503) << acquired->body;
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 2s);  // it did wait for the home region
+  EXPECT_GT(answered_while_waiting, 0);
 }
 
 TEST(LeasesTest, ARegionCutOffFromHomeAnswers503AndNeverGrantsTwice) {
