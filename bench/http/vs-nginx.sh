@@ -4,6 +4,7 @@
 #
 #   bash bench/http/vs-nginx.sh [path/to/regionlab] [--seconds 8] [--connections 16] [--durable]
 #                               [--perf DIR]   # also `perf record -g` regionlab during each workload
+#                                              # (PERF_CALLGRAPH=dwarf, PERF_EVENT=page-faults to change it)
 #                               [--threads N]   # regionlab's io threads (default: up's default)
 #                               [--only-read-create]   # skip upsert, replace, patch and query100
 #
