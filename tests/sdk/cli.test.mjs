@@ -131,3 +131,33 @@ test("fault reports the server's refusal on stderr and exits non-zero", async ()
       return true;
     });
 });
+
+// `up --threads N`: HTTP io threads per region (default 1). More threads serve the same data; a
+// count outside 1-64 is refused before anything starts.
+test("up --threads refuses a count outside 1-64, and a region with four threads serves the SDK", async () => {
+  for (const n of ["0", "65", "many"]) {
+    await assert.rejects(run(BIN, ["up", "--ephemeral", "--port", "0", "--admin-port", "0", "--threads", n]), (err) => {
+      assert.notEqual(err.code, 0, n);
+      assert.equal(err.stdout, "", n);
+      assert.match(err.stderr, /--threads/, n);
+      return true;
+    });
+  }
+  const { makeClient, uid } = await import("./harness.mjs");
+  const four = await startUp({ regions: "uksouth", extraArgs: ["--threads", "4"] });
+  try {
+    const client = makeClient(four.regions["UK South"]);
+    const { database } = await client.databases.createIfNotExists({ id: uid("db") });
+    const { container } = await database.containers.createIfNotExists({ id: "c", partitionKey: { paths: ["/pk"] } });
+    // More connections (one per client) than threads: they are spread over the four.
+    const clients = Array.from({ length: 8 }, () => makeClient(four.regions["UK South"]));
+    await Promise.all(clients.map((c, i) =>
+      c.database(database.id).container("c").items.create({ id: `d${i}`, pk: `p${i % 3}`, n: i })));
+    const { resources } = await container.items.query("SELECT VALUE COUNT(1) FROM c").fetchAll();
+    assert.deepEqual(resources, [8]);
+    for (const c of clients) c.dispose();
+    client.dispose();
+  } finally {
+    await four.stop();
+  }
+});
