@@ -214,12 +214,12 @@ struct Cluster::Impl final : RegionControl {
     return nullptr;
   }
 
-  // Opens the store and builds the region's serving objects (listeners
-  // bound, nothing started). On a restart the ports are the ones bound the
-  // first time.
   // Threads of a region's replication runner and of its worker pool.
   int WorkerThreads() const { return std::max(2, options.threads_per_region); }
 
+  // Opens the store and builds the region's serving objects (listeners
+  // bound, nothing started). On a restart the ports are the ones bound the
+  // first time.
   Status Open(Region& r) {
     if (!r.ctx->leases) {  // fenced leases: one service per region, for the cluster's life
       LeaseServiceOptions lo;

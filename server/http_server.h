@@ -6,7 +6,8 @@
 // Cosmos or of statuses; the handler decides everything about the reply.
 //
 // Model (Boost.Beast example/http/server/async): one io_context run by N
-// threads, a strand per connection, one request at a time per connection
+// threads, a strand per connection (or session io_contexts of one thread
+// each: HttpServerOptions::session_ios), one request at a time per connection
 // (pipelined requests are read in order), errors as error_code. The handler is
 // called on the connection's strand, so it runs on one of the io_context
 // threads and must be thread-safe: different connections call it concurrently.
@@ -69,11 +70,12 @@ struct HttpServerOptions {
 
   // When set, accepted connections are spread over these io_contexts in
   // turn instead of running on the one given to Start (which then only
-  // accepts). Each should be run by one thread: a connection's handlers then
-  // never wake or wait for another thread, and two connections on different
-  // contexts never contend for one scheduler (on two cores this halved the
-  // CPU of a point read; docs/benchmarks.md). The caller runs them and keeps
-  // them alive until the server is destroyed. Default: none.
+  // accepts). Each must be run by exactly one thread: connections on them
+  // get no strand. A connection's handlers then never wake or wait for
+  // another thread, and two connections on different contexts never contend
+  // for one scheduler (on two cores this halved the CPU of a point read;
+  // docs/benchmarks.md). The caller runs them and keeps them alive until the
+  // server is destroyed. Default: none.
   std::vector<boost::asio::io_context*> session_ios;
 
   // Open connections at most; one more is answered 503 (a Cosmos-shaped

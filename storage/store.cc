@@ -233,7 +233,8 @@ namespace {
 // from the request path in bursts, and that was the create p99 (docs/
 // benchmarks.md, session 10): flushes now run at nice 19, so they yield to
 // requests but still progress on a busy machine (a memtable that cannot be
-// flushed stalls writes); compactions, which only fall behind, at SCHED_IDLE.
+// flushed stalls writes at once); compactions at SCHED_IDLE (when they fall
+// behind, RocksDB slows the writes down, which leaves them idle CPU).
 void LowerBackgroundPriority() {
   static std::once_flag once;
   std::call_once(once, [] {

@@ -24,6 +24,7 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -31,9 +32,18 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+
+#include <pthread.h>
+#include <time.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "base/cosmos_auth.h"
 #include "base/encoding.h"
+#include "client/http_client.h"
+#include "server/http_server.h"
 #include "server/document_ops.h"
 #include "server/handlers.h"
 #include "server/plain_document.h"
@@ -398,6 +408,67 @@ void BM_DataPlane_Query100(benchmark::State& state) {
                 200, "\"_count\":100");
 }
 BENCHMARK(BM_DataPlane_Query100);
+
+// ---- One HTTP round trip over loopback ----
+// server::HttpServer answering a GET with a 1 KB body, to one kept-alive
+// client::HttpClient connection. Arg 0: the connection on a session
+// io_context run by one thread, without a strand (what a region does);
+// Arg 1: the same single thread, the connection on a strand. Most of the time
+// is the kernel's loopback TCP; the difference between the two is the strand.
+void BM_HttpRoundTrip(benchmark::State& state) {
+  boost::asio::io_context accept_io(1), session_io(1);
+  auto accept_guard = boost::asio::make_work_guard(accept_io);
+  auto session_guard = boost::asio::make_work_guard(session_io);
+  std::thread accept_thread([&] { accept_io.run(); });
+  std::thread session_thread([&] { session_io.run(); });
+  server::HttpServerOptions options;
+  const bool strand = state.range(0) == 1;
+  if (!strand) options.session_ios.push_back(&session_io);
+  const std::string body(1024, 'x');
+  // With a strand, connections run on the io_context given to Start: the
+  // session thread's.
+  auto server = server::HttpServer::Start(strand ? session_io : accept_io, "127.0.0.1", 0,
+                                          [&](server::HttpRequest&) {
+                                            server::HttpResponse res;
+                                            res.body = body;
+                                            return res;
+                                          },
+                                          options);
+  if (!server.ok()) {
+    state.SkipWithError(server.status().ToString().c_str());
+  } else {
+    client::HttpClient client(*client::ParseHttpEndpoint("http://127.0.0.1:" + std::to_string((*server)->port())));
+    if (!client.Send("GET", "/x", {}, "").ok()) state.SkipWithError("no answer");  // connected, accepted
+    // The server's CPU per round trip: the session thread's clock (the
+    // round trip's real time is mostly the two threads waking each other).
+    clockid_t session_clock;
+    pthread_getcpuclockid(session_thread.native_handle(), &session_clock);
+    auto cpu_ns = [&] {
+      timespec ts{};
+      clock_gettime(session_clock, &ts);
+      return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+    };
+    const double cpu_before = cpu_ns();
+    for (auto _ : state) {
+      auto res = client.Send("GET", "/x", {}, "");
+      if (!res.ok() || res->status != 200 || res->body.size() != body.size()) {
+        state.SkipWithError("bad answer");
+        break;
+      }
+    }
+    state.counters["server_cpu_ns"] =
+        benchmark::Counter((cpu_ns() - cpu_before) / static_cast<double>(std::max<int64_t>(1, state.iterations())));
+    (*server)->Stop();
+    server->reset();
+  }
+  accept_guard.reset();
+  session_guard.reset();
+  accept_io.stop();
+  session_io.stop();
+  accept_thread.join();
+  session_thread.join();
+}
+BENCHMARK(BM_HttpRoundTrip)->Arg(0)->Arg(1)->UseRealTime();
 
 }  // namespace
 }  // namespace regionlab
