@@ -1,5 +1,6 @@
 // micro_bench: Google Benchmark microbenchmarks of the data plane's hot
-// functions (issue 17), in one process, on one thread, without sockets.
+// functions (issue 17), in one process, on one thread, without sockets (but
+// for HttpRoundTrip, one loopback connection to server::HttpServer).
 //
 //   build/bench/micro_bench                              all of them
 //   build/bench/micro_bench --benchmark_filter=DataPlane  the whole handlers only
