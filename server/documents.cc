@@ -149,11 +149,16 @@ Result<PreparedDocument> PatchedBody(const Record& current, const PatchSpec& spe
     if (!matches.ok()) return matches.status();
     if (!*matches) return PreconditionFailed();
   }
-  Json doc = Json::parse(current.body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Status::Corruption("stored document '" + id + "' is not JSON");
-  RL_RETURN_IF_ERROR(ApplyPatch(doc, spec.operations, info.pk_paths));
-  RL_RETURN_IF_ERROR(ValidateItemTtl(doc));
-  PreparedDocument prepared = PrepareDocument(std::move(doc));
+  PreparedDocument prepared;
+  if (std::optional<std::string> text = PatchPlainDocument(current.body, spec.operations, info.pk_paths)) {
+    prepared.text = std::move(*text);  // sets and replaces of top-level members, spliced (no "ttl")
+  } else {
+    Json doc = Json::parse(current.body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return Status::Corruption("stored document '" + id + "' is not JSON");
+    RL_RETURN_IF_ERROR(ApplyPatch(doc, spec.operations, info.pk_paths));
+    RL_RETURN_IF_ERROR(ValidateItemTtl(doc));
+    prepared = PrepareDocument(std::move(doc));
+  }
   if (prepared.text.size() > kMaxDocumentBytes) {
     return Status::TooLarge("The patched document would exceed the 2 MB limit.");
   }

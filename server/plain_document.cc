@@ -90,29 +90,97 @@ bool StoredAsWritten(dom::element e) {
   }
 }
 
-}  // namespace
+bool IsSystemProperty(std::string_view name) {
+  for (const char* p : storage::kDocumentSystemProperties) {
+    if (name == p) return true;
+  }
+  return false;
+}
 
-std::optional<PlainDocument> ScanPlainDocument(std::string_view body, const std::vector<std::string>& pk_paths) {
-  if (body.size() < 2 || body.front() != '{' || !TextKept(body)) return std::nullopt;
-  // A parser keeps the buffers of the largest body it has seen: each io
-  // thread keeps one for bodies up to 256 KB; a bigger body gets its own.
+// Runs `fn(root)` on `text` parsed, if `text` is a JSON object that the
+// serialiser would write back byte for byte (TextKept, StoredAsWritten);
+// nullopt otherwise.
+// Runs `fn(root)` on `text` parsed if it is valid JSON; nullopt otherwise.
+template <typename Fn>
+auto WithParsed(std::string_view text, Fn fn) -> decltype(fn(dom::element())) {
+  // A parser keeps the buffers of the largest text it has seen: each thread
+  // keeps one for texts up to 256 KB; a bigger text gets its own.
   constexpr size_t kCachedParserBytes = 256 << 10;
   thread_local dom::parser cached;
   dom::parser own;
-  dom::parser& parser = body.size() <= kCachedParserBytes ? cached : own;
+  dom::parser& parser = text.size() <= kCachedParserBytes ? cached : own;
   dom::element root;
-  if (parser.parse(body.data(), body.size(), /*realloc_if_needed=*/true).get(root) != simdjson::SUCCESS) {
+  if (parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(root) != simdjson::SUCCESS) {
     return std::nullopt;
   }
-  dom::object top;
-  if (root.get_object().get(top) != simdjson::SUCCESS) return std::nullopt;
-  for (dom::key_value_pair kv : top) {
-    if (kv.key == "ttl") return std::nullopt;
-    for (const char* p : storage::kDocumentSystemProperties) {
-      if (kv.key == p) return std::nullopt;
+  return fn(root);
+}
+
+template <typename Fn>
+auto WithKeptObject(std::string_view text, Fn fn) -> decltype(fn(dom::element())) {
+  if (text.size() < 2 || text.front() != '{' || !TextKept(text)) return std::nullopt;
+  return WithParsed(text, [&](dom::element root) -> decltype(fn(root)) {
+    if (!root.is_object() || !StoredAsWritten(root)) return std::nullopt;
+    return fn(root);
+  });
+}
+
+// The top-level members of `text`, a JSON object written without whitespace
+// between its members: each name (as written, escapes included) and the text
+// of its value, in order. nullopt unless the members cover the text exactly.
+// It only splits: the caller has the text validated.
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>> TopLevelMembers(std::string_view text) {
+  std::vector<std::pair<std::string_view, std::string_view>> members;
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return std::nullopt;
+  if (text.size() == 2) return members;
+  // The end of the string opened at text[i] (one past its closing quote).
+  auto string_end = [&](size_t i) -> size_t {
+    for (++i; i < text.size(); ++i) {
+      if (text[i] == '\\') {
+        ++i;
+      } else if (text[i] == '"') {
+        return i + 1;
+      }
     }
+    return std::string_view::npos;
+  };
+  size_t i = 1;
+  while (true) {
+    if (text[i] != '"') return std::nullopt;
+    const size_t name_end = string_end(i);
+    if (name_end == std::string_view::npos || name_end >= text.size() || text[name_end] != ':') return std::nullopt;
+    const std::string_view name = text.substr(i + 1, name_end - i - 2);
+    const size_t start = name_end + 1;
+    int depth = 0;
+    for (i = start; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '"') {
+        i = string_end(i);
+        if (i == std::string_view::npos) return std::nullopt;
+        --i;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) break;
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        break;
+      }
+    }
+    if (i >= text.size() || i == start) return std::nullopt;
+    members.emplace_back(name, text.substr(start, i - start));
+    if (text[i] == '}') return i + 1 == text.size() ? std::optional(members) : std::nullopt;
+    ++i;  // past ','
   }
-  if (!StoredAsWritten(root)) return std::nullopt;
+}
+
+// The id and partition key of a kept object with no system property and no
+// "ttl" at the top level.
+std::optional<PlainDocument> ScanKept(dom::element root, const std::vector<std::string>& pk_paths) {
+  dom::object top(root);
+  for (dom::key_value_pair kv : top) {
+    if (kv.key == "ttl" || IsSystemProperty(kv.key)) return std::nullopt;
+  }
   PlainDocument out;
   std::string_view id;
   if (top["id"].get_string().get(id) != simdjson::SUCCESS) return std::nullopt;
@@ -142,6 +210,93 @@ std::optional<PlainDocument> ScanPlainDocument(std::string_view body, const std:
   }
   out.pk += ']';
   return out;
+}
+
+// A member name the patch fast path writes as is: printable ASCII, no quote,
+// backslash or JSON-pointer escape.
+bool PlainName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '~' || c == '/') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> PatchPlainDocument(std::string_view stored, const Json& operations,
+                                              const std::vector<std::string>& pk_paths) {
+  if (!operations.is_array() || operations.empty() || operations.size() > 10) return std::nullopt;
+  // Every operation a set or replace of one top-level member that the patch
+  // may change (not the id, a system property, "ttl" or a partition key's
+  // first member), with a value.
+  std::vector<std::tuple<bool, std::string_view, std::string>> ops;  // replace?, name, value text
+  for (const Json& op : operations) {
+    if (!op.is_object()) return std::nullopt;
+    auto kind = op.find("op");
+    auto path = op.find("path");
+    auto value = op.find("value");
+    if (kind == op.end() || path == op.end() || value == op.end() || !kind->is_string() || !path->is_string()) {
+      return std::nullopt;
+    }
+    const std::string& k = kind->get_ref<const std::string&>();
+    const bool replace = k == "replace";
+    if (!replace && k != "set") return std::nullopt;
+    const std::string& p = path->get_ref<const std::string&>();
+    if (p.size() < 2 || p[0] != '/') return std::nullopt;
+    const std::string_view name = std::string_view(p).substr(1);
+    if (!PlainName(name) || name == "id" || name == "ttl" || IsSystemProperty(name)) return std::nullopt;
+    for (const std::string& pk : pk_paths) {
+      if (pk.size() > name.size() && pk[0] == '/' && std::string_view(pk).substr(1, name.size()) == name &&
+          (pk.size() == name.size() + 1 || pk[name.size() + 1] == '/')) {
+        return std::nullopt;
+      }
+    }
+    ops.emplace_back(replace, name, value->dump());
+  }
+  // The stored text: valid, no member name twice at any depth (the DOM would
+  // keep one), split at the top level. Its system properties are dropped, as
+  // PrepareDocument drops them (an etag has escaped quotes); what remains must
+  // be kept as written.
+  auto stored_members = TopLevelMembers(stored);
+  if (!stored_members) return std::nullopt;
+  auto valid = WithParsed(stored, [](dom::element root) -> std::optional<bool> {
+    if (!root.is_object() || !StoredAsWritten(root)) return std::nullopt;
+    return true;
+  });
+  if (!valid) return std::nullopt;
+  std::vector<std::pair<std::string_view, std::string>> members;
+  for (const auto& [name, value] : *stored_members) {
+    if (name == "ttl") return std::nullopt;  // PrepareDocument reads it: the full path
+    if (!IsSystemProperty(name)) members.emplace_back(name, std::string(value));
+  }
+  // Then the operations in order: a set of a new member appends it, as the
+  // ordered DOM does.
+  for (auto& [replace, name, value] : ops) {
+    auto it = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == name; });
+    if (it != members.end()) {
+      it->second = std::move(value);
+    } else if (replace) {
+      return std::nullopt;  // the full path says the path does not exist
+    } else {
+      members.emplace_back(name, std::move(value));
+    }
+  }
+  std::string out = "{";
+  for (const auto& [name, value] : members) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += name;
+    out += "\":";
+    out += value;
+  }
+  out += '}';
+  if (!TextKept(out)) return std::nullopt;  // the stored members, or a value the serialiser escapes
+  return out;
+}
+
+std::optional<PlainDocument> ScanPlainDocument(std::string_view body, const std::vector<std::string>& pk_paths) {
+  return WithKeptObject(body, [&](dom::element root) { return ScanKept(root, pk_paths); });
 }
 
 }  // namespace regionlab::server

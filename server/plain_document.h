@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace regionlab::server {
 
 struct PlainDocument {
@@ -25,5 +27,16 @@ struct PlainDocument {
 // partition key values. Anything else, valid or not, is nullopt: the caller
 // takes the full path, which also words the errors. Thread-safe.
 std::optional<PlainDocument> ScanPlainDocument(std::string_view body, const std::vector<std::string>& pk_paths);
+
+// The fast path of a patch: the text PrepareDocument would give for `stored`
+// (a document's stored text) patched by `operations`, when every operation
+// is a "set" or "replace" of one top-level member other than the id, "ttl",
+// a system property or a partition key's first member, and `stored` is kept
+// as written (as ScanPlainDocument requires of a body, system properties
+// allowed) with no top-level "ttl". The values are written as the serialiser
+// writes them. Anything else, including a replace of a missing member, is
+// nullopt: ApplyPatch takes it, and words the errors. Thread-safe.
+std::optional<std::string> PatchPlainDocument(std::string_view stored, const nlohmann::ordered_json& operations,
+                                              const std::vector<std::string>& pk_paths);
 
 }  // namespace regionlab::server

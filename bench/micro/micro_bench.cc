@@ -399,6 +399,16 @@ void BM_DataPlane_Patch(benchmark::State& state) {
 }
 BENCHMARK(BM_DataPlane_Patch);
 
+// A set of one top-level member: the patch fast path (PatchPlainDocument).
+void BM_DataPlane_PatchSet(benchmark::State& state) {
+  RepeatRequest(state,
+                Region().Request("PATCH", std::string(kDocs) + "/r3",
+                                 R"([{"op":"set","path":"/total","value":99.5}])",
+                                 {{"content-type", "application/json"}, Pk("p3")[0]}),
+                200, "\"total\":99.5");
+}
+BENCHMARK(BM_DataPlane_PatchSet);
+
 void BM_DataPlane_Query100(benchmark::State& state) {
   RepeatRequest(state,
                 Region().Request("POST", kDocs, R"({"query":"SELECT * FROM c","parameters":[]})",
