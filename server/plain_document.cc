@@ -97,9 +97,6 @@ bool IsSystemProperty(std::string_view name) {
   return false;
 }
 
-// Runs `fn(root)` on `text` parsed, if `text` is a JSON object that the
-// serialiser would write back byte for byte (TextKept, StoredAsWritten);
-// nullopt otherwise.
 // Runs `fn(root)` on `text` parsed if it is valid JSON; nullopt otherwise.
 template <typename Fn>
 auto WithParsed(std::string_view text, Fn fn) -> decltype(fn(dom::element())) {
@@ -116,6 +113,9 @@ auto WithParsed(std::string_view text, Fn fn) -> decltype(fn(dom::element())) {
   return fn(root);
 }
 
+// Runs `fn(root)` on `text` parsed, if `text` is a JSON object that the
+// serialiser would write back byte for byte (TextKept, StoredAsWritten);
+// nullopt otherwise.
 template <typename Fn>
 auto WithKeptObject(std::string_view text, Fn fn) -> decltype(fn(dom::element())) {
   if (text.size() < 2 || text.front() != '{' || !TextKept(text)) return std::nullopt;
@@ -291,7 +291,10 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
     out += value;
   }
   out += '}';
-  if (!TextKept(out)) return std::nullopt;  // the stored members, or a value the serialiser escapes
+  // The stored members as written (a name or value with an escape, a space,
+  // a number the serialiser rewrites: the full path), and values without
+  // escapes.
+  if (!TextKept(out)) return std::nullopt;
   return out;
 }
 

@@ -1,6 +1,7 @@
-// The fast path of a create, upsert or replace body: a document that is
-// already in the text form the store keeps is recognised (and its id and
-// partition key read) without building a DOM and serialising it again.
+// The fast paths of a create, upsert or replace body, and of a patch: a
+// document that is already in the text form the store keeps is recognised
+// (and its id and partition key read), or patched, without building a DOM
+// and serialising it again.
 #pragma once
 
 #include <optional>
