@@ -230,7 +230,12 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
   // Every operation a set or replace of one top-level member that the patch
   // may change (not the id, a system property, "ttl" or a partition key's
   // first member), with a value.
-  std::vector<std::tuple<bool, std::string_view, std::string>> ops;  // replace?, name, value text
+  struct Op {
+    bool replace;            // "replace" (the member must exist), else "set"
+    std::string_view name;   // the top-level member
+    std::string value;       // its new value, as the serialiser writes it
+  };
+  std::vector<Op> ops;
   for (const Json& op : operations) {
     if (!op.is_object()) return std::nullopt;
     auto kind = op.find("op");
@@ -252,7 +257,7 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
         return std::nullopt;
       }
     }
-    ops.emplace_back(replace, name, value->dump());
+    ops.push_back(Op{replace, name, value->dump()});
   }
   // The stored text: valid, no member name twice at any depth (the DOM would
   // keep one), split at the top level. Its system properties are dropped, as
@@ -272,14 +277,14 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
   }
   // Then the operations in order: a set of a new member appends it, as the
   // ordered DOM does.
-  for (auto& [replace, name, value] : ops) {
-    auto it = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == name; });
+  for (Op& op : ops) {
+    auto it = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == op.name; });
     if (it != members.end()) {
-      it->second = std::move(value);
-    } else if (replace) {
+      it->second = std::move(op.value);
+    } else if (op.replace) {
       return std::nullopt;  // the full path says the path does not exist
     } else {
-      members.emplace_back(name, std::move(value));
+      members.emplace_back(op.name, std::move(op.value));
     }
   }
   std::string out = "{";
