@@ -159,10 +159,11 @@ Subcommand AddConflictsCommand(CLI::App& root) {
   st->list->add_flag("--json", st->args.json, "print one JSON array instead of a table");
   st->show = conflicts->add_subcommand("show", "one conflict, with its losing version decoded");
   opts(st->show);
-  st->show->add_option("id", st->id, "conflict id")->required();
+  // A conflict id is base64 and may start with '-': --id=ID (or `-- ID`) then.
+  st->show->add_option("id,--id", st->id, "conflict id (one that starts with '-': --id=ID)")->required();
   auto* del = conflicts->add_subcommand("delete", "delete one conflict (in every region)");
   opts(del);
-  del->add_option("id", st->id, "conflict id")->required();
+  del->add_option("id,--id", st->id, "conflict id (one that starts with '-': --id=ID)")->required();
   return {conflicts, [st] {
             Status s = st->list->parsed()   ? ConflictsList(st->args, std::cout)
                        : st->show->parsed() ? ConflictsShow(st->args, st->id, std::cout)

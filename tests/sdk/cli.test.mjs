@@ -161,3 +161,17 @@ test("up --threads refuses a count outside 1-64, and a region with four threads 
     await four.stop();
   }
 });
+
+// Conflict ids are base64 and one in 64 starts with '-': `--id=ID` takes it as an id.
+test("conflicts show and delete take an id that starts with '-' as --id=ID", async () => {
+  const port = await freePort();
+  for (const sub of ["show", "delete"]) {
+    await assert.rejects(
+      run(BIN, ["conflicts", sub, "--id=-TZkGfrus9PNWY0jsfvmeg==", "--endpoint", `http://127.0.0.1:${port}/`, "--db", "d", "--container", "c"]),
+      (err) => {
+        assert.equal(err.code, 1, err.stderr);  // the request was tried: the id parsed
+        assert.match(err.stderr, /^conflicts: .*refused/m);
+        return true;
+      });
+  }
+});

@@ -171,14 +171,14 @@ describe("conflicts: the invoice story", () => {
     assert.deepEqual(mine.map((x) => x.id), [f[0].id]);
     assert.equal(mine[0].database, dbId);
     const shown = JSON.parse(
-      (await run(BIN, ["conflicts", "show", f[0].id, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id])).stdout,
+      (await run(BIN, ["conflicts", "show", `--id=${f[0].id}`, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id])).stdout,
     );
     assert.equal(shown.contentDecoded.id, "inv-1001");
     const table = (await run(BIN, ["conflicts", "list", "--endpoint", ep, "--db", dbId, "--container", c.ukc.id])).stdout;
     assert.match(table, new RegExp(f[0].id.replace(/[+]/g, "\\+")));
-    await run(BIN, ["conflicts", "delete", f[0].id, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id]);
+    await run(BIN, ["conflicts", "delete", `--id=${f[0].id}`, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id]);
     await assert.rejects(
-      run(BIN, ["conflicts", "delete", f[0].id, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id]),
+      run(BIN, ["conflicts", "delete", `--id=${f[0].id}`, "--endpoint", ep, "--db", dbId, "--container", c.ukc.id]),
       /does not exist/,
       "a second delete is a 404 with the server's message",
     );
