@@ -185,6 +185,8 @@ bool IsPlainStringKey(std::string_view header);
 // Applies Cosmos patch operations to `doc`. Refuses to touch `id`, system
 // properties and the partition key paths.
 Status ApplyPatch(Json& doc, const Json& operations, const std::vector<std::string>& pk_paths);
+// Most operations in one patch.
+inline constexpr size_t kMaxPatchOperations = 10;
 
 // The change feed (GET .../docs with an A-IM header): latest-version and
 // all-versions-and-deletes modes, continuations valid on every region.

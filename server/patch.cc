@@ -9,8 +9,6 @@
 namespace regionlab::server {
 namespace {
 
-constexpr size_t kMaxOperations = 10;
-
 Result<std::vector<std::string>> ParsePointer(const Json& path_json, const char* field) {
   if (!path_json.is_string()) {
     return Status::BadRequest(std::string("Patch operation '") + field + "' must be a string path such as '/a/b'.");
@@ -156,7 +154,7 @@ Status ApplyPatch(Json& doc, const Json& operations, const std::vector<std::stri
   if (!operations.is_array() || operations.empty()) {
     return Status::BadRequest("Patch needs a non-empty array of operations.");
   }
-  if (operations.size() > kMaxOperations) {
+  if (operations.size() > kMaxPatchOperations) {
     return Status::BadRequest("Patch accepts at most 10 operations per request; got " +
                               std::to_string(operations.size()) + ".");
   }

@@ -226,7 +226,7 @@ bool PlainName(std::string_view name) {
 
 std::optional<std::string> PatchPlainDocument(std::string_view stored, const Json& operations,
                                               const std::vector<std::string>& pk_paths) {
-  if (!operations.is_array() || operations.empty() || operations.size() > 10) return std::nullopt;
+  if (!operations.is_array() || operations.empty() || operations.size() > kMaxPatchOperations) return std::nullopt;
   // Every operation a set or replace of one top-level member that the patch
   // may change (not the id, a system property, "ttl" or a partition key's
   // first member), with a value.
@@ -252,10 +252,7 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
     const std::string_view name = std::string_view(p).substr(1);
     if (!PlainName(name) || name == "id" || name == "ttl" || IsSystemProperty(name)) return std::nullopt;
     for (const std::string& pk : pk_paths) {
-      if (pk.size() > name.size() && pk[0] == '/' && std::string_view(pk).substr(1, name.size()) == name &&
-          (pk.size() == name.size() + 1 || pk[name.size() + 1] == '/')) {
-        return std::nullopt;
-      }
+      if (pk == p || pk.starts_with(p + "/")) return std::nullopt;  // as ApplyPatch's guard says
     }
     ops.push_back(Op{replace, name, value->dump()});
   }
