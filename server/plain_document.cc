@@ -227,13 +227,16 @@ bool PlainName(std::string_view name) {
 std::optional<std::string> PatchPlainDocument(std::string_view stored, const Json& operations,
                                               const std::vector<std::string>& pk_paths) {
   if (!operations.is_array() || operations.empty() || operations.size() > kMaxPatchOperations) return std::nullopt;
-  // Every operation a set or replace of one top-level member that the patch
-  // may change (not the id, a system property, "ttl" or a partition key's
-  // first member), with a value.
+  // Every operation an add, set, replace, remove or integer incr of one
+  // top-level member that the patch may change (not the id, a system
+  // property, "ttl" or a partition key's first member). On an object member
+  // ApplyPatch's add is its set.
+  enum class Kind { kSet, kReplace, kRemove, kIncr };
   struct Op {
-    bool replace;            // "replace" (the member must exist), else "set"
+    Kind kind;
     std::string_view name;   // the top-level member
-    std::string value;       // its new value, as the serialiser writes it
+    std::string value;       // the new value as the serialiser writes it (set, replace)
+    int64_t by = 0;          // incr
   };
   std::vector<Op> ops;
   for (const Json& op : operations) {
@@ -241,20 +244,44 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
     auto kind = op.find("op");
     auto path = op.find("path");
     auto value = op.find("value");
-    if (kind == op.end() || path == op.end() || value == op.end() || !kind->is_string() || !path->is_string()) {
+    if (kind == op.end() || path == op.end() || !kind->is_string() || !path->is_string()) return std::nullopt;
+    const std::string& k = kind->get_ref<const std::string&>();
+    Op parsed;
+    if (k == "set" || k == "add") {
+      parsed.kind = Kind::kSet;
+    } else if (k == "replace") {
+      parsed.kind = Kind::kReplace;
+    } else if (k == "remove") {
+      parsed.kind = Kind::kRemove;
+    } else if (k == "incr") {
+      parsed.kind = Kind::kIncr;
+    } else {
       return std::nullopt;
     }
-    const std::string& k = kind->get_ref<const std::string&>();
-    const bool replace = k == "replace";
-    if (!replace && k != "set") return std::nullopt;
+    if (parsed.kind != Kind::kRemove && value == op.end()) return std::nullopt;
     const std::string& p = path->get_ref<const std::string&>();
     if (p.size() < 2 || p[0] != '/') return std::nullopt;
-    const std::string_view name = std::string_view(p).substr(1);
-    if (!PlainName(name) || name == "id" || name == "ttl" || IsSystemProperty(name)) return std::nullopt;
+    parsed.name = std::string_view(p).substr(1);
+    if (!PlainName(parsed.name) || parsed.name == "id" || parsed.name == "ttl" || IsSystemProperty(parsed.name)) {
+      return std::nullopt;
+    }
     for (const std::string& pk : pk_paths) {
       if (pk == p || pk.starts_with(p + "/")) return std::nullopt;  // as ApplyPatch's guard says
     }
-    ops.push_back(Op{replace, name, value->dump()});
+    if (parsed.kind == Kind::kIncr) {
+      // An integer that fits int64_t (ApplyPatch adds as int64_t); a
+      // fraction is added as a double: the full path.
+      if (value->is_number_integer() && !value->is_number_unsigned()) {
+        parsed.by = value->get<int64_t>();
+      } else if (value->is_number_unsigned() && value->get<uint64_t>() <= uint64_t{INT64_MAX}) {
+        parsed.by = static_cast<int64_t>(value->get<uint64_t>());
+      } else {
+        return std::nullopt;
+      }
+    } else if (parsed.kind != Kind::kRemove) {
+      parsed.value = value->dump();
+    }
+    ops.push_back(std::move(parsed));
   }
   // The stored text: valid, no member name twice at any depth (the DOM would
   // keep one), split at the top level. Its system properties are dropped, as
@@ -273,15 +300,44 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
     if (!IsSystemProperty(name)) members.emplace_back(name, std::string(value));
   }
   // Then the operations in order: a set of a new member appends it, as the
-  // ordered DOM does.
+  // ordered DOM does; a remove keeps the order of the others.
   for (Op& op : ops) {
     auto it = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == op.name; });
-    if (it != members.end()) {
-      it->second = std::move(op.value);
-    } else if (op.replace) {
-      return std::nullopt;  // the full path says the path does not exist
-    } else {
-      members.emplace_back(op.name, std::move(op.value));
+    const bool found = it != members.end();
+    switch (op.kind) {
+      case Kind::kSet:
+        if (found) {
+          it->second = std::move(op.value);
+        } else {
+          members.emplace_back(op.name, std::move(op.value));
+        }
+        break;
+      case Kind::kReplace:
+        if (!found) return std::nullopt;  // the full path says the path does not exist
+        it->second = std::move(op.value);
+        break;
+      case Kind::kRemove:
+        if (!found) return std::nullopt;  // likewise
+        members.erase(it);
+        break;
+      case Kind::kIncr: {
+        if (!found) {  // ApplyPatch inserts the increment
+          members.emplace_back(op.name, std::to_string(op.by));
+          break;
+        }
+        // An integer as written (the serialiser's form: NumberKept), in
+        // range, whose sum does not overflow; anything else (a fraction, not
+        // a number, an unsigned beyond int64_t): the full path.
+        const std::string& text = it->second;
+        int64_t current = 0, sum = 0;
+        auto r = std::from_chars(text.data(), text.data() + text.size(), current);
+        if (r.ec != std::errc() || r.ptr != text.data() + text.size() || text == "-0" ||
+            __builtin_add_overflow(current, op.by, &sum)) {
+          return std::nullopt;
+        }
+        it->second = std::to_string(sum);
+        break;
+      }
     }
   }
   std::string out = "{";

@@ -31,12 +31,14 @@ std::optional<PlainDocument> ScanPlainDocument(std::string_view body, const std:
 
 // The fast path of a patch: the text PrepareDocument would give for `stored`
 // (a document's stored text) patched by `operations`, when every operation
-// is a "set" or "replace" of one top-level member other than the id, "ttl",
-// a system property or a partition key's first member, and `stored` is kept
-// as written (as ScanPlainDocument requires of a body, system properties
-// allowed) with no top-level "ttl". The values are written as the serialiser
-// writes them. Anything else, including a replace of a missing member, is
-// nullopt: ApplyPatch takes it, and words the errors. Thread-safe.
+// is an "add", "set", "replace", "remove" or integer "incr" of one top-level
+// member other than the id, "ttl", a system property or a partition key's
+// first member, and `stored` is kept as written (as ScanPlainDocument
+// requires of a body, system properties allowed) with no top-level "ttl".
+// The values are written as the serialiser writes them. Anything else,
+// including a replace or remove of a missing member, an incr of a fraction
+// or past the 64-bit range, is nullopt: ApplyPatch takes it, and words the
+// errors. Thread-safe.
 std::optional<std::string> PatchPlainDocument(std::string_view stored, const nlohmann::ordered_json& operations,
                                               const std::vector<std::string>& pk_paths);
 

@@ -409,6 +409,16 @@ void BM_DataPlane_PatchSet(benchmark::State& state) {
 }
 BENCHMARK(BM_DataPlane_PatchSet);
 
+// An incr of a top-level counter (missing at first): the fast path too.
+void BM_DataPlane_PatchIncr(benchmark::State& state) {
+  RepeatRequest(state,
+                Region().Request("PATCH", std::string(kDocs) + "/r4",
+                                 R"([{"op":"incr","path":"/views","value":1}])",
+                                 {{"content-type", "application/json"}, Pk("p4")[0]}),
+                200, "\"views\":");
+}
+BENCHMARK(BM_DataPlane_PatchIncr);
+
 void BM_DataPlane_Query100(benchmark::State& state) {
   RepeatRequest(state,
                 Region().Request("POST", kDocs, R"({"query":"SELECT * FROM c","parameters":[]})",

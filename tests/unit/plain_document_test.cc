@@ -6,6 +6,7 @@
 // give the same text.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -142,18 +143,20 @@ class Generator {
            std::to_string(Pick(100)) + R"(\"","_attachments":"attachments/","_ts":1700000000})";
   }
 
-  // One to three patch operations, mostly sets and replaces of top-level
-  // members, some of what the fast path must leave to the full path.
+  // One to three patch operations, mostly of top-level members, some of
+  // what the fast path must leave to the full path.
   Json Operations() {
-    static const char* kinds[] = {"set", "replace", "set", "replace", "Set", "add", "incr", "remove"};
+    static const char* kinds[] = {"set", "replace", "add", "remove", "incr", "incr", "Set", "move"};
     static const char* paths[] = {"/n", "/a", "/new", "/x", "/long name", "/é", "/id", "/pk", "/t", "/t/u",
                                   "/_ts", "/_etag", "/ttl", "/a~1b", "/", "/k/0"};
     Json ops = Json::array();
     const int n = 1 + Pick(3);
     for (int i = 0; i < n; ++i) {
-      Json op = {{"op", kinds[Chance(80) ? Pick(4) : 4 + Pick(4)]}, {"path", paths[Chance(70) ? Pick(6) : 6 + Pick(10)]}};
+      Json op = {{"op", kinds[Chance(85) ? Pick(6) : 6 + Pick(2)]}, {"path", paths[Chance(70) ? Pick(6) : 6 + Pick(10)]}};
       if (Chance(97)) {
-        Json value = Json::parse(Value(2), nullptr, /*allow_exceptions=*/false);
+        // An increment is mostly a number.
+        const std::string text = op["op"] == "incr" && Chance(80) ? Number() : Value(2);
+        Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
         op["value"] = value.is_discarded() ? Json(1) : value;
       }
       ops.push_back(op);
@@ -166,6 +169,7 @@ class Generator {
     std::vector<std::string> members;
     if (Chance(95)) members.push_back(Key("id") + (Chance(95) ? String() : Number()));
     if (Chance(80)) members.push_back(Key("pk") + (Chance(85) ? String() : Value(2)));
+    if (Chance(30)) members.push_back(Key("n") + Number());
     if (Chance(30)) members.push_back(Key("t") + (Chance(70) ? "{" + Key("u") + String() + "}" : Value(2)));
     if (Chance(5)) members.push_back(Key("ttl") + Number());
     if (Chance(5)) members.push_back(Key("_ts") + Number());
@@ -241,7 +245,7 @@ bool PatchAgrees(const std::string& stored, const Json& ops, const std::vector<s
   return true;
 }
 
-TEST(PlainDocumentTest, SetsAndReplacesOfTopLevelMembersTakeThePatchFastPath) {
+TEST(PlainDocumentTest, TopLevelOperationsTakeThePatchFastPath) {
   const std::vector<std::string> pk = {"/pk"};
   const std::string stored =
       R"({"id":"r1","pk":"p1","n":1,"total":1234.5,"o":{"k":[1,2]},"_rid":"AA==","_self":"dbs/d/colls/c/docs/AA==/",)"
@@ -252,23 +256,42 @@ TEST(PlainDocumentTest, SetsAndReplacesOfTopLevelMembersTakeThePatchFastPath) {
            R"([{"op":"replace","path":"/total","value":-0.5}])",
            R"([{"op":"set","path":"/n","value":"two"},{"op":"set","path":"/n","value":3}])",  // in order
            R"([{"op":"set","path":"/s","value":"Zürich"},{"op":"replace","path":"/s","value":1e-7}])",
+           R"([{"op":"add","path":"/n","value":[1]}])",                     // add on a member is set
+           R"([{"op":"remove","path":"/n"}])",                              // the others keep their order
+           R"([{"op":"remove","path":"/n"},{"op":"set","path":"/n","value":1}])",  // back, last
+           R"([{"op":"incr","path":"/n","value":41}])",
+           R"([{"op":"incr","path":"/n","value":-3}])",
+           R"([{"op":"incr","path":"/count","value":5}])",                 // a missing member is the increment
+           R"([{"op":"incr","path":"/n","value":9223372036854775806}])",    // up to the 64-bit range
        }) {
     EXPECT_TRUE(PatchAgrees(stored, Json::parse(ops), pk)) << ops;
   }
+  EXPECT_EQ(*PatchPlainDocument(R"({"id":"r","pk":"p","n":1,"m":2})",
+                                Json::parse(R"([{"op":"incr","path":"/n","value":41},{"op":"remove","path":"/m"}])"), pk),
+            R"({"id":"r","pk":"p","n":42})");
   // What the full path does (or refuses): nested paths, other operations, the
-  // id, system properties, ttl, the partition key, a replace of a missing
-  // member, values the serialiser escapes.
+  // id, system properties, ttl, the partition key, a replace or remove of a
+  // missing member, an incr of what is not an integer or past the range,
+  // values the serialiser escapes.
   for (const char* ops : {
            R"([{"op":"set","path":"/o/k","value":1}])",
-           R"([{"op":"incr","path":"/n","value":1}])",
-           R"([{"op":"add","path":"/n","value":1}])",
-           R"([{"op":"remove","path":"/n"}])",
+           R"([{"op":"incr","path":"/o/k/0","value":1}])",
+           R"([{"op":"move","from":"/n","path":"/m"}])",
            R"([{"op":"Set","path":"/n","value":1}])",
            R"([{"op":"set","path":"/id","value":"x"}])",
            R"([{"op":"set","path":"/_ts","value":1}])",
            R"([{"op":"set","path":"/ttl","value":60}])",
            R"([{"op":"set","path":"/pk","value":"p2"}])",
+           R"([{"op":"remove","path":"/pk"}])",
            R"([{"op":"replace","path":"/missing","value":1}])",
+           R"([{"op":"remove","path":"/missing"}])",
+           R"([{"op":"incr","path":"/total","value":1}])",                 // a fraction: added as a double
+           R"([{"op":"incr","path":"/n","value":0.5}])",
+           R"([{"op":"incr","path":"/o","value":1}])",                     // not a number: an error
+           R"([{"op":"incr","path":"/n","value":"1"}])",
+           R"([{"op":"incr","path":"/n","value":9223372036854775807}])",   // past the range
+           R"([{"op":"incr","path":"/n","value":18446744073709551615}])",
+           R"([{"op":"incr","path":"/n"}])",
            R"([{"op":"set","path":"/n","value":"say \"hi\""}])",
            R"([{"op":"set","path":"/n"}])",
            R"([{"op":"set","path":"/a~1b","value":1}])",
@@ -291,6 +314,7 @@ TEST(PlainDocumentTest, SetsAndReplacesOfTopLevelMembersTakeThePatchFastPath) {
 TEST(PlainDocumentTest, RandomPatchesAgreeWithTheFullPath) {
   const std::vector<std::vector<std::string>> pk_paths = {{"/pk"}, {"/t/u"}, {"/pk", "/t/u"}};
   int fast = 0, total = 0;
+  std::map<std::string, int> fast_kinds;  // operations in patches the fast path took
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     Generator gen(seed);
     for (int i = 0; i < 500; ++i) {
@@ -298,7 +322,10 @@ TEST(PlainDocumentTest, RandomPatchesAgreeWithTheFullPath) {
       const Json ops = gen.Operations();
       for (const auto& paths : pk_paths) {
         ++total;
-        if (PatchAgrees(stored, ops, paths)) ++fast;
+        if (PatchAgrees(stored, ops, paths)) {
+          ++fast;
+          for (const Json& op : ops) ++fast_kinds[op["op"].get<std::string>()];
+        }
         if (::testing::Test::HasFailure()) return;  // the first disagreement is enough
       }
     }
@@ -307,6 +334,7 @@ TEST(PlainDocumentTest, RandomPatchesAgreeWithTheFullPath) {
   // or a number the serialiser rewrites somewhere: the full path's).
   EXPECT_GT(fast, 500);
   EXPECT_LT(fast, total * 9 / 10);
+  for (const char* kind : {"add", "set", "replace", "remove", "incr"}) EXPECT_GT(fast_kinds[kind], 25) << kind;
 }
 
 TEST(PlainDocumentTest, RandomDocumentsAgreeWithTheFullPath) {
