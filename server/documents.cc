@@ -12,6 +12,7 @@
 #include "server/udf_runner.h"
 #include "query/query.h"
 #include "query/store_row_source.h"
+#include "query/value.h"
 #include "storage/keys.h"
 
 namespace regionlab::server {
@@ -58,12 +59,13 @@ Record RenderPrepared(const PreparedDocument& doc, const ContainerInfo& info, co
   const std::string& self_prefix = info.doc["_self"].get_ref<const std::string&>();
   r.body.reserve(doc.text.size() + 160 + self_prefix.size());
   r.body.append(doc.text, 0, doc.text.size() - 1);
+  // Strings escaped as nlohmann's dump() escapes them (query::AppendJsonString).
   r.body += ",\"_rid\":";
-  r.body += Json(r.rid).dump();
+  query::AppendJsonString(&r.body, r.rid);
   r.body += ",\"_self\":";
-  r.body += Json(self_prefix + "docs/" + r.rid + "/").dump();
+  query::AppendJsonString(&r.body, self_prefix + "docs/" + r.rid + "/");
   r.body += ",\"_etag\":";
-  r.body += Json(r.etag).dump();
+  query::AppendJsonString(&r.body, r.etag);
   r.body += ",\"_attachments\":\"attachments/\",\"_ts\":";
   r.body += std::to_string(r.ts);
   r.body += '}';

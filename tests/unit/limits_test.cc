@@ -3,7 +3,9 @@
 // body, on the data plane and the management API.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <string_view>
 
 #include "admin/admin_api.h"
 #include "base/cosmos_auth.h"
@@ -31,6 +33,44 @@ TEST(JsonDepthTest, CountsBracketsOutsideStrings) {
   EXPECT_FALSE(JsonDepthWithin(Nested(129)));
   // A million levels: one pass, no recursion, stops at the limit.
   EXPECT_EQ(JsonNestingDepth(Nested(1'000'000), 128), 129);
+}
+
+// The byte-at-a-time scan JsonNestingDepth replaced (it now crosses strings
+// with memchr): the same depth for any text, valid JSON or not.
+int ReferenceDepth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest && (deepest = depth) > limit) return limit + 1;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+TEST(JsonDepthTest, RandomTextsGetTheDepthOfAByteAtATimeScan) {
+  std::mt19937_64 rng(17);
+  const char alphabet[] = {'"', '\\', '[', ']', '{', '}', 'a', ',', '"', '\\'};
+  for (int i = 0; i < 200'000; ++i) {
+    std::string text(rng() % 40, ' ');
+    for (char& c : text) c = alphabet[rng() % sizeof(alphabet)];
+    const int limit = 1 + static_cast<int>(rng() % 6);
+    ASSERT_EQ(JsonNestingDepth(text, limit), ReferenceDepth(text, limit)) << text << " limit " << limit;
+  }
 }
 
 class LimitsRegionTest : public ::testing::Test {
