@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -343,14 +344,15 @@ uint64_t AppliedLsn(const RegionContext& region, uint32_t origin) {
   return origin == region.self.id ? region.store->own_lsn() : 0;
 }
 
-std::string SessionToken(const RegionContext& region, uint64_t /*lsn*/) {
+std::string SessionToken(const RegionContext& region, uint64_t own_write_lsn) {
   // <pkRangeId>:<version>#<globalLsn>#<regionId>=<lsn>#... with every region
   // of the account, so tokens from any region merge in the SDK. Entry r is
   // how far this region has seen region r's own writes (in r's lsn space).
-  uint64_t own = AppliedLsn(region, region.self.id);
+  const uint64_t own = std::max(AppliedLsn(region, region.self.id), own_write_lsn);
   std::string t = "0:1#" + std::to_string(own);
   for (const auto& r : region.account_regions) {
-    t += "#" + std::to_string(r.id) + "=" + std::to_string(AppliedLsn(region, r.id));
+    const uint64_t applied = r.id == region.self.id ? own : AppliedLsn(region, r.id);
+    t += "#" + std::to_string(r.id) + "=" + std::to_string(applied);
   }
   return t;
 }
@@ -516,8 +518,7 @@ HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std:
     resp.SetHeader("x-ms-alt-content-path", ctx.container_link);
   }
   if (ctx.session_lsn > 0 || !ctx.container_rid.empty()) {
-    uint64_t lsn = ctx.session_lsn ? ctx.session_lsn : region.store->last_lsn();
-    resp.SetHeader("x-ms-session-token", SessionToken(region, lsn));
+    resp.SetHeader("x-ms-session-token", SessionToken(region, ctx.session_lsn));
   }
   char charge[32];
   std::snprintf(charge, sizeof charge, "%.2f", ctx.request_charge);

@@ -109,7 +109,11 @@ storage::VersionVector NextVersion(const storage::Record* previous, const storag
 Status CheckSessionToken(const RegionContext& region, std::string_view header);
 
 // Session token for responses: "0:1#<lsn>#<region>=<lsn>..." (vector form).
-std::string SessionToken(const RegionContext& region, uint64_t lsn);
+// `own_write_lsn`: the lsn of this region's own write that the answer
+// acknowledges (0: none). It counts even before the store publishes it: the
+// answer of a write whose WAL flush is deferred (base/deferred_work.h) goes
+// out only after that flush.
+std::string SessionToken(const RegionContext& region, uint64_t own_write_lsn);
 
 // Handlers. Each returns a complete response (errors included).
 HttpResponse HandleAccount(RequestContext& ctx);

@@ -61,7 +61,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/deferred_work.h"
 #include "base/encoding.h"
+#include "server/errors.h"
 #include "tls/contexts.h"
 
 namespace regionlab::server {
@@ -296,7 +298,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
  private:
   enum class Phase {
-    kStarting, kReading, kContinue, kOffloaded, kDelaying, kHanging, kWriting, kStreaming, kLingering, kClosed
+    kStarting, kReading, kContinue, kOffloaded, kSettling, kDelaying, kHanging, kWriting, kStreaming, kLingering,
+    kClosed
   };
 
   std::chrono::seconds IdleTimeout() const {
@@ -416,14 +419,31 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const HttpServerOptions& o = state_->options;
     if (o.offload_io && o.offload && o.offload(req)) return Offload(std::move(req), version, head, keep_alive);
 
+    // Group commit across the connections of this io thread: the handler's
+    // store writes leave their WAL flush to `scope`, and the answer is posted
+    // behind the requests already read, so the first of these answers to run
+    // flushes every write appended meanwhile (base/deferred_work.h).
+    DeferScope scope;
     HttpResponse res = CallHandler(req, method, target);
+    std::vector<DeferScope::Work> work = scope.Take();
 
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
     spdlog::debug("http {} {} {} -> {} ({} bytes, {} us)", remote_, method, target, res.status,
                   res.body.size(), micros);
-    Finish(std::move(res), version, head, keep_alive);
+    if (work.empty()) return Finish(std::move(res), version, head, keep_alive);
+    phase_ = Phase::kSettling;
+    net::post(stream_.get_executor(), [self = this->shared_from_this(), work = std::move(work), res = std::move(res),
+                                       version, head, keep_alive]() mutable {
+      // Always run: the writes are in the store whether or not the answer goes out.
+      if (Status s = DeferScope::RunAll(work); !s.ok()) {
+        spdlog::error("http {}: a write was not made durable: {}", self->remote_, s.ToString());
+        res = server::ErrorResponse(s);
+      }
+      if (self->state_->stopped.load() || self->phase_ != Phase::kSettling) return self->CloseSocket();
+      self->Finish(std::move(res), version, head, keep_alive);
+    });
   }
 
   // Runs the handler on the offload io_context; the answer comes back to the
@@ -766,7 +786,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (phase_ == Phase::kDelaying) delay_timer_.cancel();  // its handler closes
     if (phase_ == Phase::kStreaming) EndStream();
     // kStarting: DoRead sees the stopped flag. kContinue / kWriting: the write
-    // completion sees it. kClosed: nothing to do.
+    // completion sees it. kSettling: the posted answer sees it. kClosed:
+    // nothing to do.
   }
 
   void CloseSocket() {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/deferred_work.h"
 #include "storage/codec.h"
 #include "storage/keys.h"
 
@@ -553,11 +554,17 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
   }
   // The batch is in the memtable (readers see it) but, on disk, only in the
   // WAL's buffer: it is acknowledged (and its lsn published, so shipped) once
-  // the buffer is in the file.
-  if (impl_->group_commit) RL_RETURN_IF_ERROR(impl_->Flush(seq));
-  if (info.lsn == 0) return CommitInfo{};
-  if (impl_->listener) impl_->listener(info, local);
-  return info;
+  // the buffer is in the file. Under a DeferScope (an HTTP request on its io
+  // thread) that flush waits until just before the answer, so that the writes
+  // of one event-loop turn share it.
+  Impl* impl = impl_.get();
+  auto settle = [impl, seq, info, local]() -> Status {
+    if (impl->group_commit) RL_RETURN_IF_ERROR(impl->Flush(seq));
+    if (info.lsn != 0 && impl->listener) impl->listener(info, local);
+    return Status::Ok();
+  };
+  if (!impl->group_commit || !DeferScope::Defer(settle)) RL_RETURN_IF_ERROR(settle());
+  return info.lsn == 0 ? CommitInfo{} : info;
 }
 
 uint64_t Store::metadata_epoch() const { return impl_->metadata_epoch.load(std::memory_order_acquire); }

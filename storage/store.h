@@ -101,7 +101,10 @@ class Store {
   // entry holding every put, as one atomic batch. `build` may read through
   // this store (no other write can interleave). A non-OK result from `build`
   // aborts the write and is returned; an empty WriteSet commits nothing and
-  // returns lsn 0.
+  // returns lsn 0. On disk (not in memory) the write is durable when this
+  // returns, except under a DeferScope (base/deferred_work.h) on the calling
+  // thread: then the WAL flush and the commit listener are handed to the
+  // scope, whose owner runs them before acknowledging the write.
   using BuildFn = std::function<Result<WriteSet>(const WriteContext& ctx)>;
   Result<CommitInfo> Write(const BuildFn& build);
 

@@ -56,6 +56,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 minor_faults() { awk '{print $10}' "/proc/$1/stat"; }
 # Context switches of all of a process's threads (voluntary: a thread blocked,
 # on a lock, a futex or epoll; involuntary: it was preempted).
+# write(2)-family calls (syscw): a durable region's WAL writes and its flushes' and compactions'
+# file writes; its answers go out with sendmsg, which this does not count.
+write_calls() { awk '/^syscw:/ {print $2}' "/proc/$1/io"; }
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
 HZ=$(getconf CLK_TCK)
 
@@ -235,8 +238,9 @@ LUA
 
 run() {  # name pid url [script]
   local name=$1 pid=$2 url=$3 script=${4:-}
-  local before after out faults_before faults_after cs_before cs_after
+  local before after out faults_before faults_after cs_before cs_after writes_before writes_after
   before=$(cpu_ticks "$pid")
+  writes_before=$(write_calls "$pid")
   faults_before=$(minor_faults "$pid")
   cs_before=$(ctx_switches "$pid")
   if [[ -n $script ]]; then
@@ -253,14 +257,15 @@ run() {  # name pid url [script]
   after=$(cpu_ticks "$pid")
   faults_after=$(minor_faults "$pid")
   cs_after=$(ctx_switches "$pid")
+  writes_after=$(write_calls "$pid")
   [[ -n $perf_pid ]] && wait "$perf_pid" || true
   read -r _ reqs secs p99 errs <<<"$out"
-  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" "$((faults_after - faults_before))" "$((cs_after - cs_before))" <<'PY'
+  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" "$((faults_after - faults_before))" "$((cs_after - cs_before))" "$((writes_after - writes_before))" <<'PY'
 import sys
-name, reqs, secs, p99, errs, ticks, hz, faults, cs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
+name, reqs, secs, p99, errs, ticks, hz, faults, cs, writes = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 rate = reqs / secs
 cpu_us = ticks / hz * 1e6 / max(reqs, 1)
-print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}\t{faults / max(reqs, 1):.3f}\t{cs / max(reqs, 1):.3f}")
+print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}\t{faults / max(reqs, 1):.3f}\t{cs / max(reqs, 1):.3f}\t{writes / max(reqs, 1):.3f}")
 PY
 }
 
@@ -283,8 +288,8 @@ nginx = float(rows[0][1])
 create = next((float(r[1]) for r in rows if r[0] == "create"), 0.0)
 mode = "durable (WAL)" if sys.argv[4] == "1" else "ephemeral"
 print(f"wrk -t1 -c{sys.argv[3]} -d{sys.argv[2]}s, one region ({mode}), nginx with one worker")
-print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'% of create':>13}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}{'cswitch/req':>13}")
-for name, rate, cpu, p99, errs, faults, cs in rows:
+print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'% of create':>13}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}{'cswitch/req':>13}{'write(2)/req':>14}")
+for name, rate, cpu, p99, errs, faults, cs, writes in rows:
     vs_create = f"{100*float(rate)/create:>12.1f}%" if name in ("upsert", "replace", "patch") and create else f"{'':>13}"
-    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{vs_create}{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}{float(cs):>13.3f}")
+    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{vs_create}{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}{float(cs):>13.3f}{float(writes):>14.3f}")
 PY

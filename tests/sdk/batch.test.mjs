@@ -139,12 +139,18 @@ describe("batch and bulk (up --regions uksouth,westeurope)", { timeout: 120_000 
 
   it("is never half visible in another region, even across a partition", async () => {
     const { container, weC } = await newContainer("batchpart");
+    // The container must have reached West Europe before the partition (it
+    // usually has within a millisecond; one CI run partitioned first).
+    await waitFor("the container in West Europe", async () => (await weC.read().catch(() => ({}))).statusCode === 200);
     await adminOk(server.admin, "POST", "/partition", { groups: [["uksouth"], ["westeurope"]] });
-    const ops = Array.from({ length: 100 }, (_, i) => ({ operationType: "Create", resourceBody: { id: `o${i}`, pk: "A", i } }));
-    const res = await container.items.batch(ops, "A");
-    assert.equal(res.code, 200);
-    assert.equal(await count(weC, "A"), 0);
-    await adminOk(server.admin, "POST", "/heal");
+    try {
+      const ops = Array.from({ length: 100 }, (_, i) => ({ operationType: "Create", resourceBody: { id: `o${i}`, pk: "A", i } }));
+      const res = await container.items.batch(ops, "A");
+      assert.equal(res.code, 200);
+      assert.equal(await count(weC, "A"), 0);
+    } finally {
+      await adminOk(server.admin, "POST", "/heal");  // a failure here must not leave the next test partitioned
+    }
     const seen = new Set();
     await waitFor("the batch arrives whole", async () => {
       const n = await count(weC, "A");

@@ -7,8 +7,12 @@
 
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
+#include <utility>
 
 #include "base/cosmos_auth.h"
+#include "base/deferred_work.h"
 #include "base/encoding.h"
 #include "base/status.h"
 
@@ -247,6 +251,70 @@ TEST(CosmosAuthTest, SecondIndependentVectorForAccountLevelFeed) {
   auto sig = ComputeMasterSignature(kEmulatorKey, "POST", "dbs", "", "Thu, 27 Apr 2017 00:51:12 GMT");
   ASSERT_TRUE(sig.has_value());
   EXPECT_EQ(*sig, "CHjhNtQltyEuPdWLf2/f+hSkSlYg+7UuFlwMyv8L7mI=");
+}
+
+// HMAC contexts are kept keyed per thread (four keys): a key that comes back
+// after others pushed it out, keys in turn, two threads at once, a key with
+// zero bytes; each against Node's crypto.createHmac("sha256", key).
+TEST(CosmosAuthTest, HmacSha256AgreesWithNodeAcrossKeysAndThreads) {
+  const std::pair<std::string, std::string> vectors[] = {
+      {"k1", "f55aa6d0d62426dccb8b38e409fcdbd021fa5265dd89788b937614aea435089e"},
+      {"k2", "cf5a783b33ba36f6e2508140bc64652d30808a55bec4a7b52e3819dec92a2a79"},
+      {"k3", "dcc85dc068d612072f03b5fff1b7f93e7056aefe534e95f6ae6c5c6aa85715e0"},
+      {"k4", "7d3742d3544e6e3ac46c9c48c5b9a5c72f98f8f8991e1bcb036bfe049cc76a05"},
+      {"k5", "6a37ca695b1562efa7b0b32bca3222706d744715d1f00eba8a24f9f62b880d5d"},
+      {"k6", "0ef903361deceabe3d62729b222a6f4aaa49c41b837dc39e9d5e349588643717"},
+  };
+  auto check = [&](int rounds) {
+    for (int r = 0; r < rounds; ++r) {
+      for (size_t i = 0; i < std::size(vectors); ++i) {
+        // Forwards, then each key twice in a row, then backwards.
+        const auto& [key, mac] = vectors[r % 3 == 2 ? std::size(vectors) - 1 - i : r % 3 == 1 ? i / 2 : i];
+        EXPECT_EQ(HexEncode(HmacSha256(key, "payload")), mac) << key;
+      }
+    }
+    // RFC 4231, test case 1: a 20-byte key of 0x0b.
+    EXPECT_EQ(HexEncode(HmacSha256(std::string(20, '\x0b'), "Hi There")),
+              "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    EXPECT_EQ(HexEncode(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  };
+  std::thread other(check, 200);
+  check(200);
+  other.join();
+}
+
+// ---------------------------------------------------------------- deferred work
+
+TEST(DeferScopeTest, CollectsInOrderRunsEverythingAndNeverDropsWork) {
+  std::vector<int> ran;
+  auto note = [&](int n, Status s = Status::Ok()) {
+    return [&ran, n, s]() -> Status {
+      ran.push_back(n);
+      return s;
+    };
+  };
+  EXPECT_FALSE(DeferScope::Defer(note(0)));  // no scope: the caller runs it
+  std::vector<DeferScope::Work> taken;
+  {
+    DeferScope outer;
+    EXPECT_TRUE(DeferScope::Defer(note(1)));
+    {
+      DeferScope inner;  // the innermost collects
+      EXPECT_TRUE(DeferScope::Defer(note(2)));
+      EXPECT_TRUE(ran.empty());
+    }  // not taken: it runs as the scope closes
+    EXPECT_EQ(ran, (std::vector<int>{2}));
+    EXPECT_TRUE(DeferScope::Defer(note(3, Status::Internal("disk full"))));
+    EXPECT_TRUE(DeferScope::Defer(note(4, Status::Internal("later"))));
+    taken = outer.Take();
+  }
+  EXPECT_FALSE(DeferScope::Defer(note(5)));  // closed
+  EXPECT_EQ(ran, (std::vector<int>{2}));     // taken work waits for its owner
+  ASSERT_EQ(taken.size(), 3u);
+  Status s = DeferScope::RunAll(taken);
+  EXPECT_EQ(s.message(), "disk full");  // the first error, after running all
+  EXPECT_EQ(ran, (std::vector<int>{2, 1, 3, 4}));
+  EXPECT_TRUE(taken.empty());
 }
 
 TEST(CosmosAuthTest, RejectsKeyThatIsNotBase64) {

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/deferred_work.h"
+
 namespace regionlab::server {
 namespace {
 
@@ -383,6 +385,45 @@ TEST_F(HttpServerTest, ThrowingHandlerGets500AndTheServerKeepsServing) {
   ASSERT_FALSE(other.Connect(server_->port()));
   ASSERT_FALSE(other.RoundTrip(Get("/other"), res));
   EXPECT_EQ(res.body(), "/other");
+}
+
+TEST_F(HttpServerTest, DeferredWorkRunsAfterTheHandlerAndBeforeTheAnswer) {
+  // A handler's store writes leave their WAL flush to the request's
+  // DeferScope (base/deferred_work.h): the server runs that work after the
+  // handler returned and only then answers; work that fails turns the answer
+  // into its error.
+  std::atomic<int> ran{0};
+  std::atomic<bool> handler_done{false}, ran_after_handler{false};
+  StartServer([&](HttpRequest& req) -> HttpResponse {
+    handler_done = false;
+    const bool fail = req.path == "/fail";
+    const bool deferred = DeferScope::Defer([&, fail]() -> Status {
+      ran_after_handler = handler_done.load();
+      ++ran;
+      return fail ? Status::Unavailable("the WAL could not be written") : Status::Ok();
+    });
+    HttpResponse res = EchoPath(req);
+    res.body += deferred ? " deferred" : " not deferred";
+    handler_done = true;
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  Response res;
+  ASSERT_FALSE(client.RoundTrip(Get("/ok"), res));
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "/ok deferred");
+  EXPECT_EQ(ran.load(), 1);  // before the answer arrived
+  EXPECT_TRUE(ran_after_handler.load());
+
+  ASSERT_FALSE(client.RoundTrip(Get("/fail"), res));
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_NE(res.body().find("the WAL could not be written"), std::string::npos) << res.body();
+  EXPECT_EQ(ran.load(), 2);
+
+  ASSERT_FALSE(client.RoundTrip(Get("/after"), res));  // the connection goes on
+  EXPECT_EQ(res.body(), "/after deferred");
+  EXPECT_EQ(ran.load(), 3);
 }
 
 TEST_F(HttpServerTest, NoBodyOn204And304) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/deferred_work.h"
 #include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/store.h"
@@ -557,6 +558,62 @@ TEST_P(DiskStoreTest, AcknowledgedWritesAreInTheWalFileWhenWriteReturns) {
     ASSERT_TRUE(got.has_value()) << "write " << i;
     EXPECT_EQ(got->id, "x" + std::to_string(i));
   }
+}
+
+TEST_P(DiskStoreTest, UnderADeferScopeTheFlushWaitsForItsOwnerAndCoversEveryWrite) {
+  // The HTTP server's group commit (base/deferred_work.h): writes under a
+  // scope are in the memtable but neither in the WAL file, published, nor
+  // announced until the owner runs the scope's work; the first flush takes
+  // every write appended so far along.
+  std::vector<uint64_t> announced;
+  store_->SetCommitListener([&](const CommitInfo& info, bool local) {
+    EXPECT_TRUE(local);
+    EXPECT_GE(store_->last_lsn(), info.lsn) << "announced before it was published";
+    announced.push_back(info.lsn);
+  });
+  std::vector<DeferScope::Work> work;
+  {
+    DeferScope scope;
+    for (int i = 0; i < 3; ++i) Put(*store_, {{"dk" + std::to_string(i), Doc("x" + std::to_string(i), "b")}});
+    EXPECT_EQ(store_->last_lsn(), 0u);
+    EXPECT_EQ(store_->own_lsn(), 0u);
+    EXPECT_TRUE(announced.empty());
+    ASSERT_TRUE(GetOrFail(*store_, "dk2").has_value());  // readers see the memtable
+    ScopedTempDir copy_dir;  // a kill -9 now keeps none of them: none was acknowledged
+    auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(copy->last_lsn(), 0u);
+    work = scope.Take();
+  }
+  ASSERT_EQ(work.size(), 3u);
+  ASSERT_TRUE(work[0]().ok());  // the first flush covers all three
+  work.erase(work.begin());
+  EXPECT_EQ(store_->last_lsn(), 3u);
+  EXPECT_EQ(store_->own_lsn(), 3u);
+  ScopedTempDir copy_dir;
+  auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->last_lsn(), 3u);
+  EXPECT_TRUE(GetOrFail(*copy, "dk2").has_value());
+  ASSERT_TRUE(DeferScope::RunAll(work).ok());
+  EXPECT_EQ(announced, (std::vector<uint64_t>{1, 2, 3}));
+  // Without a scope a write is flushed and announced before Write returns.
+  EXPECT_EQ(Put(*store_, {{"dk9", Doc("y", "b")}}), 4u);
+  EXPECT_EQ(store_->last_lsn(), 4u);
+  EXPECT_EQ(announced.back(), 4u);
+  store_->SetCommitListener(nullptr);
+}
+
+TEST_P(MemoryStoreTest, InMemoryWritesIgnoreADeferScope) {
+  // Nothing to flush: a write is published and announced at once.
+  int announced = 0;
+  store_->SetCommitListener([&](const CommitInfo&, bool) { ++announced; });
+  DeferScope scope;
+  EXPECT_EQ(Put(*store_, {{"dk1", Doc("x", "b")}}), 1u);
+  EXPECT_EQ(store_->last_lsn(), 1u);
+  EXPECT_EQ(announced, 1);
+  EXPECT_TRUE(scope.Take().empty());
+  store_->SetCommitListener(nullptr);
 }
 
 TEST_P(DiskStoreTest, ConcurrentWritersPublishOnlyWhatIsFlushed) {
