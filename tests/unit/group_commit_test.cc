@@ -23,6 +23,7 @@
 #include "client/cosmos_client.h"
 #include "client/http_client.h"
 #include "cluster/cluster.h"
+#include "tests/support/wait_for.h"
 
 namespace regionlab {
 namespace {
@@ -30,14 +31,7 @@ namespace {
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds deadline = 20s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > until) return cond();
-    std::this_thread::sleep_for(5ms);  // poll interval, not a wait for an event
-  }
-  return true;
-}
+using regionlab::testing::WaitFor;
 
 // The region's own-write entry of "0:1#<own>#0=..#1=..": the number after
 // the first '#'.

@@ -27,6 +27,7 @@
 #include "client/cosmos_client.h"
 #include "client/http_client.h"
 #include "cluster/cluster.h"
+#include "tests/support/wait_for.h"
 
 namespace regionlab {
 namespace {
@@ -38,14 +39,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kDeadline = 20s;
 
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds deadline = kDeadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > until) return cond();
-    std::this_thread::sleep_for(5ms);  // poll interval, not a wait for an event
-  }
-  return true;
-}
+using regionlab::testing::WaitFor;
 
 std::string Describe(const Result<CosmosResponse>& r) {
   if (!r.ok()) return "transport error: " + r.status().ToString();

@@ -31,6 +31,7 @@
 #include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/store.h"
+#include "tests/support/wait_for.h"
 
 namespace regionlab::replication {
 namespace {
@@ -42,14 +43,7 @@ using namespace std::chrono_literals;
 constexpr std::chrono::seconds kDeadline{20};
 
 // Polls `cond` until it holds or the deadline passes.
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds deadline = kDeadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > until) return cond();
-    std::this_thread::sleep_for(2ms);  // poll interval, not a wait for an event
-  }
-  return true;
-}
+using regionlab::testing::WaitFor;
 
 const std::string kCollRid = "12345678";
 const std::string kPk = "[\"a\"]";
