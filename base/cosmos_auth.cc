@@ -45,8 +45,13 @@ namespace {
 // fetched once per process, and each thread keeps HMAC contexts keyed with
 // the keys it used last (an account's keys, a few resource tokens'), re-used
 // by EVP_MAC_init with no key: 0.23 us (docs/benchmarks.md, session 11).
+// SHA-256, fetched once (EVP_sha256(), which fetches on every use, if that
+// failed).
 const EVP_MD* Sha256Md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
   return md;
 }
 
@@ -175,7 +180,7 @@ namespace regionlab {
 std::string Sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, Sha256Md() ? Sha256Md() : EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 }  // namespace regionlab

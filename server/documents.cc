@@ -153,7 +153,7 @@ Result<PreparedDocument> PatchedBody(const Record& current, const PatchSpec& spe
   }
   PreparedDocument prepared;
   if (std::optional<std::string> text = PatchPlainDocument(current.body, spec.operations, info.pk_paths)) {
-    prepared.text = std::move(*text);  // sets and replaces of top-level members, spliced (no "ttl")
+    prepared.text = std::move(*text);  // top-level operations, spliced (no "ttl")
   } else {
     Json doc = Json::parse(current.body, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return Status::Corruption("stored document '" + id + "' is not JSON");

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <deque>
 
 #include "server/handlers.h"
 #include "storage/types.h"
@@ -294,27 +295,30 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
     return true;
   });
   if (!valid) return std::nullopt;
-  std::vector<std::pair<std::string_view, std::string>> members;
+  // Each member's value text: in `stored`, in an operation's `value`, or in
+  // `sums` (a deque: its strings stay where they are).
+  std::vector<std::pair<std::string_view, std::string_view>> members;
+  std::deque<std::string> sums;
   for (const auto& [name, value] : *stored_members) {
     if (name == "ttl") return std::nullopt;  // PrepareDocument reads it: the full path
-    if (!IsSystemProperty(name)) members.emplace_back(name, std::string(value));
+    if (!IsSystemProperty(name)) members.emplace_back(name, value);
   }
   // Then the operations in order: a set of a new member appends it, as the
   // ordered DOM does; a remove keeps the order of the others.
-  for (Op& op : ops) {
+  for (const Op& op : ops) {
     auto it = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == op.name; });
     const bool found = it != members.end();
     switch (op.kind) {
       case Kind::kSet:
         if (found) {
-          it->second = std::move(op.value);
+          it->second = op.value;
         } else {
-          members.emplace_back(op.name, std::move(op.value));
+          members.emplace_back(op.name, op.value);
         }
         break;
       case Kind::kReplace:
         if (!found) return std::nullopt;  // the full path says the path does not exist
-        it->second = std::move(op.value);
+        it->second = op.value;
         break;
       case Kind::kRemove:
         if (!found) return std::nullopt;  // likewise
@@ -322,20 +326,20 @@ std::optional<std::string> PatchPlainDocument(std::string_view stored, const Jso
         break;
       case Kind::kIncr: {
         if (!found) {  // ApplyPatch inserts the increment
-          members.emplace_back(op.name, std::to_string(op.by));
+          members.emplace_back(op.name, sums.emplace_back(std::to_string(op.by)));
           break;
         }
         // An integer as written (the serialiser's form: NumberKept), in
         // range, whose sum does not overflow; anything else (a fraction, not
         // a number, an unsigned beyond int64_t): the full path.
-        const std::string& text = it->second;
+        const std::string_view text = it->second;
         int64_t current = 0, sum = 0;
         auto r = std::from_chars(text.data(), text.data() + text.size(), current);
         if (r.ec != std::errc() || r.ptr != text.data() + text.size() || text == "-0" ||
             __builtin_add_overflow(current, op.by, &sum)) {
           return std::nullopt;
         }
-        it->second = std::to_string(sum);
+        it->second = sums.emplace_back(std::to_string(sum));
         break;
       }
     }

@@ -390,32 +390,29 @@ void BM_DataPlane_Replace(benchmark::State& state) {
 }
 BENCHMARK(BM_DataPlane_Replace);
 
-void BM_DataPlane_Patch(benchmark::State& state) {
+// PATCH `ops` to document `id` in partition `pk`, over and over.
+void RepeatPatch(benchmark::State& state, const std::string& id, const std::string& pk, const char* ops,
+                 std::string_view needle = {}) {
   RepeatRequest(state,
-                Region().Request("PATCH", std::string(kDocs) + "/r2",
-                                 R"([{"op":"incr","path":"/customer/tier","value":1}])",
-                                 {{"content-type", "application/json"}, Pk("p2")[0]}),
-                200);
+                Region().Request("PATCH", std::string(kDocs) + "/" + id, ops,
+                                 {{"content-type", "application/json"}, Pk(pk)[0]}),
+                200, needle);
+}
+
+void BM_DataPlane_Patch(benchmark::State& state) {
+  RepeatPatch(state, "r2", "p2", R"([{"op":"incr","path":"/customer/tier","value":1}])");
 }
 BENCHMARK(BM_DataPlane_Patch);
 
 // A set of one top-level member: the patch fast path (PatchPlainDocument).
 void BM_DataPlane_PatchSet(benchmark::State& state) {
-  RepeatRequest(state,
-                Region().Request("PATCH", std::string(kDocs) + "/r3",
-                                 R"([{"op":"set","path":"/total","value":99.5}])",
-                                 {{"content-type", "application/json"}, Pk("p3")[0]}),
-                200, "\"total\":99.5");
+  RepeatPatch(state, "r3", "p3", R"([{"op":"set","path":"/total","value":99.5}])", "\"total\":99.5");
 }
 BENCHMARK(BM_DataPlane_PatchSet);
 
 // An incr of a top-level counter (missing at first): the fast path too.
 void BM_DataPlane_PatchIncr(benchmark::State& state) {
-  RepeatRequest(state,
-                Region().Request("PATCH", std::string(kDocs) + "/r4",
-                                 R"([{"op":"incr","path":"/views","value":1}])",
-                                 {{"content-type", "application/json"}, Pk("p4")[0]}),
-                200, "\"views\":");
+  RepeatPatch(state, "r4", "p4", R"([{"op":"incr","path":"/views","value":1}])", "\"views\":");
 }
 BENCHMARK(BM_DataPlane_PatchIncr);
 
