@@ -283,6 +283,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = 16 << 20;
+  // A full memtable waits for its flush while writes go on into the next. With
+  // RocksDB's default of two, the second fill *stopped* every write until the
+  // first flush was done, and a flush at nice 19 on a busy machine takes tens
+  // of milliseconds: that was the durable p99 of 10-30 ms (LOG: "Stopping writes
+  // because we have 2 immutable memtables"; docs/benchmarks.md, session 12).
+  // Four give the flush three memtables' time; RocksDB slows writes down
+  // (rather than stopping them) when three wait.
+  cf_options.max_write_buffer_number = 4;
   rocksdb::BlockBasedTableOptions table;
   // Index and filter blocks live with the table readers, not in the (small,
   // sharded) block cache: evicting a large index made every read re-read and

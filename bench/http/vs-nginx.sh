@@ -15,7 +15,8 @@
 # 1 KB documents from one partition key ("query100"). A Cosmos signature covers verb, resource type,
 # resource link and date, not the body, so one signature per run serves every request of a
 # workload (it stays valid 15 minutes). Server CPU is read from /proc/PID/stat before and after.
-# Prints one table (stdout) with requests/s, CPU per request, p99 and the ratio to nginx.
+# Prints one table (stdout) with requests/s, CPU per request, p99 and the ratio to nginx; with
+# --durable, "stalls" counts the write stops and slowdowns RocksDB logged during each workload.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 BIN="$HERE/../../build/server/regionlab"
@@ -59,6 +60,16 @@ minor_faults() { awk '{print $10}' "/proc/$1/stat"; }
 # write(2)-family calls (syscw): a durable region's WAL writes and its flushes' and compactions'
 # file writes; its answers go out with sendmsg, which this does not count.
 write_calls() { awk '/^syscw:/ {print $2}' "/proc/$1/io"; }
+# RocksDB's write stops and slowdowns ("Stopping writes because ...", "Stalling writes because
+# ..."), from its LOG: a durable region's only; "-" for nginx and ephemeral regions (their LOG is
+# in memory).
+write_stalls() {
+  if [[ $DURABLE == 1 && $1 != "$NGINX_PID" ]]; then
+    cat "$WORK"/data/*/store/LOG 2>/dev/null | grep -c -E 'Stopping writes|Stalling writes' || true
+  else
+    echo -
+  fi
+}
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
 HZ=$(getconf CLK_TCK)
 
@@ -238,9 +249,10 @@ LUA
 
 run() {  # name pid url [script]
   local name=$1 pid=$2 url=$3 script=${4:-}
-  local before after out faults_before faults_after cs_before cs_after writes_before writes_after
+  local before after out faults_before faults_after cs_before cs_after writes_before writes_after stalls_before stalls_after stalls
   before=$(cpu_ticks "$pid")
   writes_before=$(write_calls "$pid")
+  stalls_before=$(write_stalls "$pid")
   faults_before=$(minor_faults "$pid")
   cs_before=$(ctx_switches "$pid")
   if [[ -n $script ]]; then
@@ -258,14 +270,17 @@ run() {  # name pid url [script]
   faults_after=$(minor_faults "$pid")
   cs_after=$(ctx_switches "$pid")
   writes_after=$(write_calls "$pid")
+  stalls_after=$(write_stalls "$pid")
   [[ -n $perf_pid ]] && wait "$perf_pid" || true
   read -r _ reqs secs p99 errs <<<"$out"
-  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" "$((faults_after - faults_before))" "$((cs_after - cs_before))" "$((writes_after - writes_before))" <<'PY'
+  stalls=-
+  [[ $stalls_before != - ]] && stalls=$((stalls_after - stalls_before))
+  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" "$((faults_after - faults_before))" "$((cs_after - cs_before))" "$((writes_after - writes_before))" "$stalls" <<'PY'
 import sys
-name, reqs, secs, p99, errs, ticks, hz, faults, cs, writes = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
+name, reqs, secs, p99, errs, ticks, hz, faults, cs, writes, stalls = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10]), sys.argv[11]
 rate = reqs / secs
 cpu_us = ticks / hz * 1e6 / max(reqs, 1)
-print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}\t{faults / max(reqs, 1):.3f}\t{cs / max(reqs, 1):.3f}\t{writes / max(reqs, 1):.3f}")
+print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}\t{faults / max(reqs, 1):.3f}\t{cs / max(reqs, 1):.3f}\t{writes / max(reqs, 1):.3f}\t{stalls}")
 PY
 }
 
@@ -288,8 +303,8 @@ nginx = float(rows[0][1])
 create = next((float(r[1]) for r in rows if r[0] == "create"), 0.0)
 mode = "durable (WAL)" if sys.argv[4] == "1" else "ephemeral"
 print(f"wrk -t1 -c{sys.argv[3]} -d{sys.argv[2]}s, one region ({mode}), nginx with one worker")
-print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'% of create':>13}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}{'cswitch/req':>13}{'write(2)/req':>14}")
-for name, rate, cpu, p99, errs, faults, cs, writes in rows:
+print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'% of create':>13}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}{'cswitch/req':>13}{'write(2)/req':>14}{'stalls':>8}")
+for name, rate, cpu, p99, errs, faults, cs, writes, stalls in rows:
     vs_create = f"{100*float(rate)/create:>12.1f}%" if name in ("upsert", "replace", "patch") and create else f"{'':>13}"
-    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{vs_create}{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}{float(cs):>13.3f}{float(writes):>14.3f}")
+    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{vs_create}{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}{float(cs):>13.3f}{float(writes):>14.3f}{stalls:>8}")
 PY
