@@ -8,14 +8,9 @@
 // flush), and every acknowledged document reaches the other region. Nothing sleeps to
 // let something happen: waits poll a condition until a deadline.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
-#include <chrono>
-#include <filesystem>
-#include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,14 +18,17 @@
 #include "client/cosmos_client.h"
 #include "client/http_client.h"
 #include "cluster/cluster.h"
+#include "tests/support/running_cluster.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/wait_for.h"
 
 namespace regionlab {
 namespace {
 
-using Json = nlohmann::json;
-using namespace std::chrono_literals;
 
+using regionlab::testing::RunningCluster;
+using regionlab::testing::StartCluster;
+using regionlab::testing::TempDir;
 using regionlab::testing::WaitFor;
 
 // The region's own-write entry of "0:1#<own>#0=..#1=..": the number after
@@ -42,45 +40,20 @@ uint64_t OwnEntry(const std::string& token) {
   return std::stoull(token.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1));
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/regionlab_group_commit.XXXXXX";
-    path_ = mkdtemp(tmpl) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 TEST(GroupCommitTest, ConcurrentCreatesOnDiskAreAcknowledgedWithTheirSessionTokensAndReplicated) {
-  TempDir dir;
+  TempDir dir("regionlab_group_commit");
   ASSERT_FALSE(dir.path().empty());
   cluster::ClusterOptions o;
   o.port = 0;
   o.admin_port = 0;
   o.data_dir = dir.path();
   o.seed = 5;
-  auto started = cluster::Cluster::Start(o);
+  auto started = StartCluster(o);
   ASSERT_TRUE(started.ok()) << started.status().ToString();
-  std::unique_ptr<cluster::Cluster> cluster = std::move(*started);
-  const Json ready = Json::parse(cluster->ReadyLine());
-  std::vector<std::string> endpoints;
-  for (const auto& r : ready["regions"]) endpoints.push_back(r["endpoint"].get<std::string>());
-  ASSERT_EQ(endpoints.size(), 2u);
-  auto make_client = [&](int r) {
-    client::CosmosClientOptions co;
-    co.endpoint = endpoints[r];
-    co.timeout = 15s;
-    return std::make_unique<client::CosmosClient>(co);
-  };
+  const RunningCluster& running = *started;
+  ASSERT_EQ(running.endpoints.size(), 2u);
   {
-    auto c = make_client(0);
+    auto c = running.Client(0);
     ASSERT_EQ(c->CreateDatabase("db")->status, 201);
     ASSERT_EQ(c->CreateContainer("db", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})")->status, 201);
   }
@@ -92,11 +65,11 @@ TEST(GroupCommitTest, ConcurrentCreatesOnDiskAreAcknowledgedWithTheirSessionToke
   // retries elsewhere or later). A plain 404 would mean that the token missed
   // the write it acknowledged.
   {
-    auto admin_ep = client::ParseHttpEndpoint(ready["admin"].get<std::string>());
+    auto admin_ep = client::ParseHttpEndpoint(running.admin);
     ASSERT_TRUE(admin_ep.ok());
     client::HttpClient admin(*admin_ep);
-    auto writer = make_client(0);
-    auto reader = make_client(1);
+    auto writer = running.Client(0);
+    auto reader = running.Client(1);
     for (int i = 0; i < 3; ++i) {
       const std::string before = "before-" + std::to_string(i), after = "after-" + std::to_string(i);
       ASSERT_EQ(writer->CreateDocument("db", "c", R"(["ryw"])", R"({"id":")" + before + R"(","pk":"ryw"})")->status, 201);
@@ -129,7 +102,7 @@ TEST(GroupCommitTest, ConcurrentCreatesOnDiskAreAcknowledgedWithTheirSessionToke
   std::vector<std::thread> threads;
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
-      auto c = make_client(0);
+      auto c = running.Client(0);
       uint64_t previous_own = 0;
       for (int i = 0; i < kCreates; ++i) {
         const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
@@ -154,7 +127,7 @@ TEST(GroupCommitTest, ConcurrentCreatesOnDiskAreAcknowledgedWithTheirSessionToke
 
   // Every acknowledged create reaches the other region (the commit listener,
   // deferred with the flush, still announces each write to replication).
-  auto other = make_client(1);
+  auto other = running.Client(1);
   for (int t = 0; t < kClients; ++t) {
     for (int i : {0, 13, 26, kCreates - 1}) {
       const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
@@ -165,7 +138,7 @@ TEST(GroupCommitTest, ConcurrentCreatesOnDiskAreAcknowledgedWithTheirSessionToke
       })) << id;
     }
   }
-  cluster->Stop();
+  running.cluster->Stop();
 }
 
 }  // namespace

@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,14 +21,16 @@
 #include "client/cosmos_client.h"
 #include "client/http_client.h"
 #include "cluster/cluster.h"
+#include "tests/support/running_cluster.h"
 #include "tests/support/wait_for.h"
 
 namespace regionlab {
 namespace {
 
 using Json = nlohmann::json;
-using namespace std::chrono_literals;
 
+using regionlab::testing::RunningCluster;
+using regionlab::testing::StartCluster;
 using regionlab::testing::WaitFor;
 
 TEST(KillRestartTest, AdminConnectionSurvivesKillAndRestartUnderWrites) {
@@ -38,15 +39,12 @@ TEST(KillRestartTest, AdminConnectionSurvivesKillAndRestartUnderWrites) {
   o.admin_port = 0;
   o.ephemeral = true;
   o.seed = 11;
-  auto started = cluster::Cluster::Start(o);
+  auto started = StartCluster(o);
   ASSERT_TRUE(started.ok()) << started.status().ToString();
-  std::unique_ptr<cluster::Cluster> cluster = std::move(*started);
-  const Json ready = Json::parse(cluster->ReadyLine());
-  std::vector<std::string> endpoints;
-  for (const auto& r : ready["regions"]) endpoints.push_back(r["endpoint"].get<std::string>());
-  ASSERT_EQ(endpoints.size(), 2u);
+  const RunningCluster& running = *started;
+  ASSERT_EQ(running.endpoints.size(), 2u);
 
-  auto admin_ep = client::ParseHttpEndpoint(ready["admin"].get<std::string>());
+  auto admin_ep = client::ParseHttpEndpoint(running.admin);
   ASSERT_TRUE(admin_ep.ok());
   client::HttpClient admin(*admin_ep);
   auto post = [&](const std::string& path) {
@@ -57,20 +55,14 @@ TEST(KillRestartTest, AdminConnectionSurvivesKillAndRestartUnderWrites) {
     }
   };
 
-  auto make_client = [&](int r) {
-    client::CosmosClientOptions co;
-    co.endpoint = endpoints[r];
-    co.timeout = 15s;
-    return std::make_unique<client::CosmosClient>(co);
-  };
   {
-    auto c = make_client(0);
+    auto c = running.Client(0);
     ASSERT_EQ(c->CreateDatabase("db")->status, 201);
     ASSERT_EQ(c->CreateContainer("db", R"({"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}})")->status, 201);
   }
   // The container reaches the other region by replication.
   {
-    auto c = make_client(1);
+    auto c = running.Client(1);
     ASSERT_TRUE(WaitFor([&] {
       auto r = c->ReadContainer("db", "c");
       return r.ok() && r->status == 200;
@@ -84,7 +76,7 @@ TEST(KillRestartTest, AdminConnectionSurvivesKillAndRestartUnderWrites) {
   std::vector<std::thread> writers;
   for (int r = 0; r < 2; ++r) {
     writers.emplace_back([&, r] {
-      auto c = make_client(r);
+      auto c = running.Client(r);
       for (int i = 0; !stop.load(); ++i) {
         const std::string body = Json{{"id", "d" + std::to_string(i % 8)}, {"pk", "p"}, {"v", i}}.dump();
         auto res = c->UpsertDocument("db", "c", R"(["p"])", body);
@@ -110,7 +102,7 @@ TEST(KillRestartTest, AdminConnectionSurvivesKillAndRestartUnderWrites) {
 
   // Every management call went over the first connection.
   EXPECT_EQ(admin.connections_opened(), 1);
-  cluster->Stop();
+  running.cluster->Stop();
 }
 
 }  // namespace

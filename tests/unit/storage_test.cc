@@ -2,7 +2,6 @@
 // in memory.
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +21,7 @@
 #include "storage/keys.h"
 #include "storage/store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/wait_for.h"
 
 namespace regionlab::storage {
@@ -280,24 +280,7 @@ TEST(KeysTest, ResourceFamiliesDoNotOverlap) {
 // ---------------------------------------------------------------- Store
 
 // A fresh directory under the gtest temp dir, removed on destruction.
-class ScopedTempDir {
- public:
-  ScopedTempDir() {
-    std::string tmpl = ::testing::TempDir() + "regionlab_storage_test_XXXXXX";
-    char* made = mkdtemp(tmpl.data());
-    if (made != nullptr) path_ = made;
-  }
-  ~ScopedTempDir() {
-    if (!path_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path_, ec);
-    }
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using regionlab::testing::TempDir;
 
 Record Doc(std::string id, std::string body, bool tombstone = false) {
   Record r;
@@ -365,7 +348,7 @@ class StoreTest : public ::testing::TestWithParam<bool> {
     ASSERT_NE(store_, nullptr);
   }
 
-  ScopedTempDir dir_;
+  TempDir dir_{"regionlab_storage_test"};
   regionlab::testing::FakeClock clock_{1'700'000'000'123'456};
   std::unique_ptr<Store> store_;
 };
@@ -555,7 +538,7 @@ TEST_P(DiskStoreTest, AcknowledgedWritesAreInTheWalFileWhenWriteReturns) {
     const uint64_t lsn = Put(*store_, {{"dk" + std::to_string(i), Doc("x" + std::to_string(i), "b")}});
     ASSERT_EQ(lsn, static_cast<uint64_t>(i + 1));
     EXPECT_EQ(store_->last_lsn(), lsn);
-    ScopedTempDir copy_dir;
+    TempDir copy_dir;
     auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
     ASSERT_NE(copy, nullptr);
     EXPECT_EQ(copy->last_lsn(), lsn) << "write " << i;
@@ -584,7 +567,7 @@ TEST_P(DiskStoreTest, UnderADeferScopeTheFlushWaitsForItsOwnerAndCoversEveryWrit
     EXPECT_EQ(store_->own_lsn(), 0u);
     EXPECT_TRUE(announced.empty());
     ASSERT_TRUE(GetOrFail(*store_, "dk2").has_value());  // readers see the memtable
-    ScopedTempDir copy_dir;  // a kill -9 now keeps none of them: none was acknowledged
+    TempDir copy_dir;  // a kill -9 now keeps none of them: none was acknowledged
     auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
     ASSERT_NE(copy, nullptr);
     EXPECT_EQ(copy->last_lsn(), 0u);
@@ -595,7 +578,7 @@ TEST_P(DiskStoreTest, UnderADeferScopeTheFlushWaitsForItsOwnerAndCoversEveryWrit
   work.erase(work.begin());
   EXPECT_EQ(store_->last_lsn(), 3u);
   EXPECT_EQ(store_->own_lsn(), 3u);
-  ScopedTempDir copy_dir;
+  TempDir copy_dir;
   auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(copy->last_lsn(), 3u);
@@ -662,7 +645,7 @@ TEST_P(DiskStoreTest, ConcurrentWritersPublishOnlyWhatIsFlushed) {
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), total);
   for (size_t i = 0; i < log->size(); ++i) ASSERT_EQ((*log)[i].lsn, i + 1);
-  ScopedTempDir copy_dir;
+  TempDir copy_dir;
   auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(copy->last_lsn(), total);
