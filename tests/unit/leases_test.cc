@@ -27,6 +27,7 @@
 #include "client/cosmos_client.h"
 #include "client/http_client.h"
 #include "cluster/cluster.h"
+#include "tests/support/running_cluster.h"
 #include "tests/support/wait_for.h"
 
 namespace regionlab {
@@ -58,17 +59,14 @@ class LeaseCluster {
     o.admin_port = 0;
     o.ephemeral = true;
     o.seed = 7;
-    auto cluster = cluster::Cluster::Start(o);
-    EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
-    if (!cluster.ok()) return nullptr;
+    auto running = testing::StartCluster(o);
+    EXPECT_TRUE(running.ok()) << running.status().ToString();
+    if (!running.ok()) return nullptr;
     auto lc = std::unique_ptr<LeaseCluster>(new LeaseCluster());
-    lc->cluster_ = std::move(*cluster);
+    lc->running_ = std::move(*running);
     lc->names_ = regions;
-    Json ready = Json::parse(lc->cluster_->ReadyLine());
-    lc->admin_url_ = ready["admin"].get<std::string>();
-    for (const auto& r : ready["regions"]) lc->endpoints_.push_back(r["endpoint"].get<std::string>());
     for (size_t i = 0; i < regions.size(); ++i) lc->clients_.push_back(lc->NewClient(static_cast<int>(i)));
-    auto ep = client::ParseHttpEndpoint(lc->admin_url_);
+    auto ep = client::ParseHttpEndpoint(lc->running_.admin);
     EXPECT_TRUE(ep.ok());
     lc->admin_ = std::make_unique<client::HttpClient>(*ep);
     EXPECT_TRUE(lc->WaitLinksUp());
@@ -77,16 +75,11 @@ class LeaseCluster {
 
   ~LeaseCluster() {
     clients_.clear();
-    if (cluster_) cluster_->Stop();
+    if (running_.cluster) running_.cluster->Stop();
   }
 
   // A new client of region `r` (one per thread: clients are not thread-safe).
-  std::unique_ptr<CosmosClient> NewClient(int r) const {
-    client::CosmosClientOptions co;
-    co.endpoint = endpoints_[r];
-    co.timeout = 15s;
-    return std::make_unique<CosmosClient>(co);
-  }
+  std::unique_ptr<CosmosClient> NewClient(int r) const { return running_.Client(r); }
   CosmosClient& C(int r) { return *clients_[r]; }
   const std::string& Name(int r) const { return names_[r]; }
 
@@ -124,10 +117,8 @@ class LeaseCluster {
 
  private:
   LeaseCluster() = default;
-  std::unique_ptr<cluster::Cluster> cluster_;
+  testing::RunningCluster running_;
   std::vector<std::string> names_;
-  std::vector<std::string> endpoints_;
-  std::string admin_url_;
   std::vector<std::unique_ptr<CosmosClient>> clients_;
   std::unique_ptr<client::HttpClient> admin_;
 };
