@@ -257,7 +257,7 @@ void LowerBackgroundPriority() {
 // At nice 19 a flush still kept its CPU, once the scheduler had picked it,
 // for a whole slice (EEVDF's base slice: 0.7 ms times 1 + log2 of the CPUs,
 // 1.4 ms on two): an io thread or a client woken meanwhile waited for it, and
-// that wait was the durable create p99 (docs/benchmarks.md, session 13).
+// that wait was part of the durable create p99 (docs/benchmarks.md, session 13).
 // Since Linux 6.12 a SCHED_OTHER thread can ask for a shorter slice in
 // sched_attr.sched_runtime; the flush threads ask for the shortest, 100 us,
 // and keep nice 19. Older kernels ignore the field. Called after each open:
