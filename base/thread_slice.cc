@@ -1,8 +1,13 @@
 #include "base/thread_slice.h"
 
+#include <dirent.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace regionlab {
 namespace {
@@ -29,6 +34,26 @@ bool SetFairSchedule(pid_t tid, const FairSchedule& schedule) {
   attr.nice = schedule.nice;
   attr.runtime = schedule.slice_ns;
   return syscall(SYS_sched_setattr, tid, &attr, 0u) == 0;
+}
+
+std::vector<pid_t> ThreadsNamed(std::string_view name) {
+  std::vector<pid_t> found;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return found;
+  while (const dirent* entry = readdir(tasks)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string path = std::string("/proc/self/task/") + entry->d_name + "/comm";
+    FILE* file = std::fopen(path.c_str(), "r");
+    if (file == nullptr) continue;  // the thread ended meanwhile
+    char comm[32] = {};
+    const bool read = std::fgets(comm, sizeof comm, file) != nullptr;
+    std::fclose(file);
+    std::string_view got = read ? comm : "";
+    if (!got.empty() && got.back() == '\n') got.remove_suffix(1);
+    if (got == name) found.push_back(static_cast<pid_t>(std::atoi(entry->d_name)));
+  }
+  closedir(tasks);
+  return found;
 }
 
 std::optional<FairSchedule> GetFairSchedule(pid_t tid) {

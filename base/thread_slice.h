@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 namespace regionlab {
 
@@ -20,6 +22,10 @@ struct FairSchedule {
 // Sets thread `tid` (of any process we may renice) to SCHED_OTHER at `nice`
 // asking for `slice_ns`. False (errno set) if the kernel refused.
 bool SetFairSchedule(pid_t tid, const FairSchedule& schedule);
+
+// The ids of this process's threads named `name` (/proc/self/task/*/comm, as
+// pthread_setname_np sets it; at most 15 characters).
+std::vector<pid_t> ThreadsNamed(std::string_view name);
 
 // Thread `tid`'s nice and slice; nullopt if it is not a SCHED_OTHER thread or
 // cannot be read.

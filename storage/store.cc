@@ -9,13 +9,10 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
-#include <dirent.h>
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -260,29 +257,19 @@ void LowerBackgroundPriority() {
 // that wait was part of the durable create p99 (docs/benchmarks.md, session 13).
 // Since Linux 6.12 a SCHED_OTHER thread can ask for a shorter slice in
 // sched_attr.sched_runtime; the flush threads ask for the shortest, 100 us,
-// and keep nice 19. Older kernels ignore the field. Called after each open:
-// RocksDB starts its pool threads there, named "rocksdb:high" (flushes) and
-// "rocksdb:low" (compactions, at SCHED_IDLE, left alone).
+// and keep nice 19. Older kernels ignore the field. Once per process, after
+// the first open: RocksDB's pools are the process's (every store shares
+// them), and that open starts their threads, named "rocksdb:high" (flushes)
+// and "rocksdb:low" (compactions, at SCHED_IDLE, left alone).
 void ShortenFlushSlices() {
-  DIR* tasks = opendir("/proc/self/task");
-  if (tasks == nullptr) return;
-  while (const dirent* entry = readdir(tasks)) {
-    if (entry->d_name[0] == '.') continue;
-    std::string comm;
-    {
-      std::string path = std::string("/proc/self/task/") + entry->d_name + "/comm";
-      FILE* file = std::fopen(path.c_str(), "r");
-      if (file == nullptr) continue;
-      char buf[32] = {};
-      if (std::fgets(buf, sizeof buf, file) != nullptr) comm = buf;
-      std::fclose(file);
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (pid_t tid : ThreadsNamed("rocksdb:high")) {
+      if (!SetFairSchedule(tid, FairSchedule{19, kFlushSchedulerSliceNanos})) {
+        spdlog::debug("storage: flush thread {} keeps its scheduler slice: {}", tid, std::strerror(errno));
+      }
     }
-    if (comm.rfind("rocksdb:high", 0) != 0) continue;
-    if (!SetFairSchedule(std::atoi(entry->d_name), FairSchedule{19, kFlushSchedulerSliceNanos})) {
-      spdlog::debug("storage: flush thread {} keeps its scheduler slice: {}", entry->d_name, std::strerror(errno));
-    }
-  }
-  closedir(tasks);
+  });
 }
 
 }  // namespace
@@ -366,8 +353,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   };
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, families, &impl->handles, &raw);
-  ShortenFlushSlices();
   if (!s.ok()) return FromRocks(s, "opening store at " + path);
+  ShortenFlushSlices();
   impl->db.reset(raw);
   // With group commit, Impl::Flush syncs (FlushWAL(sync)), not the write.
   impl->write_options.sync = options.sync && !impl->group_commit;

@@ -25,7 +25,6 @@
 namespace regionlab {
 namespace {
 
-
 using regionlab::testing::RunningCluster;
 using regionlab::testing::StartCluster;
 using regionlab::testing::TempDir;

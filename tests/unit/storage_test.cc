@@ -9,7 +9,6 @@
 #include <condition_variable>
 #include <mutex>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -886,20 +885,15 @@ TEST_P(MemoryStoreTest, WritesGoOnWhileTwoFullMemtablesAwaitTheirFlush) {
 // meanwhile: every RocksDB flush thread asks for the shortest scheduler slice
 // (Linux 6.12+; earlier kernels report no slice, and the test is skipped).
 TEST_P(MemoryStoreTest, FlushThreadsAskForTheShortestSchedulerSlice) {
-  int flush_threads = 0;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name != "rocksdb:high") continue;
-    ++flush_threads;
-    std::optional<FairSchedule> schedule = GetFairSchedule(std::stoi(task.path().filename().string()));
-    ASSERT_TRUE(schedule.has_value()) << "thread " << task.path().filename() << " is not SCHED_OTHER";
+  const std::vector<pid_t> flush_threads = ThreadsNamed("rocksdb:high");
+  for (pid_t tid : flush_threads) {
+    std::optional<FairSchedule> schedule = GetFairSchedule(tid);
+    ASSERT_TRUE(schedule.has_value()) << "thread " << tid << " is not SCHED_OTHER";
     if (schedule->slice_ns == 0) GTEST_SKIP() << "this kernel has no per-thread slice (before 6.12)";
     EXPECT_EQ(schedule->nice, 19);
-    EXPECT_EQ(schedule->slice_ns, kFlushSchedulerSliceNanos) << "thread " << task.path().filename();
+    EXPECT_EQ(schedule->slice_ns, kFlushSchedulerSliceNanos) << "thread " << tid;
   }
-  EXPECT_GT(flush_threads, 0) << "no thread named rocksdb:high";
+  EXPECT_FALSE(flush_threads.empty()) << "no thread named rocksdb:high";
 }
 
 }  // namespace
