@@ -107,7 +107,10 @@ bool IsConnectionClosed(const error_code& ec) {
 // completion by the calling thread: Beast's tcp_stream enforces timeouts only
 // on asynchronous operations.
 struct HttpClient::Impl {
-  Impl(const HttpEndpoint& ep, HttpClientOptions opts) : endpoint(ep), options(opts) {}
+  // Beast reads into the buffer's free capacity (at least 512 bytes) and the
+  // parser consumes each read, so a buffer that started empty would read a
+  // response 512 bytes at a time.
+  Impl(const HttpEndpoint& ep, HttpClientOptions opts) : endpoint(ep), options(opts) { buffer.reserve(64 * 1024); }
 
   const HttpEndpoint& endpoint;
   HttpClientOptions options;

@@ -50,6 +50,12 @@ std::string Shared::NextRequestRef() {
 namespace {
 
 constexpr size_t kPiece = 64 * 1024;
+// Beast reads into a flat buffer's free capacity, at least 512 bytes, and its
+// parser consumes each read: a buffer that starts empty stays at 512 bytes, and
+// a 100 KB response took 200 reads. These start larger (see server/
+// http_server.cc, kReadBufferBytes).
+constexpr size_t kClientReadBytes = 8 * 1024;
+constexpr size_t kOriginReadBytes = 64 * 1024;
 // Most of a request body read and dropped to keep a connection after an error answer.
 constexpr size_t kMaxDrain = 1024 * 1024;
 constexpr uint32_t kHeaderLimit = 64 * 1024;
@@ -100,6 +106,7 @@ std::string ClientIp(const tcp::socket& s) {
 class Session {
  public:
   Session(tcp::socket socket, std::shared_ptr<Shared> sh) : client_(std::move(socket)), sh_(std::move(sh)) {
+    cbuf_.reserve(kClientReadBytes);
     ip_ = ClientIp(client_.socket());
     beast::error_code ec;
     const auto ep = client_.socket().remote_endpoint(ec);
@@ -298,6 +305,7 @@ class Session {
 
     // Read the response header (skipping interim 1xx answers).
     beast::flat_buffer obuf;
+    obuf.reserve(kOriginReadBytes);
     std::optional<http::response_parser<http::buffer_body>> res_p;
     for (;;) {
       res_p.emplace();

@@ -89,6 +89,12 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 // A kept-alive connection keeps its response buffer up to this size between
 // requests (larger ones, e.g. a query page, are released).
 constexpr size_t kKeepBufferBytes = 64 * 1024;
+// A connection's read buffer starts at this capacity. Beast asks the socket
+// for the buffer's free capacity (at least 512 bytes), and its parser consumes
+// each read, so a buffer that started empty stayed at 512 bytes for good: a
+// create of a 1 KB document took three recvmsg calls (docs/benchmarks.md,
+// session 14). 8 KiB holds a typical request, header and body, in one read.
+constexpr size_t kReadBufferBytes = 8 * 1024;
 
 std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -251,6 +257,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
  public:
   Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
       : stream_(MakeStream(std::move(socket), *state)), state_(std::move(state)) {
+    buffer_.reserve(kReadBufferBytes);
     beast::error_code ec;
     const tcp::endpoint ep = Lowest().socket().remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : EndpointString(ep);

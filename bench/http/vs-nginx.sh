@@ -16,7 +16,8 @@
 # resource link and date, not the body, so one signature per run serves every request of a
 # workload (it stays valid 15 minutes). Server CPU is read from /proc/PID/stat before and after.
 # Prints one table (stdout) with requests/s, CPU per request, p99 and the ratio to nginx; with
-# --durable, "stalls" counts the write stops and slowdowns RocksDB logged during each workload.
+# --durable, "stalls" counts the write stops and slowdowns RocksDB logged during each workload;
+# "syscalls/req" counts every system call of the server's threads (perf stat, raw_syscalls).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 BIN="$HERE/../../build/server/regionlab"
@@ -265,6 +266,14 @@ run() {  # name pid url [script]
     perf record ${PERF_EVENT:+-e "$PERF_EVENT"} -F 1999 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$pid" -o "$PERF_DIR/$name.data" -- sleep "$SECONDS_PER" 2>/dev/null &
     perf_pid=$!
   fi
+  # System calls of every thread of the server (perf's raw_syscalls tracepoint), "-" where
+  # perf cannot count them (not installed, or perf_event_paranoid).
+  local count_pid=""
+  rm -f "$WORK/syscalls"
+  if command -v perf >/dev/null; then
+    perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$WORK/syscalls" -- sleep "$SECONDS_PER" 2>/dev/null &
+    count_pid=$!
+  fi
   out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_PER}s" --latency -s "$WORK/run.lua" "$url" | grep '^RESULT')
   after=$(cpu_ticks "$pid")
   faults_after=$(minor_faults "$pid")
@@ -272,15 +281,19 @@ run() {  # name pid url [script]
   writes_after=$(write_calls "$pid")
   stalls_after=$(write_stalls "$pid")
   [[ -n $perf_pid ]] && wait "$perf_pid" || true
+  [[ -n $count_pid ]] && wait "$count_pid" || true
+  local syscalls
+  syscalls=$(awk -F, '/raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ {print $1}' "$WORK/syscalls" 2>/dev/null || true)
   read -r _ reqs secs p99 errs <<<"$out"
   stalls=-
   [[ $stalls_before != - ]] && stalls=$((stalls_after - stalls_before))
-  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" "$((faults_after - faults_before))" "$((cs_after - cs_before))" "$((writes_after - writes_before))" "$stalls" <<'PY'
+  python3 - "$name" "$reqs" "$secs" "$p99" "$errs" "$((after - before))" "$HZ" "$((faults_after - faults_before))" "$((cs_after - cs_before))" "$((writes_after - writes_before))" "$stalls" "${syscalls:--}" <<'PY'
 import sys
-name, reqs, secs, p99, errs, ticks, hz, faults, cs, writes, stalls = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10]), sys.argv[11]
+name, reqs, secs, p99, errs, ticks, hz, faults, cs, writes, stalls, syscalls = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10]), sys.argv[11], sys.argv[12]
 rate = reqs / secs
 cpu_us = ticks / hz * 1e6 / max(reqs, 1)
-print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}\t{faults / max(reqs, 1):.3f}\t{cs / max(reqs, 1):.3f}\t{writes / max(reqs, 1):.3f}\t{stalls}")
+calls = f"{int(syscalls) / max(reqs, 1):.2f}" if syscalls.isdigit() else "-"
+print(f"{name}\t{rate:.0f}\t{cpu_us:.1f}\t{p99/1000:.2f}\t{errs}\t{faults / max(reqs, 1):.3f}\t{cs / max(reqs, 1):.3f}\t{writes / max(reqs, 1):.3f}\t{stalls}\t{calls}")
 PY
 }
 
@@ -303,8 +316,8 @@ nginx = float(rows[0][1])
 create = next((float(r[1]) for r in rows if r[0] == "create"), 0.0)
 mode = "durable (WAL)" if sys.argv[4] == "1" else "ephemeral"
 print(f"wrk -t1 -c{sys.argv[3]} -d{sys.argv[2]}s, one region ({mode}), nginx with one worker")
-print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'% of create':>13}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}{'cswitch/req':>13}{'write(2)/req':>14}{'stalls':>8}")
-for name, rate, cpu, p99, errs, faults, cs, writes, stalls in rows:
+print(f"{'workload':<10}{'req/s':>10}{'% of nginx':>12}{'% of create':>13}{'CPU us/req':>12}{'p99 ms':>9}{'errors':>8}{'faults/req':>12}{'cswitch/req':>13}{'write(2)/req':>14}{'stalls':>8}{'syscalls/req':>14}")
+for name, rate, cpu, p99, errs, faults, cs, writes, stalls, calls in rows:
     vs_create = f"{100*float(rate)/create:>12.1f}%" if name in ("upsert", "replace", "patch") and create else f"{'':>13}"
-    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{vs_create}{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}{float(cs):>13.3f}{float(writes):>14.3f}{stalls:>8}")
+    print(f"{name:<10}{float(rate):>10.0f}{100*float(rate)/nginx:>11.1f}%{vs_create}{float(cpu):>12.1f}{float(p99):>9.2f}{int(errs):>8}{float(faults):>12.3f}{float(cs):>13.3f}{float(writes):>14.3f}{stalls:>8}{calls:>14}")
 PY
