@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -21,6 +22,7 @@
 #include "base/thread_slice.h"
 #include "storage/codec.h"
 #include "storage/keys.h"
+#include "storage/memory_fs.h"
 
 namespace regionlab::storage {
 namespace {
@@ -89,13 +91,17 @@ std::atomic<uint64_t> g_next_epoch_base{1};
 
 }  // namespace
 
+// RocksDB's default Env (its background thread pools, clock) over the chunked
+// in-memory file system (storage/memory_fs.h).
 struct MemoryEnv {
+  std::shared_ptr<rocksdb::FileSystem> fs;
   std::unique_ptr<rocksdb::Env> env;
 };
 
 std::shared_ptr<MemoryEnv> NewMemoryEnv() {
   auto m = std::make_shared<MemoryEnv>();
-  m->env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  m->fs = NewChunkedMemoryFileSystem();
+  m->env = rocksdb::NewCompositeEnv(m->fs);
   return m;
 }
 

@@ -45,7 +45,7 @@ struct StoreOptions {
   // Directory of the RocksDB database; created if missing. Ignored when
   // `in_memory` is set.
   std::string path;
-  // Keep everything in memory (RocksDB's MemEnv); nothing survives Close.
+  // Keep everything in memory (storage/memory_fs.h); nothing survives Close.
   // Default: false.
   bool in_memory = false;
   // With `in_memory`: the file system to use, which outlives the store (for a
