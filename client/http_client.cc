@@ -110,7 +110,10 @@ struct HttpClient::Impl {
   // Beast reads into the buffer's free capacity (at least 512 bytes) and the
   // parser consumes each read, so a buffer that started empty would read a
   // response 512 bytes at a time.
-  Impl(const HttpEndpoint& ep, HttpClientOptions opts) : endpoint(ep), options(opts) { buffer.reserve(64 * 1024); }
+  static constexpr size_t kReadBufferBytes = 64 * 1024;
+  Impl(const HttpEndpoint& ep, HttpClientOptions opts) : endpoint(ep), options(opts) {
+    buffer.reserve(kReadBufferBytes);
+  }
 
   const HttpEndpoint& endpoint;
   HttpClientOptions options;

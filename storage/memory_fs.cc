@@ -393,12 +393,12 @@ class ChunkedMemoryFileSystem : public rocksdb::FileSystem {
   }
 
   IOStatus NumFileLinks(const std::string& fname, const IOOptions&, uint64_t* count, IODebugContext*) override {
-    auto data = Find(fname);
-    if (!data) return IOStatus::PathNotFound(fname);
-    // Every name holds one reference; open files hold the others.
+    // The names that share this file's bytes (LinkFile).
     std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(Normalize(fname));
+    if (it == files_.end()) return IOStatus::PathNotFound(fname);
     *count = static_cast<uint64_t>(
-        std::count_if(files_.begin(), files_.end(), [&](const auto& f) { return f.second == data; }));
+        std::count_if(files_.begin(), files_.end(), [&](const auto& f) { return f.second == it->second; }));
     return IOStatus::OK();
   }
 

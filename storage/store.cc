@@ -2,7 +2,6 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
-#include <rocksdb/file_system.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -92,16 +91,14 @@ std::atomic<uint64_t> g_next_epoch_base{1};
 }  // namespace
 
 // RocksDB's default Env (its background thread pools, clock) over the chunked
-// in-memory file system (storage/memory_fs.h).
+// in-memory file system (storage/memory_fs.h), which the Env keeps alive.
 struct MemoryEnv {
-  std::shared_ptr<rocksdb::FileSystem> fs;
   std::unique_ptr<rocksdb::Env> env;
 };
 
 std::shared_ptr<MemoryEnv> NewMemoryEnv() {
   auto m = std::make_shared<MemoryEnv>();
-  m->fs = NewChunkedMemoryFileSystem();
-  m->env = rocksdb::NewCompositeEnv(m->fs);
+  m->env = rocksdb::NewCompositeEnv(NewChunkedMemoryFileSystem());
   return m;
 }
 
