@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/encoding.h"
+#include "cli/allocator.h"
 #include "cli/up_config.h"
 #include "cluster/cluster.h"
 
@@ -138,6 +139,8 @@ int RunCluster(ClusterOptions options, bool seed_given, const std::string& scena
     embedded = std::move(*r);
     front_door->store(embedded.get());
   }
+  ReleaseFreeMemory();
+  spdlog::debug("up: ready; allocator {}", AllocatorName());
   std::cout << ready << std::endl;
   if (open_console) OpenConsole(ready);
   int sig = 0;

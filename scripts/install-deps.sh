@@ -15,6 +15,7 @@ PKGS=(
   nlohmann-json3-dev libsimdjson-dev
   libcli11-dev
   libssl-dev
+  libgoogle-perftools-dev
   duktape-dev
   nodejs
   python3 python3-azure-cosmos

@@ -15,7 +15,7 @@ case "$kind" in
 esac
 dir="build-$kind"
 # Warnings stay warnings: GCC 12 reports -Wmaybe-uninitialized false positives under ASan.
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGIONLAB_WERROR=OFF -DREGIONLAB_SDK_TESTS=OFF \
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGIONLAB_WERROR=OFF -DREGIONLAB_SDK_TESTS=OFF -DREGIONLAB_MALLOC=system \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" >&2
 # Two jobs at most: the machine is shared (override with REGIONLAB_JOBS).
 cmake --build "$dir" -j "${REGIONLAB_JOBS:-2}" >&2
