@@ -339,9 +339,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   rocksdb::ColumnFamilyOptions resource_options = cf_options;
   // Replication looks up keys that are usually absent (new documents): a
   // bloom filter over the memtable's keys answers most of those misses
-  // without walking the skip list.
+  // without walking the skip list. Sized as a share of the 16 MB memtable and
+  // zeroed when each memtable is made: 0.5% (84 KB) is ~55 bits per key for
+  // 1 KB documents and ~5 for 100-byte ones; 5% (820 KB, ~550 bits per key)
+  // cost every region 0.8 MB of RSS from its first second (docs/benchmarks.md,
+  // session 15).
   resource_options.memtable_whole_key_filtering = true;
-  resource_options.memtable_prefix_bloom_size_ratio = 0.05;
+  resource_options.memtable_prefix_bloom_size_ratio = 0.005;
   rocksdb::ColumnFamilyOptions log_options = cf_options;
   // The log is read back in long runs (shipping): bigger blocks.
   rocksdb::BlockBasedTableOptions log_table = table;
