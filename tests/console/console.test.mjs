@@ -59,8 +59,11 @@ test("both regions and both links appear, with text labels", async () => {
   for (const r of ["uksouth", "westeurope"]) await page.waitForSelector(`#topology .node[data-region="${r}"]`, { timeout: 10000 });
   for (const [f, t] of [["uksouth", "westeurope"], ["westeurope", "uksouth"]]) {
     await page.waitForSelector(`#topology g.link[data-from="${f}"][data-to="${t}"]`, { timeout: 10000 });
-    const label = await page.$eval(`#topology g.link[data-from="${f}"][data-to="${t}"]`, (g) => g.getAttribute("aria-label"));
-    assert.match(label, /healthy/);
+    // The page draws the first state it is sent; a link that connected after the console's
+    // last sample turns healthy at the next one (every second).
+    const label = () => page.$eval(`#topology g.link[data-from="${f}"][data-to="${t}"]`, (g) => g.getAttribute("aria-label"));
+    await until(`${f} -> ${t} labelled healthy`, async () => /healthy/.test(await label()));
+    assert.match(await label(), new RegExp(`${f} → ${t}: healthy`));
   }
   const text = await page.$eval("#regions", (e) => e.textContent);
   assert.match(text, /UK South/);
@@ -198,7 +201,10 @@ test("phone width, and no console error in the page", async () => {
   await page.setViewport({ width: 390, height: 844 });
   await page.click("#tab-cluster");
   await page.waitForSelector('#topology g.link[data-from="uksouth"]');
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  // The topology is redrawn for the new width on the next frame: measure once it has been.
+  const overflowNow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await until("the page laid out at phone width", async () => (await overflowNow()) <= 1, 5000).catch(() => {});
+  const overflow = await overflowNow();
   const wide = await page.evaluate(() => [...document.querySelectorAll("body *")]
     .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
     .map((e) => `${e.tagName}#${e.id}.${e.className}`).slice(0, 8).join(" "));
