@@ -1,9 +1,5 @@
 #include "cli/allocator.h"
 
-#ifdef REGIONLAB_TCMALLOC
-#include <gperftools/malloc_extension.h>
-#endif
-
 namespace regionlab::cli {
 
 const char* AllocatorName() {
@@ -11,12 +7,6 @@ const char* AllocatorName() {
   return "tcmalloc";
 #else
   return "glibc";
-#endif
-}
-
-void ReleaseFreeMemory() {
-#ifdef REGIONLAB_TCMALLOC
-  MallocExtension::instance()->ReleaseFreeMemory();
 #endif
 }
 

@@ -139,7 +139,6 @@ int RunCluster(ClusterOptions options, bool seed_given, const std::string& scena
     embedded = std::move(*r);
     front_door->store(embedded.get());
   }
-  ReleaseFreeMemory();
   spdlog::debug("up: ready; allocator {}", AllocatorName());
   std::cout << ready << std::endl;
   if (open_console) OpenConsole(ready);
