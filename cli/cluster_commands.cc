@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "base/encoding.h"
-#include "cli/allocator.h"
 #include "cli/up_config.h"
 #include "cluster/cluster.h"
 
@@ -139,7 +138,11 @@ int RunCluster(ClusterOptions options, bool seed_given, const std::string& scena
     embedded = std::move(*r);
     front_door->store(embedded.get());
   }
-  spdlog::debug("up: ready; allocator {}", AllocatorName());
+#ifdef REGIONLAB_TCMALLOC  // cli/CMakeLists.txt
+  spdlog::debug("up: ready; allocator tcmalloc");
+#else
+  spdlog::debug("up: ready; allocator glibc");
+#endif
   std::cout << ready << std::endl;
   if (open_console) OpenConsole(ready);
   int sig = 0;
