@@ -139,7 +139,8 @@ std::string FormatHttpDate(int64_t unix_seconds) {
   return buf;
 }
 
-std::optional<int64_t> ParseHttpDate(std::string_view text) {
+namespace {
+std::optional<int64_t> ParseHttpDateText(std::string_view text) {
   // "Tue, 01 Nov 1994 08:12:31 GMT" (day name optional, case-insensitive month).
   // Parsed by hand: it runs on every signed request.
   std::string_view s = text;
@@ -196,6 +197,19 @@ std::optional<int64_t> ParseHttpDate(std::string_view text) {
   tm.tm_min = mm;
   tm.tm_sec = ss;
   return static_cast<int64_t>(timegm(&tm));
+}
+}  // namespace
+
+std::optional<int64_t> ParseHttpDate(std::string_view text) {
+  // An SDK signs a run of requests with the same x-ms-date: the last text
+  // parsed on this thread and its value answer those (timegm and the
+  // month names cost ~1.5% of a create on the io thread; session 16).
+  thread_local std::string last_text;
+  thread_local std::optional<int64_t> last_value;
+  if (!last_text.empty() && text == last_text) return last_value;
+  last_value = ParseHttpDateText(text);
+  last_text.assign(text.data(), text.size());
+  return last_value;
 }
 
 std::vector<std::string> SplitList(std::string_view s, char sep) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <random>
 
@@ -267,11 +268,17 @@ std::string DocumentRid(std::string_view coll_rid, std::string_view pk, std::str
 std::optional<std::string> RidBytes(std::string_view rid_text) { return Base64Decode(rid_text); }
 
 std::string MakeEtag(uint32_t region_id, uint64_t lsn) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "\"%08x-0000-0000-%04x-%012llx\"", region_id,
-                unsigned((lsn >> 48) & 0xffff),
-                static_cast<unsigned long long>(lsn & 0xffffffffffffULL));
-  return buf;
+  // "%08x-0000-0000-%04x-%012llx" in quotes, written by hand (snprintf was
+  // ~0.5% of a create).
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string etag = "\"00000000-0000-0000-0000-000000000000\"";
+  auto put = [&etag](size_t end, uint64_t v, int digits) {
+    for (int i = 0; i < digits; ++i, v >>= 4) etag[end - i] = kHex[v & 15];
+  };
+  put(8, region_id, 8);
+  put(23, (lsn >> 48) & 0xffff, 4);
+  put(36, lsn & 0xffffffffffffULL, 12);
+  return etag;
 }
 
 storage::Record NewLocalRecord(storage::RecordKind kind, const std::string& id, const std::string& rid,
@@ -520,9 +527,11 @@ HttpResponse Serve(RegionContext& region, HttpRequest& request, std::vector<std:
   if (ctx.session_lsn > 0 || !ctx.container_rid.empty()) {
     resp.SetHeader("x-ms-session-token", SessionToken(region, ctx.session_lsn));
   }
+  // As printf's "%.2f" (std::to_chars with a precision is specified so),
+  // without its format parsing.
   char charge[32];
-  std::snprintf(charge, sizeof charge, "%.2f", ctx.request_charge);
-  resp.SetHeader("x-ms-request-charge", charge);
+  const auto written = std::to_chars(charge, charge + sizeof charge, ctx.request_charge, std::chars_format::fixed, 2);
+  resp.SetHeader("x-ms-request-charge", std::string(charge, written.ec == std::errc() ? written.ptr : charge));
   return resp;
 }
 

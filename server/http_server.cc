@@ -414,7 +414,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // No handler call starts once Stop() has returned.
     if (state_->stopped.load()) return CloseSocket();
 
-    const auto started = std::chrono::steady_clock::now();
     http::request<http::string_body> msg = parser_->release();
     const unsigned version = msg.version();
     const bool keep_alive = msg.keep_alive();
@@ -426,20 +425,30 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const HttpServerOptions& o = state_->options;
     if (o.offload_io && o.offload && o.offload(req)) return Offload(std::move(req), version, head, keep_alive);
 
-    // Group commit across the connections of this io thread: the handler's
-    // store writes leave their WAL flush to `scope`, and the answer is posted
-    // behind the requests already read, so the first of these answers to run
-    // flushes every write appended meanwhile (base/deferred_work.h).
+    // Every answer is posted behind the requests already read in this
+    // event-loop turn, and sent when its turn in the queue comes:
+    // - Group commit across the connections of this io thread: the handler's
+    //   store writes leave their WAL flush to `scope`, so the first of these
+    //   answers to run flushes every write appended meanwhile
+    //   (base/deferred_work.h).
+    // - The answers of one turn leave together. A client (or a load
+    //   generator) blocked on its sockets is woken once for them rather than
+    //   once per answer, and each wake-up of a sleeping thread on another CPU
+    //   costs the sender an inter-processor interrupt: sent one by one as
+    //   each handler returned, creates woke wrk 0.66 times per request and
+    //   spent a fifth of the io thread in sendmsg (docs/benchmarks.md,
+    //   session 16).
     DeferScope scope;
+    const bool timed = spdlog::should_log(spdlog::level::debug);
+    const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     HttpResponse res = CallHandler(req, method, target);
     std::vector<DeferScope::Work> work = scope.Take();
-
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count();
-    spdlog::debug("http {} {} {} -> {} ({} bytes, {} us)", remote_, method, target, res.status,
-                  res.body.size(), micros);
-    if (work.empty()) return Finish(std::move(res), version, head, keep_alive);
+    if (timed) {
+      const auto micros =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+      spdlog::debug("http {} {} {} -> {} ({} bytes, {} us)", remote_, method, target, res.status, res.body.size(),
+                    micros);
+    }
     phase_ = Phase::kSettling;
     net::post(stream_.get_executor(), [self = this->shared_from_this(), work = std::move(work), res = std::move(res),
                                        version, head, keep_alive]() mutable {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <regex>
 #include <set>
@@ -890,6 +891,19 @@ TEST_F(DataPlaneTest, DocumentResponsesCarrySessionTokenAndContentPath) {
     const std::string charge = Header(r, "x-ms-request-charge");
     ASSERT_FALSE(charge.empty());
     EXPECT_GT(std::stod(charge), 0.0);
+  }
+}
+
+// An etag is a quoted GUID-shaped string: the region id, then the lsn's top
+// 16 bits and its low 48 bits, in lowercase hex (as printf would write it).
+TEST(EtagTest, RegionAndLsnInLowercaseHexAsPrintfWritesThem) {
+  for (uint32_t region : {0u, 1u, 0xabcdefu, 0xffffffffu}) {
+    for (uint64_t lsn : {uint64_t{0}, uint64_t{1}, uint64_t{0x1234567890abcdefULL}, ~uint64_t{0}, uint64_t{1} << 48}) {
+      char expected[64];
+      std::snprintf(expected, sizeof expected, "\"%08x-0000-0000-%04x-%012llx\"", region,
+                    unsigned((lsn >> 48) & 0xffff), static_cast<unsigned long long>(lsn & 0xffffffffffffULL));
+      EXPECT_EQ(server::MakeEtag(region, lsn), expected) << region << " " << lsn;
+    }
   }
 }
 
