@@ -180,6 +180,19 @@ namespace regionlab {
 std::string Sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
+  // One context per thread, initialised again for each digest: EVP_Digest
+  // allocates and frees a context (and the digest's state) every time, and a
+  // document's rid is a digest on every create (session 16).
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context context;
+  EVP_MD_CTX* ctx = context.ctx;
+  if (ctx != nullptr && EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) == 1 &&
+      EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 && EVP_DigestFinal_ex(ctx, out, &len) == 1) {
+    return std::string(reinterpret_cast<char*>(out), len);
+  }
   EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr);
   return std::string(reinterpret_cast<char*>(out), len);
 }

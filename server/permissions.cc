@@ -226,7 +226,10 @@ std::string CanonicalKey(const Json& pk) { return pk.dump(); }
 }  // namespace
 
 bool IsResourceToken(std::string_view authorization) {
-  std::string decoded = PercentDecode(authorization);
+  // Only the start decides: 39 bytes decode to at least the 13 of
+  // "type=resource" (a master key's header is ~100 bytes, decoded again by
+  // ParseAuthorizationHeader).
+  std::string decoded = PercentDecode(authorization.substr(0, 39));
   return ToLower(decoded).starts_with("type=resource");
 }
 
