@@ -102,6 +102,22 @@ std::shared_ptr<MemoryEnv> NewMemoryEnv() {
   return m;
 }
 
+// The own lsn (the last lsn this region's own writes were given) is not
+// written with every write: that was a fifth memtable insert per create, of a
+// key whose every version sorts before the last one, so each insert searched
+// the whole skip list (~3% of a create; docs/benchmarks.md, session 16).
+// Instead, meta "own-lsn" holds a checkpoint, (own lsn, as of log lsn), written
+// in the batch of the first write kOwnCheckpointEvery lsns past the previous
+// one and in the batch that trims the log; Open takes it and looks for an own
+// entry in the log after it, from the end back (at most kOwnCheckpointEvery
+// entries). Before session 16 the key held the 8-byte own lsn itself, written
+// with every own write: exact, nothing to look for.
+constexpr uint64_t kOwnCheckpointEvery = 1024;
+
+std::string EncodeOwnCheckpoint(uint64_t own, uint64_t as_of) {
+  return keys::EncodeFixed64(own) + keys::EncodeFixed64(as_of);
+}
+
 struct Store::Impl {
   const Clock* clock = nullptr;
   StoreOptions options;
@@ -122,6 +138,9 @@ struct Store::Impl {
   std::atomic<uint64_t> appended_seq{0};     // writes appended (lsn or not)
   std::atomic<uint64_t> appended_last{0};    // the last lsn given out; last_lsn once flushed
   std::atomic<uint64_t> appended_own{0};     // own_lsn once they are flushed
+  // The log position of the last own-lsn checkpoint written (see Write);
+  // guarded by write_mu.
+  uint64_t own_checkpoint_as_of = 0;
   bool group_commit = false;  // manual_wal_flush: a disk store
   std::mutex flush_mu;        // one WAL flush at a time; guards flushed_seq
   uint64_t flushed_seq = 0;
@@ -417,12 +436,39 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     impl->first_lsn = *lsn;
   }
   RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning log"));
+  // The own lsn: the checkpoint, then an own entry after it (see
+  // kOwnCheckpointEvery).
   s = impl->db->Get(ro, impl->cf(kMeta), keys::OwnLsnKey(), &value);
-  if (s.ok()) {
-    impl->own_lsn = keys::DecodeFixed64(value).value_or(0);
+  uint64_t own = 0, own_as_of = 0;
+  if (s.ok() && value.size() == 8) {  // written with every own write (before session 16): exact
+    own = keys::DecodeFixed64(value).value_or(0);
+    own_as_of = impl->last_lsn;
+  } else if (s.ok() && value.size() == 16) {
+    own = keys::DecodeFixed64(std::string_view(value).substr(0, 8)).value_or(0);
+    own_as_of = keys::DecodeFixed64(std::string_view(value).substr(8)).value_or(0);
+    impl->own_checkpoint_as_of = own_as_of;
+  } else if (s.ok()) {
+    return Status::Corruption("malformed own lsn in store at " + path);
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "reading own lsn");
   }
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+    auto lsn = keys::LogSequence(std::string_view(it->key().data(), it->key().size()));
+    if (!lsn) return Status::Corruption("malformed log key in store at " + path);
+    if (*lsn <= own_as_of) break;
+    LogEntryHeader header;
+    if (!DecodeLogEntryHeader(std::string_view(it->value().data(), it->value().size()), &header)) {
+      return Status::Corruption("undecodable log entry in store at " + path);
+    }
+    // This region's own write: its own origin, at its own lsn (a write of
+    // another region carries that region's id and lsn).
+    if (header.origin_region == options.region_id && header.origin_lsn == *lsn) {
+      own = std::max(own, *lsn);
+      break;
+    }
+  }
+  RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning log for the own lsn"));
+  impl->own_lsn = own;
   // Index the documents of a store written before the change-feed index existed.
   s = impl->db->Get(ro, impl->cf(kMeta), kChangesIndexedKey, &value);
   if (s.IsNotFound()) {
@@ -585,13 +631,16 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
       std::vector<std::pair<std::string, std::string>> no_ranges;
       RL_RETURN_IF_ERROR(add_entry(last, ctx.region_id, last, set->local_puts, no_ranges));
     }
-    if (own != 0) {
-      rocksdb::Status s = batch.Put(impl_->cf(kMeta), keys::OwnLsnKey(), keys::EncodeFixed64(own));
+    const bool checkpoint = last != 0 && last >= impl_->own_checkpoint_as_of + kOwnCheckpointEvery;
+    if (checkpoint) {
+      const uint64_t own_now = own != 0 ? own : impl_->appended_own.load(std::memory_order_relaxed);
+      rocksdb::Status s = batch.Put(impl_->cf(kMeta), keys::OwnLsnKey(), EncodeOwnCheckpoint(own_now, last));
       if (!s.ok()) return FromRocks(s, "batching own lsn");
     }
     // Local: this region's own write (a main entry without origin, or local puts).
     local = own != 0;
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
+    if (checkpoint) impl_->own_checkpoint_as_of = last;
     if (TouchesMetadata(*set)) impl_->metadata_epoch.fetch_add(1, std::memory_order_acq_rel);
     seq = impl_->Appended(last, own);
     if (!impl_->group_commit && last != 0) {
@@ -625,8 +674,17 @@ Result<uint64_t> Store::FirstRetainedLsn() const { return impl_->first_lsn.load(
 
 Status Store::TrimLog(uint64_t below) {
   if (below <= 1) return Status::Ok();
+  // With a checkpoint of the own lsn as of now (under write_mu): the own
+  // entries that Open would look for may be among those trimmed.
   RL_RETURN_IF_ERROR(impl_->WriteNow("trimming log", [&] {
-    return impl_->db->DeleteRange(impl_->write_options, impl_->cf(kLog), keys::Log(0), keys::Log(below));
+    const uint64_t as_of = impl_->appended_last.load(std::memory_order_relaxed);
+    rocksdb::WriteBatch batch;
+    rocksdb::Status s = batch.Put(impl_->cf(kMeta), keys::OwnLsnKey(),
+                                  EncodeOwnCheckpoint(impl_->appended_own.load(std::memory_order_relaxed), as_of));
+    if (s.ok()) s = batch.DeleteRange(impl_->cf(kLog), keys::Log(0), keys::Log(below));
+    if (s.ok()) s = impl_->db->Write(impl_->write_options, &batch);
+    if (s.ok()) impl_->own_checkpoint_as_of = as_of;
+    return s;
   }));
   // Entries from first_lsn to last_lsn are all present: the log only grows at
   // its end and shrinks here.

@@ -518,6 +518,56 @@ TEST_P(DiskStoreTest, LastLsnSurvivesReopen) {
   for (size_t i = 0; i < log->size(); ++i) EXPECT_EQ((*log)[i].lsn, i + 1);
 }
 
+// The own lsn is checkpointed every 1,024 lsns, not written with each write
+// (store.cc, kOwnCheckpointEvery); Open finds the own writes after the
+// checkpoint in the log. Writes replicated from another region, at the end
+// too, must not count; trimming the log past the last own entry must not
+// lose it.
+TEST_P(DiskStoreTest, OwnLsnSurvivesReopenBetweenCheckpointsAndAfterATrim) {
+  auto replicated = [&](uint64_t origin_lsn) {
+    auto res = store_->Write([&](const WriteContext&) -> Result<WriteSet> {
+      WriteSet set;
+      set.origin_region = 3;
+      set.origin_lsn = origin_lsn;
+      set.puts.emplace_back("dr" + std::to_string(origin_lsn), Doc("r", "b"));
+      return set;
+    });
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+  };
+  uint64_t own = 0;
+  for (int i = 1; i <= 2500; ++i) {
+    if (i % 7 == 0) {
+      ASSERT_NO_FATAL_FAILURE(replicated(static_cast<uint64_t>(i)));
+    } else {
+      own = Put(*store_, {{"dk" + std::to_string(i), Doc("x", "b")}});
+    }
+  }
+  // The last writes are another region's, past the second checkpoint (2048).
+  for (uint64_t i = 1; i <= 5; ++i) ASSERT_NO_FATAL_FAILURE(replicated(10'000 + i));
+  ASSERT_EQ(store_->last_lsn(), 2505u);
+  ASSERT_EQ(store_->own_lsn(), own);
+  ASSERT_GT(own, 2048u);
+  ASSERT_LT(own, store_->last_lsn());
+
+  store_.reset();
+  store_ = OpenOrDie();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->own_lsn(), own);
+  EXPECT_EQ(store_->last_lsn(), 2505u);
+
+  // An own write after the reopen; then the log trimmed down to its last
+  // entry (the replicator always keeps that one), another region's.
+  const uint64_t next = Put(*store_, {{"dk-after", Doc("x", "b")}});
+  EXPECT_EQ(next, 2506u);
+  ASSERT_NO_FATAL_FAILURE(replicated(20'000));
+  ASSERT_TRUE(store_->TrimLog(store_->last_lsn()).ok());
+  store_.reset();
+  store_ = OpenOrDie();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->own_lsn(), next);
+  EXPECT_EQ(store_->last_lsn(), 2507u);
+}
+
 // A copy of a store's directory taken while it is open holds what a kill -9
 // at that instant leaves: the files as the OS has them, nothing of the
 // process's buffers.
