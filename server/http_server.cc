@@ -436,7 +436,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     //   once per answer, and each wake-up of a sleeping thread on another CPU
     //   costs the sender an inter-processor interrupt: sent one by one as
     //   each handler returned, creates woke wrk 0.66 times per request and
-    //   spent a fifth of the io thread in sendmsg (docs/benchmarks.md,
+    //   spent nearly a third of the io thread in sendmsg (docs/benchmarks.md,
     //   session 16).
     DeferScope scope;
     const bool timed = spdlog::should_log(spdlog::level::debug);
