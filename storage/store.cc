@@ -463,7 +463,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     // This region's own write: its own origin, at its own lsn (a write of
     // another region carries that region's id and lsn).
     if (header.origin_region == options.region_id && header.origin_lsn == *lsn) {
-      own = std::max(own, *lsn);
+      own = *lsn;  // past the checkpoint, so above its own lsn
       break;
     }
   }
