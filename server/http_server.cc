@@ -191,7 +191,10 @@ bool SafeHeaderName(std::string_view name) {
   return true;
 }
 bool SafeHeaderValue(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  // One pass (find_first_of searches the three-character set once per byte).
+  bool safe = true;
+  for (char c : value) safe &= c != '\r' && c != '\n' && c != '\0';
+  return safe;
 }
 
 HttpRequest ToHttpRequest(http::request<http::string_body>&& msg, const std::string& remote) {
@@ -247,18 +250,33 @@ struct ServerState {
   std::unordered_map<const SessionBase*, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
 };
 
-// One connection over `Stream`: beast::tcp_stream (plain HTTP) or
-// beast::ssl_stream<beast::tcp_stream> (HTTPS: the first bytes are checked
-// for a TLS handshake, which then runs before the first request).
+// A plain connection on a session io_context (HttpServerOptions::session_ios):
+// its executor is that io_context's own, not the type-erased any_io_executor
+// of beast::tcp_stream, whose copies and destructions in every asynchronous
+// operation cost 2-3% of a request (docs/benchmarks.md, session 17).
+using SessionIoStream = beast::basic_stream<tcp, net::io_context::executor_type>;
+
+template <class Stream>
+struct IsTlsStream : std::false_type {};
+template <class Next>
+struct IsTlsStream<beast::ssl_stream<Next>> : std::true_type {};
+
+// One connection over `Stream`: SessionIoStream or beast::tcp_stream (plain
+// HTTP), or beast::ssl_stream<beast::tcp_stream> (HTTPS: the first bytes are
+// checked for a TLS handshake, which then runs before the first request).
 template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool kTls = IsTlsStream<Stream>::value;
+  using Lowest_t = std::remove_reference_t<decltype(beast::get_lowest_layer(std::declval<Stream&>()))>;
+  using Socket = typename Lowest_t::socket_type;
 
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
+  Session(Socket&& socket, std::shared_ptr<ServerState> state)
       : stream_(MakeStream(std::move(socket), *state)), state_(std::move(state)) {
     buffer_.reserve(kReadBufferBytes);
     beast::error_code ec;
+    // Respond writes plain answers synchronously, and must not block doing so.
+    if constexpr (!kTls) Lowest().socket().non_blocking(true, ec);
     const tcp::endpoint ep = Lowest().socket().remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : EndpointString(ep);
   }
@@ -313,7 +331,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     return std::chrono::seconds(std::max(1, state_->options.idle_timeout_seconds));
   }
 
-  static Stream MakeStream(tcp::socket&& socket, ServerState& state) {
+  static Stream MakeStream(Socket&& socket, ServerState& state) {
     if constexpr (kTls) {
       return Stream(std::move(socket), *state.tls);
     } else {
@@ -321,7 +339,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  Lowest_t& Lowest() { return beast::get_lowest_layer(stream_); }
 
   // ---- HTTPS only: the handshake, or a plain-HTTP request refused ----
 
@@ -404,9 +422,31 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void ReadBody() {
     phase_ = Phase::kReading;
+    // The body usually came in the header's read (or there is none): parsed
+    // here from the buffer, the request goes on at once instead of through
+    // another asynchronous read and the completion it posts.
+    beast::error_code ec;
+    if (ParseBuffered(ec)) return OnRead(ec, 0);
     Lowest().expires_after(IdleTimeout());
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
+  }
+
+  // Feeds the bytes already in buffer_ to the parser. True when the message
+  // is complete, or malformed (`ec`); false when it needs bytes not read yet.
+  bool ParseBuffered(beast::error_code& ec) {
+    while (!parser_->is_done()) {
+      if (buffer_.size() == 0) return false;
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        return false;
+      }
+      if (ec) return true;
+      if (used == 0) return false;
+    }
+    return true;
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
@@ -676,8 +716,28 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!head && !bodyless_status) out_body_ = std::move(hr.body);  // HEAD: the length, not the bytes
 
     phase_ = Phase::kWriting;
+    std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_body_)};
+    if constexpr (!kTls) {
+      // Plain HTTP: the answer almost always fits the socket's send buffer,
+      // so it is written here (the socket is non-blocking) rather than by an
+      // asynchronous write; what does not fit goes on asynchronously. The
+      // next read still starts from a posted handler, behind this turn's
+      // other answers: started at once, its first recvmsg would come before
+      // the client could have answered and fail (EAGAIN) every time, one
+      // more system call per request (docs/benchmarks.md, session 17).
+      beast::error_code ec;
+      const size_t total = out_head_.size() + out_body_.size();
+      const size_t sent = Lowest().socket().write_some(buffers, ec);
+      if (!ec && sent == total) {
+        return net::post(stream_.get_executor(), [self = this->shared_from_this(), sent] { self->OnWrite({}, sent); });
+      }
+      if (ec && ec != net::error::would_block && ec != net::error::try_again) return OnWrite(ec, 0);
+      if (!ec) {
+        const size_t in_head = std::min(sent, out_head_.size());
+        buffers = {net::buffer(out_head_) + in_head, net::buffer(out_body_) + (sent - in_head)};
+      }
+    }
     Lowest().expires_after(IdleTimeout());
-    const std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_body_)};
     net::async_write(stream_, buffers,
                      beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
   }
@@ -918,15 +978,20 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
     // type-erased copies cost about 3% of a request). On the io_context given
     // to Start, which may have several threads, it gets its own strand.
     const auto& ios = state_->options.session_ios;
-    auto on_accept = beast::bind_front_handler(&Listener::OnAccept, shared_from_this());
     if (!ios.empty()) {
-      acceptor_.async_accept(ios[next_io_++ % ios.size()]->get_executor(), std::move(on_accept));
+      acceptor_.async_accept(ios[next_io_++ % ios.size()]->get_executor(),
+                             [self = shared_from_this()](beast::error_code ec, SessionIoStream::socket_type socket) {
+                               self->OnAccept(ec, std::move(socket));
+                             });
     } else {
-      acceptor_.async_accept(net::make_strand(io_), std::move(on_accept));
+      acceptor_.async_accept(net::make_strand(io_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+        self->OnAccept(ec, std::move(socket));
+      });
     }
   }
 
-  void OnAccept(beast::error_code ec, tcp::socket socket) {
+  template <class Socket>
+  void OnAccept(beast::error_code ec, Socket socket) {
     if (state_->stopped.load() || ec == net::error::operation_aborted) {
       beast::error_code ignored;
       socket.close(ignored);
@@ -944,7 +1009,9 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
     beast::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
     if (state_->tls) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), state_)->Run();
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(tcp::socket(std::move(socket)), state_)->Run();
+    } else if constexpr (std::is_same_v<Socket, SessionIoStream::socket_type>) {
+      std::make_shared<Session<SessionIoStream>>(std::move(socket), state_)->Run();
     } else {
       std::make_shared<Session<beast::tcp_stream>>(std::move(socket), state_)->Run();
     }

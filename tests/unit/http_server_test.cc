@@ -303,6 +303,48 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   }
 }
 
+// A plain answer is written at once while it fits the socket's buffer; the
+// rest of a larger one follows asynchronously, in order, before the answer to
+// the next (pipelined) request.
+TEST_F(HttpServerTest, AnswerLargerThanTheSocketBufferArrivesWholeAndInOrder) {
+  std::string big(16 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = char('a' + (i * 7 + i / 4096) % 26);
+  StartServer([&big](HttpRequest& req) {
+    if (req.path != "/big") return EchoPath(req);
+    HttpResponse res;
+    res.body = big;
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(client.SendRaw("GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Response res;
+  ASSERT_FALSE(client.Receive(res));
+  EXPECT_EQ(res.body().size(), big.size());
+  EXPECT_TRUE(res.body() == big);
+  ASSERT_FALSE(client.Receive(res));
+  EXPECT_EQ(res.body(), "/after");
+}
+
+// A body that comes after its header, in pieces, is read to its end.
+TEST_F(HttpServerTest, BodyArrivingInPiecesIsReadWhole) {
+  StartServer([](HttpRequest& req) {
+    HttpResponse res;
+    res.body = req.body;
+    return res;
+  });
+  Client client;
+  ASSERT_FALSE(client.Connect(server_->port()));
+  ASSERT_FALSE(client.SendRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123"));
+  ASSERT_FALSE(client.SendRaw("456"));
+  ASSERT_FALSE(client.SendRaw("789GET /next HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Response res;
+  ASSERT_FALSE(client.Receive(res));
+  EXPECT_EQ(res.body(), "0123456789");
+  ASSERT_FALSE(client.Receive(res));
+  EXPECT_EQ(res.body(), "");  // the GET's (empty) body, answered in turn
+}
+
 TEST_F(HttpServerTest, BodyOverTheLimitGets413AndTheConnectionCloses) {
   std::atomic<int> calls{0};
   HttpServerOptions options;
