@@ -267,8 +267,8 @@ struct IsTlsStream<beast::ssl_stream<Next>> : std::true_type {};
 template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = IsTlsStream<Stream>::value;
-  using Lowest_t = std::remove_reference_t<decltype(beast::get_lowest_layer(std::declval<Stream&>()))>;
-  using Socket = typename Lowest_t::socket_type;
+  using LowestLayer = std::remove_reference_t<decltype(beast::get_lowest_layer(std::declval<Stream&>()))>;
+  using Socket = typename LowestLayer::socket_type;
 
  public:
   Session(Socket&& socket, std::shared_ptr<ServerState> state)
@@ -339,7 +339,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
-  Lowest_t& Lowest() { return beast::get_lowest_layer(stream_); }
+  LowestLayer& Lowest() { return beast::get_lowest_layer(stream_); }
 
   // ---- HTTPS only: the handshake, or a plain-HTTP request refused ----
 
@@ -975,8 +975,9 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
     // A connection goes to the next session io_context when there are some
     // (HttpServerOptions::session_ios): one thread runs each, so its handlers
     // are already serial and it needs no strand (whose lock, shared state and
-    // type-erased copies cost about 3% of a request). On the io_context given
-    // to Start, which may have several threads, it gets its own strand.
+    // type-erased copies cost about 3% of a request), and a plain one keeps
+    // the io_context's executor type (SessionIoStream). On the io_context
+    // given to Start, which may have several threads, it gets its own strand.
     const auto& ios = state_->options.session_ios;
     if (!ios.empty()) {
       acceptor_.async_accept(ios[next_io_++ % ios.size()]->get_executor(),
