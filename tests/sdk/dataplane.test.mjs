@@ -99,6 +99,10 @@ describe("data-plane faults (up --regions uksouth,westeurope --seed 5)", { timeo
   it("excludedLocations keeps a request away from a region", async () => {
     const c = client(["UK South", "West Europe"]).database(dbId).container(cId);
     await c.items.create({ id: "ex", pk: "p" });
+    // The read below may go to West Europe only: wait until the create has been replicated there.
+    const we = makeClient(server.regions["West Europe"], { connectionPolicy: { preferredLocations: ["West Europe"] } });
+    clients.push(we);
+    await waitFor("the document in West Europe", async () => (await we.database(dbId).container(cId).item("ex", "p").read()).resource);
     await adminOk(server.admin, "PUT", "/regions/uksouth/dataplane", { rules: [{ operation: "read", status: 500 }] });
     const r = await c.item("ex", "p").read({ excludedLocations: ["UK South"] });
     assert.equal(r.statusCode, 200);
