@@ -125,6 +125,9 @@ struct Store::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::WriteOptions write_options;
+  // Disk stores: how the resources and the change-feed index are written (no
+  // WAL: the log entries are their record; see Store::Write and ReplayLost).
+  rocksdb::WriteOptions derived_write_options;
   std::mutex write_mu;
   // Published: every entry up to last_lsn is in the store and, on disk, in
   // the WAL file (see Flush). Readers of the log and the replicator stop here.
@@ -141,6 +144,9 @@ struct Store::Impl {
   // The log position of the last own-lsn checkpoint written (see Write);
   // guarded by write_mu.
   uint64_t own_checkpoint_as_of = 0;
+  // Set when a disk store's derived batch failed after its log entry was
+  // committed: every later write fails with it (guarded by write_mu).
+  Status derived_failure = Status::Ok();
   bool group_commit = false;  // manual_wal_flush: a disk store
   std::mutex flush_mu;        // one WAL flush at a time; guards flushed_seq
   uint64_t flushed_seq = 0;
@@ -185,6 +191,109 @@ struct Store::Impl {
   Store::CommitListener listener;
 
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles[f]; }
+
+  // A disk store's log entries beyond this lsn may still be all that holds
+  // their resources (the memtables they went to are not flushed yet): the
+  // largest lsn in the log family's table files, whose entries and every
+  // earlier write's resources are in the same atomic flush. Recomputed only
+  // when a trim wants to go past the last value; guarded by write_mu.
+  uint64_t persisted_log_bound = 0;
+  uint64_t PersistedLogBound() {
+    rocksdb::ColumnFamilyMetaData meta;
+    db->GetColumnFamilyMetaData(cf(kLog), &meta);
+    uint64_t bound = 0;
+    for (const auto& level : meta.levels) {
+      for (const auto& file : level.files) {
+        if (auto lsn = keys::LogSequence(file.largestkey)) bound = std::max(bound, *lsn);
+      }
+    }
+    return bound;
+  }
+
+  // Adds to `batch` what log entry `entry` did to the resources and the
+  // change-feed index (Store::Write's derived batch, rebuilt): its range
+  // erasures, then its puts.
+  Status AddDerived(rocksdb::WriteBatch& batch, const LogEntry& entry) {
+    std::unordered_map<std::string, uint64_t> feed_current;
+    for (const auto& [begin, end] : entry.erase_ranges) {
+      RL_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(cf(kResources), begin, end), "batching range delete"));
+      RL_RETURN_IF_ERROR(EraseChanges(batch, begin, end));
+    }
+    std::string encoded;
+    for (const auto& [key, rec] : entry.records) {
+      encoded.clear();
+      EncodeRecord(rec, &encoded);
+      RL_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kResources), key, encoded), "batching put"));
+      RL_RETURN_IF_ERROR(IndexChange(batch, feed_current, key, rec));
+    }
+    return Status::Ok();
+  }
+
+  // Disk stores, at open: re-applies the log entries whose resources and
+  // change-feed index entries were lost with the memtables of a process that
+  // died (Store::Write writes those without the WAL). Every family flushes at
+  // the same point (atomic_flush), and a write's log entry precedes its
+  // derived batch, so what the table files hold is the log up to some entry
+  // plus the effects of every entry before it. An entry's effects are there
+  // if one of its records is there at its lsn or later (each record stores
+  // the lsn of the entry that wrote it); walking back from the last entry,
+  // the first such one ends the search, and every entry after it is applied
+  // again, in order. An entry whose records are all gone (erased later) or
+  // that has none cannot tell: the walk goes on past it, and re-applying it
+  // before the entries after it leaves the same state. After a clean close
+  // the last entry shows its records and nothing is replayed.
+  Status ReplayLost() {
+    rocksdb::ReadOptions ro;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(kLog)));
+    uint64_t from = 0;
+    for (it->SeekToLast(); it->Valid(); it->Prev()) {
+      auto lsn = keys::LogSequence(std::string_view(it->key().data(), it->key().size()));
+      LogEntry entry;
+      if (!lsn || !DecodeLogEntry(std::string_view(it->value().data(), it->value().size()), &entry)) {
+        return Status::Corruption("undecodable log entry while recovering resources");
+      }
+      bool applied = false;
+      for (const auto& [key, rec] : entry.records) {
+        rocksdb::PinnableSlice value;
+        rocksdb::Status s = db->Get(ro, cf(kResources), key, &value);
+        if (s.IsNotFound()) continue;
+        if (!s.ok()) return FromRocks(s, "reading a resource while recovering");
+        Record stored;
+        if (!DecodeRecord(std::string_view(value.data(), value.size()), &stored)) {
+          return Status::Corruption("undecodable record while recovering resources");
+        }
+        if (stored.local_lsn >= *lsn) {
+          applied = true;
+          break;
+        }
+      }
+      if (applied) break;
+      from = *lsn;
+    }
+    RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning the log to recover resources"));
+    if (from == 0) return Status::Ok();
+    uint64_t replayed = 0, last = 0;
+    for (it->Seek(keys::Log(from)); it->Valid(); it->Next()) {
+      LogEntry entry;
+      if (!DecodeLogEntry(std::string_view(it->value().data(), it->value().size()), &entry)) {
+        return Status::Corruption("undecodable log entry while recovering resources");
+      }
+      rocksdb::WriteBatch batch;
+      RL_RETURN_IF_ERROR(AddDerived(batch, entry));
+      RL_RETURN_IF_ERROR(FromRocks(db->Write(derived_write_options, &batch), "re-applying a log entry"));
+      ++replayed;
+      last = entry.lsn;
+    }
+    RL_RETURN_IF_ERROR(FromRocks(it->status(), "re-applying the log"));
+    // What was re-applied is in memtables only, while its log entries may be
+    // in table files already (RocksDB flushes what it recovers from the WAL):
+    // flushed now, table files again never hold an entry without the effects
+    // of the entries before it, which TrimLog relies on.
+    RL_RETURN_IF_ERROR(FromRocks(db->Flush(rocksdb::FlushOptions(), handles), "flushing re-applied resources"));
+    spdlog::info("storage: re-applied {} log entries ({}..{}) whose resources were not on disk", replayed, from,
+                 last);
+    return Status::Ok();
+  }
 
   // Change-feed index upkeep, in the batch of the write that stores `rec` at
   // `key` (rec.local_lsn set): the document's previous change entry is
@@ -336,6 +445,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
     // per 4 KB block: 0.7 system calls per durable create, on the thread that
     // shares a CPU with everything else (docs/benchmarks.md, session 17).
     db_options.compaction_readahead_size = 2 << 20;
+    // The resources and the change-feed index are written without the WAL
+    // (Store::Write): every family's memtables are flushed together, so that
+    // the table files hold the same prefix of the writes for all of them
+    // (RocksDB's option for families whose writes the WAL does not carry),
+    // from which Impl::ReplayLost finds where to re-apply the log.
+    db_options.atomic_flush = true;
     impl->group_commit = true;
   }
 
@@ -394,6 +509,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   // false). Writing it cost a quarter of a create's CPU (copying into a
   // growing in-memory file, and its CRC): docs/benchmarks.md.
   impl->write_options.disableWAL = options.in_memory;
+  impl->derived_write_options.disableWAL = true;
 
   // Format and region identity.
   std::string value;
@@ -473,6 +589,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const Cl
   }
   RL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning log for the own lsn"));
   impl->own_lsn = own;
+  if (impl->group_commit) RL_RETURN_IF_ERROR(impl->ReplayLost());
   // Index the documents of a store written before the change-feed index existed.
   s = impl->db->Get(ro, impl->cf(kMeta), kChangesIndexedKey, &value);
   if (s.IsNotFound()) {
@@ -584,18 +701,28 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     if (!set.ok()) return set.status();
     if (set->empty()) return CommitInfo{};
 
-    // Room for every record twice (resource and log entry) up front: a
-    // replicated frame's batch is hundreds of KB, grown by doubling otherwise.
+    // `batch` holds the log entries and metadata; `derived`, what they do to
+    // the resources and the change-feed index. In memory they are one batch.
+    // On disk `derived` is a second batch, committed after the first without
+    // the WAL: each record once in the WAL rather than twice (the CRC32C and
+    // the write(2) of the WAL cost a durable create ~3 us per KB;
+    // docs/benchmarks.md, session 18), and Open re-applies the log entries
+    // whose derived batches a crash lost (Impl::ReplayLost).
+    // Room for every record up front (twice in one batch): a replicated
+    // frame's batch is hundreds of KB, grown by doubling otherwise.
     size_t reserve = 64;
     for (const auto* puts : {&set->puts, &set->local_puts}) {
-      for (const auto& [key, rec] : *puts) reserve += 2 * (key.size() + rec.body.size() + 160);
+      for (const auto& [key, rec] : *puts) reserve += key.size() + rec.body.size() + 160;
     }
-    rocksdb::WriteBatch batch(reserve);
+    const bool split = impl_->group_commit;
+    rocksdb::WriteBatch batch(split ? reserve : 2 * reserve);
+    rocksdb::WriteBatch derived_batch(split ? reserve : 0);
+    rocksdb::WriteBatch& derived = split ? derived_batch : batch;
     std::unordered_map<std::string, uint64_t> feed_current;  // see Impl::IndexChange
     for (const auto& [begin, end] : set->erase_ranges) {
-      rocksdb::Status s = batch.DeleteRange(impl_->cf(kResources), begin, end);
+      rocksdb::Status s = derived.DeleteRange(impl_->cf(kResources), begin, end);
       if (!s.ok()) return FromRocks(s, "batching range delete");
-      RL_RETURN_IF_ERROR(impl_->EraseChanges(batch, begin, end));  // change-feed index
+      RL_RETURN_IF_ERROR(impl_->EraseChanges(derived, begin, end));  // change-feed index
     }
     for (const auto& [key, value] : set->meta_puts) {
       rocksdb::Status s = batch.Put(impl_->cf(kMeta), key, value);
@@ -613,10 +740,10 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
         rec.local_lsn = lsn;
         encoded.clear();
         EncodeRecord(rec, &encoded);
-        rocksdb::Status s = batch.Put(impl_->cf(kResources), key, encoded);
+        rocksdb::Status s = derived.Put(impl_->cf(kResources), key, encoded);
         if (!s.ok()) return FromRocks(s, "batching put");
         entry.AddRecord(key, encoded);
-        RL_RETURN_IF_ERROR(impl_->IndexChange(batch, feed_current, key, rec));  // change-feed index
+        RL_RETURN_IF_ERROR(impl_->IndexChange(derived, feed_current, key, rec));  // change-feed index
       }
       for (const auto& [begin, end] : erase_ranges) entry.AddEraseRange(begin, end);
       return FromRocks(batch.Put(impl_->cf(kLog), keys::Log(lsn), entry.bytes()), "batching log entry");
@@ -643,7 +770,17 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     }
     // Local: this region's own write (a main entry without origin, or local puts).
     local = own != 0;
+    RL_RETURN_IF_ERROR(impl_->derived_failure);
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
+    if (split && derived_batch.Count() > 0) {
+      // The log entry is committed: a failure here leaves resources behind
+      // it until the store is opened again (ReplayLost), and refuses writes.
+      rocksdb::Status s = impl_->db->Write(impl_->derived_write_options, &derived_batch);
+      if (!s.ok()) {
+        impl_->derived_failure = FromRocks(s, "applying a committed log entry (reopen the store)");
+        spdlog::error("storage: {}", impl_->derived_failure.ToString());
+      }
+    }
     if (checkpoint) impl_->own_checkpoint_as_of = last;
     if (TouchesMetadata(*set)) impl_->metadata_epoch.fetch_add(1, std::memory_order_acq_rel);
     seq = impl_->Appended(last, own);
@@ -677,6 +814,13 @@ void Store::SetCommitListener(CommitListener listener) { impl_->listener = std::
 Result<uint64_t> Store::FirstRetainedLsn() const { return impl_->first_lsn.load(std::memory_order_acquire); }
 
 Status Store::TrimLog(uint64_t below) {
+  if (impl_->group_commit) {
+    // Entries whose resources may be in memtables only stay: they are what
+    // Open re-applies after a crash (Impl::ReplayLost).
+    std::lock_guard<std::mutex> lock(impl_->write_mu);
+    if (below > impl_->persisted_log_bound) impl_->persisted_log_bound = impl_->PersistedLogBound();
+    below = std::min(below, impl_->persisted_log_bound);
+  }
   if (below <= 1) return Status::Ok();
   // With a checkpoint of the own lsn as of now (under write_mu): the own
   // entries that Open would look for may be among those trimmed.

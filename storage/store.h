@@ -10,7 +10,12 @@
 // its order and lets a write read-modify-write without races.
 //
 // Durability: a write returns after its batch is in RocksDB's WAL file (in
-// memory, --ephemeral, there is no WAL: see Open). With
+// memory, --ephemeral, there is no WAL: see Open). On disk the WAL carries the
+// log entries and metadata only: the resources and the change-feed index,
+// which the log entries describe entirely, go to the memtables beside them
+// without the WAL, and Open re-applies the entries whose effects a crash lost
+// (every family flushes at the same point, so what survives of them is the
+// effect of a prefix of the log). With
 // `sync` off (the default) the WAL is in the OS page cache, which survives the
 // process being killed (kill -9), not the machine losing power. Writes commit
 // in groups: each appends to the WAL's buffer under the writer lock, then one

@@ -56,8 +56,15 @@ const withRedis = args.includes("--redis");
 // replication tail waits for. --load sdk: the writes come from @azure/cosmos.
 const loadKind = opt("--load", "cpp");
 if (!["cpp", "sdk"].includes(loadKind)) throw new Error("--load is cpp or sdk");
-// --disk: stores in temporary directories instead of --ephemeral (in-memory).
-const storeArgs = (name) => args.includes("--disk") ? ["--data-dir", fs.mkdtempSync(path.join(os.tmpdir(), `rl-bench-${name}-`))] : ["--ephemeral"];
+// --disk: stores in temporary directories instead of --ephemeral (in-memory),
+// removed when the run ends.
+const dataDirs = [];
+process.on("exit", () => dataDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const storeArgs = (name) => {
+  if (!args.includes("--disk")) return ["--ephemeral"];
+  dataDirs.push(fs.mkdtempSync(path.join(os.tmpdir(), `rl-bench-${name}-`)));
+  return ["--data-dir", dataDirs[dataDirs.length - 1]];
+};
 const pad = "x".repeat(900);
 
 function start(argv) {

@@ -706,6 +706,118 @@ TEST_P(DiskStoreTest, ConcurrentWritersPublishOnlyWhatIsFlushed) {
   }
 }
 
+// Everything a store holds, as text: every resource (tombstones too) with its
+// lsn and body, and container kRidA's change-feed index in its order.
+std::vector<std::string> Contents(const Store& store) {
+  std::vector<std::string> out;
+  Status s = store.Scan("", "", /*include_tombstones=*/true, [&](std::string_view k, Record&& r) {
+    out.push_back(std::string(k) + " @" + std::to_string(r.local_lsn) + (r.tombstone ? " tomb " : " ") + r.body);
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  s = store.ScanChanges(
+      kRidA, 0, "", [](const DocumentChange&) { return ChangeAction::kLoad; },
+      [&](const DocumentChange& c, Record&& r) {
+        out.push_back("change " + c.key + " @" + std::to_string(c.local_lsn) + " " + r.body);
+        return true;
+      });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+// Every kind of write a log entry records: puts, a replace, a tombstone, a
+// replicated write with local puts beside it, a put later erased by a range.
+void WriteEveryKind(Store& store, const std::string& tag) {
+  auto doc = [&](const std::string& id) { return keys::Document(kRidA, "[\"p\"]", tag + id); };
+  Put(store, {{doc("1"), Doc(tag + "1", "v1")}, {doc("2"), Doc(tag + "2", "v1")}, {doc("3"), Doc(tag + "3", "v1")}});
+  Put(store, {{doc("1"), Doc(tag + "1", "v2")}});
+  Put(store, {{doc("2"), Doc(tag + "2", "", /*tombstone=*/true)}});
+  auto res = store.Write([&](const WriteContext&) -> Result<WriteSet> {
+    WriteSet set;
+    set.origin_region = 9;
+    set.origin_lsn = 100 + store.last_lsn();
+    set.puts.emplace_back(doc("4"), Doc(tag + "4", "theirs"));
+    set.local_puts.emplace_back(keys::Conflict(kRidA, tag + "c"), Doc(tag + "c", "loser"));
+    set.meta_puts.emplace_back("cursor-" + tag, "9");
+    return set;
+  });
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  Put(store, {{keys::Document(kRidB, "[\"p\"]", tag + "e"), Doc(tag + "e", "gone")}});
+  const std::string erased = keys::DocumentPrefix(kRidB);
+  res = store.Write([&](const WriteContext&) -> Result<WriteSet> {
+    WriteSet set;
+    set.erase_ranges.emplace_back(erased, keys::PrefixEnd(erased));
+    return set;
+  });
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  Put(store, {{doc("3"), Doc(tag + "3", "v2")}});
+}
+
+TEST_P(DiskStoreTest, AKillLosesNoResourceThoughResourcesBypassTheWal) {
+  // On disk the resources and the change-feed index go to the memtables
+  // without the WAL; a kill -9 loses them, and Open rebuilds them from the
+  // log entries, which the WAL carries. The first half is on disk in table
+  // files (a clean close flushes the memtables), the second only in the WAL.
+  ASSERT_NO_FATAL_FAILURE(WriteEveryKind(*store_, "a"));
+  store_.reset();
+  store_ = OpenOrDie();
+  ASSERT_NE(store_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(WriteEveryKind(*store_, "b"));
+  // Entries of the second half overwrite and erase records of the first.
+  Put(*store_, {{keys::Document(kRidA, "[\"p\"]", "a1"), Doc("a1", "v3")}});
+  Put(*store_, {{keys::Document(kRidB, "[\"p\"]", "late"), Doc("late", "x")}});
+  const uint64_t last = store_->last_lsn();
+  const std::vector<std::string> want = Contents(*store_);
+  ASSERT_GT(want.size(), 10u);
+
+  TempDir copy_dir;
+  auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->last_lsn(), last);
+  EXPECT_EQ(Contents(*copy), want);
+  // Recovered, it may trim its log (the re-applied resources are on disk),
+  // and a second kill loses nothing either.
+  ASSERT_TRUE(copy->TrimLog(last).ok());
+  EXPECT_EQ(*copy->FirstRetainedLsn(), last);
+  TempDir copy2_dir;
+  auto copy2 = OpenCrashCopy(copy_dir.path() + "/db", copy2_dir.path() + "/db", clock_);
+  ASSERT_NE(copy2, nullptr);
+  EXPECT_EQ(Contents(*copy2), want);
+  copy2.reset();
+  // The recovered store goes on from there, and a clean reopen keeps it all.
+  const uint64_t next = Put(*copy, {{keys::Document(kRidA, "[\"p\"]", "after"), Doc("after", "n")}});
+  EXPECT_EQ(next, last + 1);
+  std::vector<std::string> after = Contents(*copy);
+  copy.reset();
+  StoreOptions o;
+  o.path = copy_dir.path() + "/db";
+  o.region_id = 7;
+  auto reopened = Store::Open(o, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(Contents(**reopened), after);
+}
+
+TEST_P(DiskStoreTest, TheLogIsNotTrimmedPastWhatTableFilesHold) {
+  // Until the memtables are flushed a log entry may be the only durable copy
+  // of its resources: TrimLog keeps it, and trims it once it is in a table.
+  for (int i = 0; i < 5; ++i) Put(*store_, {{"dk" + std::to_string(i), Doc("x", "b" + std::to_string(i))}});
+  ASSERT_TRUE(store_->TrimLog(store_->last_lsn() + 1).ok());
+  EXPECT_EQ(*store_->FirstRetainedLsn(), 1u);
+  TempDir copy_dir;
+  auto copy = OpenCrashCopy(dir_.path(), copy_dir.path() + "/db", clock_);
+  ASSERT_NE(copy, nullptr);
+  for (int i = 0; i < 5; ++i) {
+    auto got = GetOrFail(*copy, "dk" + std::to_string(i));
+    ASSERT_TRUE(got.has_value()) << i;
+    EXPECT_EQ(got->body, "b" + std::to_string(i));
+  }
+  store_.reset();  // flushes
+  store_ = OpenOrDie();
+  ASSERT_NE(store_, nullptr);
+  ASSERT_TRUE(store_->TrimLog(store_->last_lsn()).ok());
+  EXPECT_EQ(*store_->FirstRetainedLsn(), 5u);
+}
+
 TEST_P(DiskStoreTest, ReopenWithAnotherRegionIdFails) {
   Put(*store_, {{"dk", Doc("x", "b")}});
   store_.reset();
