@@ -691,6 +691,7 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
   CommitInfo info;
   bool local = false;
   uint64_t seq = 0;
+  Status applied = Status::Ok();  // see the derived batch below
   {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
     WriteContext ctx;
@@ -720,6 +721,10 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     rocksdb::WriteBatch& derived = split ? derived_batch : batch;
     std::unordered_map<std::string, uint64_t> feed_current;  // see Impl::IndexChange
     for (const auto& [begin, end] : set->erase_ranges) {
+      // RocksDB refuses such a range only when it applies the batch: on disk
+      // that is the derived batch, after the log entry is committed (and a
+      // replicated entry's ranges come from a peer).
+      if (begin > end) return Status::BadRequest("erase range ends before it begins");
       rocksdb::Status s = derived.DeleteRange(impl_->cf(kResources), begin, end);
       if (!s.ok()) return FromRocks(s, "batching range delete");
       RL_RETURN_IF_ERROR(impl_->EraseChanges(derived, begin, end));  // change-feed index
@@ -773,12 +778,15 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     RL_RETURN_IF_ERROR(impl_->derived_failure);
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
     if (split && derived_batch.Count() > 0) {
-      // The log entry is committed: a failure here leaves resources behind
-      // it until the store is opened again (ReplayLost), and refuses writes.
+      // The log entry is committed: if this fails, the resources stay behind
+      // it until the store is opened again (ReplayLost). The write is still
+      // published and flushed like any committed one, but answered with the
+      // error, and every later write is refused.
       rocksdb::Status s = impl_->db->Write(impl_->derived_write_options, &derived_batch);
       if (!s.ok()) {
         impl_->derived_failure = FromRocks(s, "applying a committed log entry (reopen the store)");
         spdlog::error("storage: {}", impl_->derived_failure.ToString());
+        applied = impl_->derived_failure;
       }
     }
     if (checkpoint) impl_->own_checkpoint_as_of = last;
@@ -802,6 +810,7 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     return Status::Ok();
   };
   if (!impl->group_commit || !DeferScope::Defer(settle)) RL_RETURN_IF_ERROR(settle());
+  if (!applied.ok()) return applied;
   return info.lsn == 0 ? CommitInfo{} : info;
 }
 

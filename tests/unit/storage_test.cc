@@ -989,6 +989,28 @@ TEST_P(StoreTest, EraseRangesRemoveARangeInTheSameWrite) {
   EXPECT_EQ((*log)[0].records[0].first, keys::Container("db", "a"));
 }
 
+TEST_P(StoreTest, AnEraseRangeThatEndsBeforeItBeginsIsRefusedAndChangesNothing) {
+  // On disk the range is applied after the log entry is committed: refused
+  // only then, the entry would be in the log and fail again at every open.
+  Put(*store_, {{"dk", Doc("x", "v1")}});
+  auto res = store_->Write([&](const WriteContext&) -> Result<WriteSet> {
+    WriteSet set;
+    set.puts.emplace_back("dk", Doc("x", "v2"));
+    set.erase_ranges.emplace_back("dz", "da");
+    return set;
+  });
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), StatusCode::kBadRequest) << res.status().ToString();
+  EXPECT_EQ(store_->last_lsn(), 1u);
+  EXPECT_EQ(GetOrFail(*store_, "dk")->body, "v1");
+  EXPECT_EQ(Put(*store_, {{"dk", Doc("x", "v3")}}), 2u);
+  if (in_memory()) return;
+  store_.reset();
+  store_ = OpenOrDie();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(GetOrFail(*store_, "dk")->body, "v3");
+}
+
 TEST_P(StoreTest, ProbeWorksAndLeavesResourcesAndLogAlone) {
   Put(*store_, {{"dk", Doc("x", "")}});
   Status s = store_->Probe();
