@@ -210,21 +210,29 @@ struct Store::Impl {
     return bound;
   }
 
-  // Adds to `batch` what log entry `entry` did to the resources and the
-  // change-feed index (Store::Write's derived batch, rebuilt): its range
-  // erasures, then its puts.
+  // What a write does to the resources and the change-feed index, one range
+  // erasure or one put (`encoded`, the encoding of `rec`) at a time: the
+  // derived batch of Store::Write, and of ReplayLost rebuilding it.
+  Status DeriveErase(rocksdb::WriteBatch& batch, const std::string& begin, const std::string& end) {
+    RL_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(cf(kResources), begin, end), "batching range delete"));
+    return EraseChanges(batch, begin, end);
+  }
+  Status DerivePut(rocksdb::WriteBatch& batch, std::unordered_map<std::string, uint64_t>& feed_current,
+                   const std::string& key, std::string_view encoded, const Record& rec) {
+    RL_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kResources), key, encoded), "batching put"));
+    return IndexChange(batch, feed_current, key, rec);
+  }
+
+  // Adds to `batch` what log entry `entry` did: its range erasures, then its
+  // puts (Store::Write's order).
   Status AddDerived(rocksdb::WriteBatch& batch, const LogEntry& entry) {
     std::unordered_map<std::string, uint64_t> feed_current;
-    for (const auto& [begin, end] : entry.erase_ranges) {
-      RL_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(cf(kResources), begin, end), "batching range delete"));
-      RL_RETURN_IF_ERROR(EraseChanges(batch, begin, end));
-    }
+    for (const auto& [begin, end] : entry.erase_ranges) RL_RETURN_IF_ERROR(DeriveErase(batch, begin, end));
     std::string encoded;
     for (const auto& [key, rec] : entry.records) {
       encoded.clear();
       EncodeRecord(rec, &encoded);
-      RL_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kResources), key, encoded), "batching put"));
-      RL_RETURN_IF_ERROR(IndexChange(batch, feed_current, key, rec));
+      RL_RETURN_IF_ERROR(DerivePut(batch, feed_current, key, encoded, rec));
     }
     return Status::Ok();
   }
@@ -694,6 +702,7 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
   Status applied = Status::Ok();  // see the derived batch below
   {
     std::lock_guard<std::mutex> lock(impl_->write_mu);
+    RL_RETURN_IF_ERROR(impl_->derived_failure);
     WriteContext ctx;
     ctx.lsn = impl_->appended_last.load(std::memory_order_relaxed) + 1;
     ctx.region_id = impl_->options.region_id;
@@ -725,9 +734,7 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
       // that is the derived batch, after the log entry is committed (and a
       // replicated entry's ranges come from a peer).
       if (begin > end) return Status::BadRequest("erase range ends before it begins");
-      rocksdb::Status s = derived.DeleteRange(impl_->cf(kResources), begin, end);
-      if (!s.ok()) return FromRocks(s, "batching range delete");
-      RL_RETURN_IF_ERROR(impl_->EraseChanges(derived, begin, end));  // change-feed index
+      RL_RETURN_IF_ERROR(impl_->DeriveErase(derived, begin, end));
     }
     for (const auto& [key, value] : set->meta_puts) {
       rocksdb::Status s = batch.Put(impl_->cf(kMeta), key, value);
@@ -745,10 +752,8 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
         rec.local_lsn = lsn;
         encoded.clear();
         EncodeRecord(rec, &encoded);
-        rocksdb::Status s = derived.Put(impl_->cf(kResources), key, encoded);
-        if (!s.ok()) return FromRocks(s, "batching put");
+        RL_RETURN_IF_ERROR(impl_->DerivePut(derived, feed_current, key, encoded, rec));
         entry.AddRecord(key, encoded);
-        RL_RETURN_IF_ERROR(impl_->IndexChange(derived, feed_current, key, rec));  // change-feed index
       }
       for (const auto& [begin, end] : erase_ranges) entry.AddEraseRange(begin, end);
       return FromRocks(batch.Put(impl_->cf(kLog), keys::Log(lsn), entry.bytes()), "batching log entry");
@@ -775,7 +780,6 @@ Result<CommitInfo> Store::Write(const BuildFn& build) {
     }
     // Local: this region's own write (a main entry without origin, or local puts).
     local = own != 0;
-    RL_RETURN_IF_ERROR(impl_->derived_failure);
     RL_RETURN_IF_ERROR(FromRocks(impl_->db->Write(impl_->write_options, &batch), "committing"));
     if (split && derived_batch.Count() > 0) {
       // The log entry is committed: if this fails, the resources stay behind
